@@ -1,0 +1,1 @@
+//! `leadfall bench`: placeholder replaced below.

@@ -1,0 +1,95 @@
+//! `leadfall check`: validate config and provider definitions; list providers,
+//! missing keys and the order per field.
+
+use super::{render, Global, EXIT_CONFIG};
+use crate::config;
+use serde::Serialize;
+use std::process::ExitCode;
+
+/// `check` arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+#[derive(Serialize)]
+struct ProviderLine {
+    id: String,
+    operations: Vec<String>,
+    key: String,
+    rate: String,
+}
+
+#[derive(Serialize)]
+struct CheckReport {
+    ok: bool,
+    errors: Vec<String>,
+    providers: Vec<ProviderLine>,
+    waterfalls: Vec<(String, Vec<String>)>,
+}
+
+/// Run `check`.
+pub fn run(_args: Args, g: &Global) -> anyhow::Result<ExitCode> {
+    let settings = match config::load(&g.config, &config::process_env) {
+        Ok(s) => s,
+        Err(errs) => {
+            if g.json {
+                render::json(&CheckReport {
+                    ok: false,
+                    errors: errs.0.iter().map(ToString::to_string).collect(),
+                    providers: vec![],
+                    waterfalls: vec![],
+                })?;
+            } else {
+                eprint!("{errs}");
+            }
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let providers: Vec<ProviderLine> = settings
+        .providers
+        .providers
+        .values()
+        .map(|p| ProviderLine {
+            id: p.id.clone(),
+            operations: p.operations.iter().map(|o| o.id.clone()).collect(),
+            key: match (&p.auth, &p.missing_key_env) {
+                (_, Some(env)) => format!("missing: set {env}"),
+                (Some(_), None) => "set".into(),
+                (None, None) => "none needed".into(),
+            },
+            rate: p.rate.map_or("unlimited".into(), |r| format!("{:.1}/s, {} in flight", r.per_second(), p.max_concurrency)),
+        })
+        .collect();
+    let waterfalls: Vec<(String, Vec<String>)> = settings
+        .waterfall
+        .fields
+        .iter()
+        .map(|w| {
+            let mut steps: Vec<String> = w.steps.iter().map(|s| s.id().to_string()).collect();
+            if let Some(v) = &w.verify {
+                steps.push(format!("(verify: {v})"));
+            }
+            (w.field.clone(), steps)
+        })
+        .collect();
+    if g.json {
+        render::json(&CheckReport {
+            ok: true,
+            errors: vec![],
+            providers,
+            waterfalls,
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{}: ok ({} provider files)", g.config.display(), settings.provider_files.len());
+    let mut t = render::table(&["provider", "operations", "api key", "rate limit"]);
+    for p in &providers {
+        t.add_row([p.id.clone(), p.operations.join("\n"), p.key.clone(), p.rate.clone()]);
+    }
+    println!("{t}");
+    let mut t = render::table(&["field", "waterfall order"]);
+    for (f, steps) in &waterfalls {
+        t.add_row([f.clone(), steps.join(" → ")]);
+    }
+    println!("{t}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,113 @@
+//! `leadfall enrich INPUT --out OUT.jsonl`: the engine in-process over a file.
+
+use super::{render, Global, EXIT_CONFIG, EXIT_ROWS_REJECTED};
+use crate::clock::SystemClock;
+use crate::config;
+use crate::engine::{enrich_file, BatchOptions, BatchReport, Engine};
+use crate::store::Store;
+use anyhow::Context;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// `enrich` arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Input file (.csv or .jsonl).
+    pub input: PathBuf,
+    /// Output file (JSON lines, one record with every field state per line).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Rejected rows (CSV with line and reason); default: `<out>.rejects.csv`.
+    #[arg(long)]
+    pub rejects: Option<PathBuf>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Run `enrich`.
+pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
+    let settings = match config::load(&g.config, &config::process_env) {
+        Ok(s) => Arc::new(s),
+        Err(errs) => {
+            eprint!("{errs}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let store = Store::open(&settings.data_dir.join("store")).context("opening the store")?;
+    let engine = Engine::from_settings(settings, store, Arc::new(SystemClock))?;
+    let rejects = args.rejects.clone().unwrap_or_else(|| {
+        let mut p = args.out.clone().into_os_string();
+        p.push(".rejects.csv");
+        p.into()
+    });
+    let opts = BatchOptions {
+        progress: !args.no_progress && !g.json && std::io::stderr().is_terminal(),
+        rejects,
+    };
+    let report = enrich_file(&engine, &args.input, &args.out, &opts).await?;
+    print_report(&report, g.json)?;
+    Ok(exit_code(&report))
+}
+
+/// Exit 0, or [`EXIT_ROWS_REJECTED`] when rows were rejected.
+pub fn exit_code(report: &BatchReport) -> ExitCode {
+    if report.import.rejected > 0 {
+        ExitCode::from(EXIT_ROWS_REJECTED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Print a batch report as tables or JSON.
+pub fn print_report(report: &BatchReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        return render::json(report);
+    }
+    let s = &report.summary;
+    println!(
+        "{} rows read: {} enriched, {} rejected{} · {:.1}s · output {}",
+        report.import.rows,
+        report.import.good,
+        report.import.rejected,
+        report
+            .rejects_file
+            .as_ref()
+            .map(|p| format!(" (see {})", p.display()))
+            .unwrap_or_default(),
+        report.seconds,
+        report.output.display()
+    );
+    let mut t = render::table(&["field", "from input", "filled", "unknown (by reason)"]);
+    for (name, f) in &s.fields {
+        let unknown = f
+            .unknown
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        t.add_row([name.clone(), f.from_input.to_string(), f.filled.to_string(), unknown]);
+    }
+    println!("{t}");
+    let mut t = render::table(&["provider", "calls", "cached", "hits", "misses", "errors", "429s", "hit rate", "credits"]);
+    for (name, p) in &s.providers {
+        let paid = p.calls - p.cached;
+        t.add_row([
+            name.clone(),
+            p.calls.to_string(),
+            p.cached.to_string(),
+            p.hits.to_string(),
+            p.misses.to_string(),
+            p.errors.to_string(),
+            p.throttled.to_string(),
+            render::pct(p.hits, p.hits + p.misses),
+            render::credits(p.credits),
+        ]);
+        let _ = paid;
+    }
+    println!("{t}");
+    println!("credits spent: {}", render::credits(s.credits));
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! The command line: clap types and one file per verb. A verb parses, calls the
+//! library, and renders one result as a table or, with `--json`, as JSON.
+
+mod bench;
+mod check;
+mod demo;
+mod enrich;
+mod render;
+mod sandbox;
+
+use crate::telemetry::LogFormat;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code when the run finished but some input rows were rejected.
+pub const EXIT_ROWS_REJECTED: u8 = 3;
+/// Exit code when the configuration has errors.
+pub const EXIT_CONFIG: u8 = 2;
+
+/// leadfall: waterfall enrichment of B2B lead records with explicit unknowns.
+#[derive(Debug, Parser)]
+#[command(name = "leadfall", version, about)]
+pub struct Cli {
+    /// Options shared by every verb.
+    #[command(flatten)]
+    pub global: Global,
+    /// The verb.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every verb.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Configuration file.
+    #[arg(long, global = true, default_value = "config/leadfall.toml", env = "LEADFALL_CONFIG")]
+    pub config: PathBuf,
+    /// Machine-readable JSON output on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// More logging (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Global {
+    /// The default log level for the verbosity.
+    pub fn log_level(&self) -> &'static str {
+        match self.verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        }
+    }
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration and every provider definition.
+    Check(check::Args),
+    /// Enrich a CSV or JSON-lines file in-process and write JSON lines.
+    Enrich(enrich::Args),
+    /// Serve the simulated providers on 127.0.0.1.
+    Sandbox(sandbox::Args),
+    /// Sandbox + sample leads + enrichment + summary; no API keys needed.
+    Demo(demo::Args),
+    /// Measure rate-limit utilisation, overhead and the cache effect against the sandbox.
+    Bench(bench::Args),
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let g = &cli.global;
+    rt.block_on(async {
+        match cli.command {
+            Command::Check(a) => check::run(a, g),
+            Command::Enrich(a) => enrich::run(a, g).await,
+            Command::Sandbox(a) => sandbox::run(a, g).await,
+            Command::Demo(a) => demo::run(a, g).await,
+            Command::Bench(a) => bench::run(a, g).await,
+        }
+    })
+}

@@ -1,0 +1,144 @@
+//! Configuration: loads `config/leadfall.toml` and every provider definition,
+//! runs every check, and returns [`Settings`] or all the errors at once, each
+//! naming its file and key. Reads files; opens no store and no socket.
+
+mod file;
+
+pub use file::{ConfigFile, CustomFieldFile, EngineFile};
+
+use crate::diag::{toml_error, ConfigError, ConfigErrors};
+use crate::model::{Catalogue, FieldDef};
+use crate::provider::{compile_provider, config::ProviderFile, ProviderSet};
+use crate::waterfall::{compile_waterfalls, WaterfallSettings};
+use std::path::{Path, PathBuf};
+
+/// Everything the engine needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The config file it came from.
+    pub config_path: PathBuf,
+    /// Store directory.
+    pub data_dir: PathBuf,
+    /// Field catalogue (standard + custom).
+    pub catalogue: Catalogue,
+    /// Providers by id.
+    pub providers: ProviderSet,
+    /// Provider definition files read, for `check`.
+    pub provider_files: Vec<PathBuf>,
+    /// Waterfalls.
+    pub waterfall: WaterfallSettings,
+    /// Records in flight.
+    pub records_in_flight: usize,
+}
+
+/// Environment lookup used for secrets and URL overrides.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn read(path: &Path, errors: &mut Vec<ConfigError>) -> Option<String> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            errors.push(ConfigError::at(path, "", format!("cannot read: {e}")));
+            None
+        }
+    }
+}
+
+/// Load and check the configuration at `path`.
+pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigErrors> {
+    let mut errors = Vec::new();
+    let text = read(path, &mut errors).ok_or_else(|| ConfigErrors(errors.clone()))?;
+    let raw: ConfigFile =
+        toml::from_str(&text).map_err(|e| ConfigErrors(vec![toml_error(path, &text, &e)]))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut catalogue = Catalogue::standard();
+    for (name, f) in &raw.fields {
+        if catalogue.contains(name) {
+            errors.push(ConfigError::at(
+                path,
+                format!("fields.\"{name}\""),
+                "redefines a standard field",
+            ));
+        } else if !name.contains('.') {
+            errors.push(ConfigError::at(
+                path,
+                format!("fields.\"{name}\""),
+                "field names are dotted, like `company.funding_stage`",
+            ));
+        }
+        catalogue.insert(FieldDef {
+            name: name.clone(),
+            ty: f.ty.clone(),
+            values: f.values.iter().map(|v| v.to_lowercase()).collect(),
+            ttl_days: f.ttl_days,
+        });
+    }
+    let mut providers = ProviderSet::default();
+    let mut provider_files = Vec::new();
+    for dir in &raw.provider_dirs {
+        let dir_path = base.join(dir);
+        let entries = match std::fs::read_dir(&dir_path) {
+            Ok(e) => e,
+            Err(e) => {
+                errors.push(ConfigError::at(
+                    path,
+                    "provider_dirs",
+                    format!("cannot read {}: {e}", dir_path.display()),
+                ));
+                continue;
+            }
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        for file in files {
+            let Some(text) = read(&file, &mut errors) else {
+                continue;
+            };
+            let raw_p: ProviderFile = match toml::from_str(&text) {
+                Ok(p) => p,
+                Err(e) => {
+                    errors.push(toml_error(&file, &text, &e));
+                    continue;
+                }
+            };
+            if providers.providers.contains_key(&raw_p.id) {
+                errors.push(ConfigError::at(
+                    &file,
+                    "id",
+                    format!("provider id {:?} is defined twice", raw_p.id),
+                ));
+                continue;
+            }
+            if let Some(p) = compile_provider(&file, raw_p, &catalogue, env, &mut errors) {
+                providers.providers.insert(p.id.clone(), p);
+            }
+            provider_files.push(file);
+        }
+    }
+    let waterfall = compile_waterfalls(path, &raw.waterfall, &providers, &catalogue, &mut errors);
+    if raw.engine.records_in_flight == 0 {
+        errors.push(ConfigError::at(
+            path,
+            "engine.records_in_flight",
+            "must be ≥ 1, got 0",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    Ok(Settings {
+        config_path: path.to_path_buf(),
+        data_dir: base.join(&raw.data_dir),
+        catalogue,
+        providers,
+        provider_files,
+        waterfall,
+        records_in_flight: raw.engine.records_in_flight,
+    })
+}

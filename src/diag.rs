@@ -1,0 +1,84 @@
+//! Configuration diagnostics: one error type shared by every config check, so
+//! `leadfall check` and `serve` print the same `file: key: message` lines.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// One problem in a configuration or provider file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file, as given (relative paths stay relative).
+    pub file: PathBuf,
+    /// Dotted key path inside the file (`operations.find.rate_limit.burst`), empty for the whole file.
+    pub key: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong, lower-case, no final period.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// A problem at a key.
+    pub fn at(
+        file: impl Into<PathBuf>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        ConfigError {
+            file: file.into(),
+            key: key.into(),
+            line: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every problem found, reported together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        writeln!(
+            f,
+            "{n} configuration error{}:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for e in &self.0 {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Turn a TOML parse error into a `ConfigError` with the line it points at.
+pub fn toml_error(file: impl Into<PathBuf>, text: &str, err: &toml::de::Error) -> ConfigError {
+    let line = err
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let message = err.message().trim().to_string();
+    ConfigError {
+        file: file.into(),
+        key: String::new(),
+        line,
+        message,
+    }
+}

@@ -1,0 +1,132 @@
+//! Batch mode: stream an input file through the engine and write every record,
+//! with its field states, as JSON lines. Bad rows go to a rejects file; good
+//! rows are never lost with them.
+
+use super::{Engine, Summary};
+use crate::import::{ImportSummary, Importer, RejectsWriter, Row};
+use crate::model::Record;
+use futures::StreamExt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Batch options.
+#[derive(Debug, Clone)]
+pub struct BatchOptions {
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Where rejected rows go (created only when there is one).
+    pub rejects: PathBuf,
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BatchReport {
+    /// Rows read, good and rejected.
+    pub import: ImportSummary,
+    /// The rejects file, when rows were rejected.
+    pub rejects_file: Option<PathBuf>,
+    /// Output file.
+    pub output: PathBuf,
+    /// Fields and providers.
+    pub summary: Summary,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// Count lines quickly, for the progress bar's length.
+fn count_lines(path: &Path) -> u64 {
+    use std::io::Read;
+    let Ok(mut f) = std::fs::File::open(path) else { return 0 };
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    while let Ok(k) = f.read(&mut buf) {
+        if k == 0 {
+            break;
+        }
+        n += buf[..k].iter().filter(|b| **b == b'\n').count() as u64;
+    }
+    n
+}
+
+/// Enrich every good row of `input` into `output` (JSON lines).
+pub async fn enrich_file(engine: &Engine, input: &Path, output: &Path, opts: &BatchOptions) -> anyhow::Result<BatchReport> {
+    use anyhow::Context;
+    let started = std::time::Instant::now();
+    let now = chrono::Utc::now();
+    let importer = Importer::open(input, &engine.settings().catalogue, now)?;
+    let out_file = std::fs::File::create(output).with_context(|| format!("cannot create {}", output.display()))?;
+    let mut out = std::io::BufWriter::new(out_file);
+    let bar = if opts.progress {
+        let b = indicatif::ProgressBar::new(count_lines(input));
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:40}] {pos}/{len} rows {per_sec} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+
+    // The reader runs on a blocking thread and hands rows over a bounded channel.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Row>(1024);
+    let reader = tokio::task::spawn_blocking(move || {
+        for row in importer {
+            if tx.blocking_send(row).is_err() {
+                break;
+            }
+        }
+    });
+    let mut rejects = RejectsWriter::create(&opts.rejects)?;
+    let mut import = ImportSummary::default();
+    let mut summary = Summary::default();
+    let rows = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
+    let mut goods = Vec::new();
+    let records = rows.filter_map(|row| {
+        import.count(&row);
+        bar.inc(1);
+        let rec = match row {
+            Row::Good { record, .. } => Some(record),
+            Row::Rejected(r) => {
+                if let Err(e) = rejects.write(&r) {
+                    tracing::error!(error = %e, "cannot write the rejects file");
+                }
+                None
+            }
+        };
+        std::future::ready(rec)
+    });
+    let mut enriched = records
+        .map(|r: Record| {
+            let engine = engine.clone();
+            async move { engine.enrich(r).await }
+        })
+        .buffer_unordered(engine.settings().records_in_flight);
+    let mut pending_ledger = Vec::new();
+    while let Some((record, ledger)) = enriched.next().await {
+        serde_json::to_writer(&mut out, &record)?;
+        out.write_all(b"\n")?;
+        summary.add_record(&record);
+        summary.add_calls(&ledger);
+        pending_ledger.extend(ledger);
+        if pending_ledger.len() >= 512 {
+            engine.executor().store().ledger_append(&pending_ledger)?;
+            pending_ledger.clear();
+        }
+        goods.push(());
+    }
+    drop(enriched);
+    engine.executor().store().ledger_append(&pending_ledger)?;
+    engine.executor().store().flush()?;
+    out.flush()?;
+    reader.await?;
+    bar.finish_and_clear();
+    let rejected = rejects.finish()?;
+    Ok(BatchReport {
+        import,
+        rejects_file: (rejected > 0).then(|| opts.rejects.clone()),
+        output: output.to_path_buf(),
+        summary,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

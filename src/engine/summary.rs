@@ -1,0 +1,82 @@
+//! A run summary: fields filled, unknowns by reason, calls and credits per
+//! provider. Built from enriched records and ledger rows; rendering is the CLI's.
+
+use crate::model::{FieldState, Record};
+use crate::store::LedgerEntry;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Per-field counts.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct FieldSummary {
+    /// Known from the input.
+    pub from_input: u64,
+    /// Filled by enrichment.
+    pub filled: u64,
+    /// Unknown, by reason.
+    pub unknown: BTreeMap<String, u64>,
+}
+
+/// Per-provider counts.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ProviderSummary {
+    /// Calls (cached ones included).
+    pub calls: u64,
+    /// Served from the cache or coalesced.
+    pub cached: u64,
+    /// Found answers.
+    pub hits: u64,
+    /// "No data" answers.
+    pub misses: u64,
+    /// Failed calls.
+    pub errors: u64,
+    /// 429s seen.
+    pub throttled: u64,
+    /// Credits billed.
+    pub credits: f64,
+}
+
+/// A run summary.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Summary {
+    /// Records processed.
+    pub records: u64,
+    /// By field.
+    pub fields: BTreeMap<String, FieldSummary>,
+    /// By provider.
+    pub providers: BTreeMap<String, ProviderSummary>,
+    /// Total credits.
+    pub credits: f64,
+}
+
+impl Summary {
+    /// Count one enriched record.
+    pub fn add_record(&mut self, r: &Record) {
+        self.records += 1;
+        for (name, state) in &r.fields {
+            let f = self.fields.entry(name.clone()).or_default();
+            match state {
+                FieldState::Known(k) if k.source == crate::model::SOURCE_INPUT => f.from_input += 1,
+                FieldState::Known(_) => f.filled += 1,
+                FieldState::Unknown(u) => *f.unknown.entry(u.reason.to_string()).or_default() += 1,
+            }
+        }
+    }
+
+    /// Count ledger rows.
+    pub fn add_calls(&mut self, rows: &[LedgerEntry]) {
+        for row in rows {
+            let p = self.providers.entry(row.provider.clone()).or_default();
+            p.calls += 1;
+            p.cached += row.cached as u64;
+            p.throttled += row.throttled as u64;
+            match row.outcome.as_str() {
+                "hit" => p.hits += 1,
+                "not_found" => p.misses += 1,
+                _ => p.errors += 1,
+            }
+            p.credits += row.credits;
+            self.credits += row.credits;
+        }
+    }
+}

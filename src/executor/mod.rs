@@ -1,0 +1,565 @@
+//! The provider executor: sends one provider operation and says what happened.
+//! It owns the pooled HTTP client, per-provider pacing, concurrency caps,
+//! circuit breakers, the cache and single-flight coalescing, and produces one
+//! ledger row per call. It knows nothing about waterfalls or scores.
+
+mod circuit;
+mod http;
+mod runtime;
+
+#[cfg(test)]
+mod tests;
+
+pub use circuit::Circuit;
+pub use runtime::{ProviderRuntime, ProviderStats};
+
+use crate::clock::Clock;
+use crate::model::Catalogue;
+use crate::provider::{build_request, classify, Extracted, Inputs, Outcome, ProviderSet};
+use crate::retry::RetrySchedule;
+use crate::store::{cache_key, CacheEntry, CachedOutcome, LedgerEntry, Store};
+use http::Attempt;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// The result of one call, as the planner needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallOutcome {
+    /// Values came back.
+    Hit(Extracted),
+    /// The vendor has nothing.
+    NotFound,
+    /// The call failed; `retry_after` says when it is worth asking again.
+    Failed {
+        /// Short kind (`rate_limited`, `transient`, `timeout`, `auth_error`, `circuit_open`, ...).
+        kind: &'static str,
+        /// Human detail, never containing a key.
+        message: String,
+        /// When to try again.
+        retry_after: Duration,
+    },
+}
+
+/// Outcome plus the ledger row.
+#[derive(Debug, Clone)]
+pub struct CallResult {
+    /// What happened.
+    pub outcome: CallOutcome,
+    /// The ledger row (cached and coalesced calls too).
+    pub entry: LedgerEntry,
+}
+
+type Flight = watch::Receiver<Option<CallResult>>;
+
+/// Sends provider operations. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Executor {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: reqwest::Client,
+    providers: Arc<ProviderSet>,
+    catalogue: Arc<Catalogue>,
+    runtimes: HashMap<String, ProviderRuntime>,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    // std Mutex: held only to look up or insert, never across an await.
+    inflight: Mutex<HashMap<Vec<u8>, Flight>>,
+}
+
+/// Removes the in-flight entry even if the leader is cancelled mid-call, so
+/// followers fall back to calling themselves instead of waiting forever.
+struct FlightGuard<'a> {
+    map: &'a Mutex<HashMap<Vec<u8>, Flight>>,
+    key: Vec<u8>,
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
+    }
+}
+
+impl Executor {
+    /// Build an executor over a provider set and a store.
+    pub fn new(
+        providers: Arc<ProviderSet>,
+        catalogue: Arc<Catalogue>,
+        store: Store,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Executor, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .user_agent(concat!("leadfall/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let runtimes = providers
+            .providers
+            .values()
+            .map(|p| (p.id.clone(), ProviderRuntime::new(p)))
+            .collect();
+        Ok(Executor {
+            inner: Arc::new(Inner {
+                client,
+                providers,
+                catalogue,
+                runtimes,
+                store,
+                clock,
+                inflight: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The providers.
+    pub fn providers(&self) -> &ProviderSet {
+        &self.inner.providers
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// A provider's runtime state.
+    pub fn runtime(&self, provider: &str) -> Option<&ProviderRuntime> {
+        self.inner.runtimes.get(provider)
+    }
+
+    /// Run `operation` with `inputs` (only the fields it reads), for `record_id`.
+    pub async fn execute(
+        &self,
+        operation: &str,
+        inputs: &Inputs,
+        record_id: Option<&str>,
+    ) -> CallResult {
+        let started = Instant::now();
+        let key = cache_key(operation, inputs);
+        loop {
+            let now = self.inner.clock.now();
+            match self.inner.store.cache_get(&key, now) {
+                Ok(Some(entry)) => return self.cached(operation, record_id, entry, started),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(operation, error = %e, "cache read failed; calling the provider")
+                }
+            }
+            // Single flight: the first caller calls, identical callers wait for its answer.
+            let (follow, tx) = {
+                let mut map = self
+                    .inner
+                    .inflight
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                match map.get(&key) {
+                    Some(rx) => (Some(rx.clone()), None),
+                    None => {
+                        let (tx, rx) = watch::channel(None);
+                        map.insert(key.clone(), rx);
+                        (None, Some(tx))
+                    }
+                }
+            };
+            if let Some(mut rx) = follow {
+                let Ok(done) = rx.wait_for(Option::is_some).await.map(|v| v.clone()) else {
+                    continue; // the leader went away: try again ourselves
+                };
+                let Some(res) = done else { continue };
+                return self.coalesced(res, record_id, started);
+            }
+            let tx = tx.expect("leader holds the sender");
+            let _guard = FlightGuard {
+                map: &self.inner.inflight,
+                key: key.clone(),
+            };
+            let result = self.call(operation, inputs, record_id, &key, started).await;
+            let _ = tx.send(Some(result.clone()));
+            return result;
+        }
+    }
+
+    fn cached(
+        &self,
+        operation: &str,
+        record_id: Option<&str>,
+        entry: CacheEntry,
+        started: Instant,
+    ) -> CallResult {
+        let provider = operation.split('.').next().unwrap_or_default();
+        if let Some(rt) = self.inner.runtimes.get(provider) {
+            ProviderStats::bump(&rt.stats.cached);
+        }
+        let (outcome, kind) = match entry.outcome {
+            CachedOutcome::Hit { extracted } => (CallOutcome::Hit(extracted), "hit"),
+            CachedOutcome::NotFound => (CallOutcome::NotFound, "not_found"),
+        };
+        CallResult {
+            outcome,
+            entry: self.entry(
+                operation, record_id, kind, true, 0.0, started, 0, 0, None, None,
+            ),
+        }
+    }
+
+    fn coalesced(&self, res: CallResult, record_id: Option<&str>, started: Instant) -> CallResult {
+        let mut entry = res.entry.clone();
+        entry.record_id = record_id.map(str::to_string);
+        entry.cached = true;
+        entry.credits = 0.0;
+        entry.attempts = 0;
+        entry.throttled = 0;
+        entry.latency_ms = started.elapsed().as_millis() as u64;
+        if let Some(rt) = self.inner.runtimes.get(&entry.provider) {
+            ProviderStats::bump(&rt.stats.cached);
+        }
+        CallResult {
+            outcome: res.outcome,
+            entry,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn entry(
+        &self,
+        operation: &str,
+        record_id: Option<&str>,
+        outcome: &str,
+        cached: bool,
+        credits: f64,
+        started: Instant,
+        attempts: u32,
+        throttled: u32,
+        status: Option<u16>,
+        error: Option<String>,
+    ) -> LedgerEntry {
+        LedgerEntry {
+            at: self.inner.clock.now(),
+            record_id: record_id.map(str::to_string),
+            operation: operation.to_string(),
+            provider: operation.split('.').next().unwrap_or_default().to_string(),
+            outcome: outcome.to_string(),
+            cached,
+            credits,
+            latency_ms: started.elapsed().as_millis() as u64,
+            attempts,
+            throttled,
+            status,
+            error,
+        }
+    }
+
+    /// The real call: circuit, permit, pacing, send, classify, retry.
+    async fn call(
+        &self,
+        operation: &str,
+        inputs: &Inputs,
+        record_id: Option<&str>,
+        key: &[u8],
+        started: Instant,
+    ) -> CallResult {
+        let fail = |kind: &'static str,
+                    message: String,
+                    retry_after: Duration,
+                    attempts,
+                    throttled,
+                    status| CallResult {
+            outcome: CallOutcome::Failed {
+                kind,
+                message: message.clone(),
+                retry_after,
+            },
+            entry: self.entry(
+                operation,
+                record_id,
+                kind,
+                false,
+                0.0,
+                started,
+                attempts,
+                throttled,
+                status,
+                Some(message),
+            ),
+        };
+        let Some((provider, op)) = self.inner.providers.operation(operation) else {
+            return fail(
+                "permanent",
+                format!("unknown operation {operation}"),
+                Duration::from_secs(3600),
+                0,
+                0,
+                None,
+            );
+        };
+        let Some(rt) = self.inner.runtimes.get(&provider.id) else {
+            return fail(
+                "permanent",
+                format!("no runtime for {}", provider.id),
+                Duration::from_secs(3600),
+                0,
+                0,
+                None,
+            );
+        };
+        let req = match build_request(provider, op, inputs) {
+            Ok(r) => r,
+            Err(e) => {
+                return fail(
+                    "disabled",
+                    e.to_string(),
+                    Duration::from_secs(3600),
+                    0,
+                    0,
+                    None,
+                )
+            }
+        };
+        let mut schedule = RetrySchedule::new(provider.retry);
+        let mut throttled = 0u32;
+        let mut last_status = None;
+        loop {
+            let admitted = rt
+                .circuit
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .admit(Instant::now(), &provider.circuit);
+            if let Err(until) = admitted {
+                let wait = until.saturating_duration_since(Instant::now());
+                return fail(
+                    "circuit_open",
+                    format!("circuit open for {}", provider.id),
+                    wait,
+                    schedule.attempts() - 1,
+                    throttled,
+                    last_status,
+                );
+            }
+            // Permit before pacing: in-flight work stays bounded while we wait our turn.
+            let permit = rt.permits.acquire().await;
+            rt.pace().await;
+            ProviderStats::bump(&rt.stats.attempts);
+            let attempt = http::send(
+                &self.inner.client,
+                &req,
+                provider.timeout,
+                provider.max_body_bytes,
+            )
+            .await;
+            drop(permit);
+            let (outcome, ok_for_circuit) = match attempt {
+                Attempt::Response {
+                    status,
+                    headers,
+                    body,
+                } => {
+                    last_status = Some(status);
+                    self.observe_rate_headers(provider, rt, &headers);
+                    let o = classify(op, &self.inner.catalogue, status, &headers, &body);
+                    let healthy = !matches!(o, Outcome::Transient(_));
+                    (o, healthy)
+                }
+                Attempt::Timeout => (
+                    Outcome::Transient(format!("timed out after {:?}", provider.timeout)),
+                    false,
+                ),
+                Attempt::Connection(m) => {
+                    (Outcome::Transient(format!("connection failed: {m}")), false)
+                }
+                Attempt::TooLarge(n) => (
+                    Outcome::Permanent(format!(
+                        "response body of {n} bytes exceeds max_body_bytes {}",
+                        provider.max_body_bytes
+                    )),
+                    true,
+                ),
+            };
+            let opened = rt.circuit.lock().unwrap_or_else(|e| e.into_inner()).record(
+                ok_for_circuit,
+                Instant::now(),
+                &provider.circuit,
+            );
+            if opened {
+                tracing::warn!(provider = %provider.id, "circuit opened after repeated failures");
+            }
+            let retry_hint = match &outcome {
+                Outcome::RateLimited(ra) => {
+                    throttled += 1;
+                    ProviderStats::bump(&rt.stats.throttled);
+                    Some(*ra)
+                }
+                Outcome::Pending(ra) => Some(*ra),
+                Outcome::Transient(_) => Some(None),
+                _ => None,
+            };
+            let attempts = schedule.attempts();
+            match (outcome, retry_hint) {
+                (Outcome::Hit { extracted, credits }, _) => {
+                    self.store_cache(
+                        key,
+                        CachedOutcome::Hit {
+                            extracted: extracted.clone(),
+                        },
+                        credits,
+                        op.cache.hit,
+                    );
+                    let mut e = self.entry(
+                        operation,
+                        record_id,
+                        "hit",
+                        false,
+                        credits,
+                        started,
+                        attempts,
+                        throttled,
+                        last_status,
+                        None,
+                    );
+                    e.credits = credits;
+                    return CallResult {
+                        outcome: CallOutcome::Hit(extracted),
+                        entry: e,
+                    };
+                }
+                (Outcome::NotFound { credits }, _) => {
+                    self.store_cache(key, CachedOutcome::NotFound, credits, op.cache.miss);
+                    return CallResult {
+                        outcome: CallOutcome::NotFound,
+                        entry: self.entry(
+                            operation,
+                            record_id,
+                            "not_found",
+                            false,
+                            credits,
+                            started,
+                            attempts,
+                            throttled,
+                            last_status,
+                            None,
+                        ),
+                    };
+                }
+                (o, Some(retry_after)) => {
+                    if let Outcome::RateLimited(Some(ra)) = &o {
+                        // Everyone waits, not just this call: the vendor asked for a pause.
+                        rt.pause(Instant::now() + *ra);
+                    }
+                    match schedule.next_delay(retry_after) {
+                        Some(delay) => {
+                            tracing::debug!(operation, kind = o.kind(), ?delay, "retrying");
+                            tokio::time::sleep(delay).await;
+                        }
+                        None => {
+                            let (kind, msg) = describe(&o);
+                            let wait = retry_after.unwrap_or(provider.circuit.open_for);
+                            return fail(
+                                kind,
+                                format!("{msg} (gave up after {attempts} attempts)"),
+                                wait,
+                                attempts,
+                                throttled,
+                                last_status,
+                            );
+                        }
+                    }
+                }
+                (o, None) => {
+                    let (kind, msg) = describe(&o);
+                    // Permanent errors are not retried now; a later pass may ask again.
+                    return fail(
+                        kind,
+                        msg,
+                        Duration::from_secs(3600),
+                        attempts,
+                        throttled,
+                        last_status,
+                    );
+                }
+            }
+        }
+    }
+
+    fn store_cache(&self, key: &[u8], outcome: CachedOutcome, credits: f64, ttl: Duration) {
+        if ttl.is_zero() {
+            return;
+        }
+        let now = self.inner.clock.now();
+        let entry = CacheEntry {
+            outcome,
+            credits,
+            stored_at: now,
+            expires_at: now
+                + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(3650)),
+        };
+        if let Err(e) = self.inner.store.cache_put(key, &entry) {
+            tracing::warn!(error = %e, "cache write failed");
+        }
+    }
+
+    /// Slow down when the vendor says its window is used up.
+    fn observe_rate_headers(
+        &self,
+        p: &crate::provider::Provider,
+        rt: &ProviderRuntime,
+        headers: &[(String, String)],
+    ) {
+        let Some(rem_name) = &p.rate_headers.remaining else {
+            return;
+        };
+        let get = |n: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                .map(|(_, v)| v.trim())
+        };
+        let Some(remaining) = get(rem_name).and_then(|v| v.parse::<f64>().ok()) else {
+            return;
+        };
+        if remaining > 0.0 {
+            return;
+        }
+        let reset = p
+            .rate_headers
+            .reset
+            .as_deref()
+            .and_then(get)
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|v| {
+                // Large numbers are Unix timestamps, small ones seconds from now.
+                if v > 1e9 {
+                    (v - self.inner.clock.now().timestamp() as f64).max(0.0)
+                } else {
+                    v
+                }
+            })
+            .unwrap_or(1.0)
+            .min(p.retry.max_retry_after.as_secs_f64());
+        rt.pause(Instant::now() + Duration::from_secs_f64(reset));
+    }
+}
+
+fn describe(o: &Outcome) -> (&'static str, String) {
+    match o {
+        Outcome::RateLimited(_) => ("rate_limited", "rate limited (HTTP 429)".to_string()),
+        Outcome::Pending(_) => ("pending", "answer still pending".to_string()),
+        Outcome::Transient(m) => (
+            if m.starts_with("timed out") {
+                "timeout"
+            } else {
+                "transient"
+            },
+            m.clone(),
+        ),
+        Outcome::Permanent(m) => ("permanent", m.clone()),
+        Outcome::AuthError(m) => ("auth_error", m.clone()),
+        Outcome::QuotaExhausted(m) => ("quota_exhausted", m.clone()),
+        Outcome::Hit { .. } | Outcome::NotFound { .. } => ("ok", String::new()),
+    }
+}

@@ -1,0 +1,406 @@
+//! Executor tests against the sandbox over real sockets: retries, faults,
+//! cache, single-flight, circuit breaker, secrets.
+
+use super::*;
+use crate::clock::SystemClock;
+use crate::config::{self, Settings};
+use crate::model::Value;
+use crate::sandbox::{serve, Sandbox, SandboxSettings, VendorSettings};
+use std::path::Path;
+
+struct Fx {
+    sandbox: Sandbox,
+    executor: Executor,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn fixture(tweak: impl FnOnce(&mut Settings)) -> Fx {
+    let sandbox = Sandbox::new(SandboxSettings::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, sandbox.clone(), async {
+        let _ = rx.await;
+    }));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/leadfall.toml");
+    let mut settings =
+        config::load(&path, &Sandbox::provider_env(base)).expect("default config loads");
+    tweak(&mut settings);
+    let executor = Executor::new(
+        Arc::new(settings.providers.clone()),
+        Arc::new(settings.catalogue.clone()),
+        Store::temporary().unwrap(),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    Fx {
+        sandbox,
+        executor,
+        _stop: tx,
+    }
+}
+
+fn provider<'a>(s: &'a mut Settings, id: &str) -> &'a mut crate::provider::Provider {
+    s.providers.providers.get_mut(id).unwrap()
+}
+
+/// Fast retries so fault tests finish quickly.
+fn quick_retries(s: &mut Settings) {
+    for p in s.providers.providers.values_mut() {
+        p.retry.initial_backoff = Duration::from_millis(10);
+        p.retry.max_backoff = Duration::from_millis(50);
+    }
+}
+
+impl Fx {
+    fn requests(&self, vendor: &str) -> u64 {
+        self.sandbox.counters()[vendor].requests
+    }
+
+    /// Inputs of a person the mailfinder knows (or not).
+    fn person(&self, known_to_mailfinder: bool) -> Inputs {
+        let world = self.sandbox.world();
+        // Find one deterministically by asking nothing of the sandbox: try people in order.
+        let p = world
+            .people
+            .iter()
+            .find(|p| {
+                crate::sandbox::vendor_knows("mailfinder", world.seed, &p.id) == known_to_mailfinder
+            })
+            .unwrap();
+        let c = world.company_of(p);
+        [
+            ("person.first_name", p.first_name.clone()),
+            ("person.last_name", p.last_name.clone()),
+            ("company.domain", c.domain.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Value::Text(v)))
+        .collect()
+    }
+}
+
+const FINDER: &str = "mailfinder.email-finder";
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_waited_out_and_succeeds() {
+    let fx = fixture(quick_retries).await;
+    fx.sandbox
+        .script("mailfinder", serde_json::json!([{"status": 429, "headers": {"retry-after": "1"}, "body": {"errors": []}}]))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let res = fx
+        .executor
+        .execute(FINDER, &fx.person(true), Some("r1"))
+        .await;
+    assert!(
+        matches!(res.outcome, CallOutcome::Hit(_)),
+        "{:?}",
+        res.outcome
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After honoured"
+    );
+    assert_eq!((res.entry.attempts, res.entry.throttled), (2, 1));
+    assert_eq!(fx.requests("mailfinder"), 2);
+    assert_eq!(res.entry.credits, 1.0);
+}
+
+#[tokio::test]
+async fn a_5xx_burst_is_retried() {
+    let fx = fixture(quick_retries).await;
+    fx.sandbox
+        .script(
+            "mailfinder",
+            serde_json::json!([{"status": 500}, {"status": 502}]),
+        )
+        .unwrap();
+    let res = fx.executor.execute(FINDER, &fx.person(true), None).await;
+    assert!(
+        matches!(res.outcome, CallOutcome::Hit(_)),
+        "{:?}",
+        res.outcome
+    );
+    assert_eq!(res.entry.attempts, 3);
+    assert_eq!(fx.requests("mailfinder"), 3);
+}
+
+#[tokio::test]
+async fn a_400_is_not_retried() {
+    let fx = fixture(quick_retries).await;
+    fx.sandbox
+        .script(
+            "mailfinder",
+            serde_json::json!({"status": 400, "body": {"errors": [{"id": "wrong_params"}]}}),
+        )
+        .unwrap();
+    let res = fx.executor.execute(FINDER, &fx.person(true), None).await;
+    match res.outcome {
+        CallOutcome::Failed { kind, message, .. } => {
+            assert_eq!(kind, "permanent");
+            assert!(message.contains("HTTP 400"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fx.requests("mailfinder"), 1);
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_provider_error_not_a_panic() {
+    let fx = fixture(quick_retries).await;
+    fx.sandbox
+        .script(
+            "mailfinder",
+            serde_json::json!({"status": 200, "raw": true, "body": "{\"data\": {\"email\": "}),
+        )
+        .unwrap();
+    let res = fx.executor.execute(FINDER, &fx.person(true), None).await;
+    let CallOutcome::Failed { kind, message, .. } = res.outcome else {
+        panic!("{:?}", res.outcome)
+    };
+    assert_eq!(kind, "permanent");
+    assert!(message.contains("malformed JSON"), "{message}");
+}
+
+#[tokio::test]
+async fn bodies_over_the_cap_are_refused() {
+    let fx = fixture(|s| provider(s, "mailfinder").max_body_bytes = 256).await;
+    let big = "x".repeat(10_000);
+    fx.sandbox
+        .script(
+            "mailfinder",
+            serde_json::json!({"status": 200, "body": {"data": {"email": big}}}),
+        )
+        .unwrap();
+    let res = fx.executor.execute(FINDER, &fx.person(true), None).await;
+    let CallOutcome::Failed { message, .. } = res.outcome else {
+        panic!("{:?}", res.outcome)
+    };
+    assert!(message.contains("exceeds max_body_bytes 256"), "{message}");
+}
+
+#[tokio::test]
+async fn a_hanging_vendor_times_out_and_is_retried_within_bounds() {
+    let fx = fixture(|s| {
+        quick_retries(s);
+        let p = provider(s, "mailfinder");
+        p.timeout = Duration::from_millis(200);
+        p.retry.max_attempts = 2;
+    })
+    .await;
+    fx.sandbox.set_vendor_settings(
+        "mailfinder",
+        VendorSettings {
+            timeout_rate: 1.0,
+            ..Default::default()
+        },
+    );
+    let res = fx.executor.execute(FINDER, &fx.person(true), None).await;
+    let CallOutcome::Failed { kind, .. } = res.outcome else {
+        panic!("{:?}", res.outcome)
+    };
+    assert_eq!(kind, "timeout");
+    assert_eq!(res.entry.attempts, 2);
+    assert_eq!(fx.requests("mailfinder"), 2);
+}
+
+#[tokio::test]
+async fn a_rejected_key_is_an_auth_error_and_never_leaks() {
+    let fx = fixture(|s| {
+        let p = provider(s, "mailfinder");
+        if let Some(a) = p.auth.as_mut() {
+            a.secret = crate::provider::Secret::new("wrong-key-4242".into());
+        }
+    })
+    .await;
+    let res = fx.executor.execute(FINDER, &fx.person(true), None).await;
+    let CallOutcome::Failed { kind, message, .. } = &res.outcome else {
+        panic!("{:?}", res.outcome)
+    };
+    assert_eq!(*kind, "auth_error");
+    assert_eq!(fx.requests("mailfinder"), 1, "401 is not retried");
+    let all = format!("{message} {:?} {:?}", res.entry, res.outcome);
+    assert!(!all.contains("wrong-key-4242"), "{all}");
+}
+
+#[tokio::test]
+async fn connection_errors_never_show_the_key() {
+    // A port that was free a moment ago: nothing listens there.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let fx = fixture(|s| {
+        quick_retries(s);
+        let p = provider(s, "mailfinder");
+        p.base_url = format!("http://{closed}/mailfinder");
+        p.retry.max_attempts = 2;
+    })
+    .await;
+    let res = fx.executor.execute(FINDER, &fx.person(true), None).await;
+    let CallOutcome::Failed { kind, message, .. } = &res.outcome else {
+        panic!("{:?}", res.outcome)
+    };
+    assert_eq!(*kind, "transient");
+    assert!(message.contains("connection failed"), "{message}");
+    assert!(
+        !message.contains("sandbox-mailfinder-key") && !message.contains("api_key"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn the_cache_answers_repeats_hits_and_misses_alike() {
+    let fx = fixture(|_| {}).await;
+    for known in [true, false] {
+        let inputs = fx.person(known);
+        let before = fx.requests("mailfinder");
+        let first = fx.executor.execute(FINDER, &inputs, None).await;
+        let second = fx.executor.execute(FINDER, &inputs, None).await;
+        assert_eq!(
+            fx.requests("mailfinder"),
+            before + 1,
+            "second call served from the cache"
+        );
+        assert_eq!(first.outcome, second.outcome);
+        assert!(!first.entry.cached && second.entry.cached);
+        assert_eq!(second.entry.credits, 0.0);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_identical_lookups_make_one_call() {
+    let fx = fixture(|_| {}).await;
+    fx.sandbox.set_vendor_settings(
+        "mailfinder",
+        VendorSettings {
+            latency_ms: 200,
+            ..Default::default()
+        },
+    );
+    let inputs = fx.person(true);
+    let results = futures::future::join_all((0..10).map(|i| {
+        let ex = fx.executor.clone();
+        let inputs = inputs.clone();
+        async move { ex.execute(FINDER, &inputs, Some(&format!("r{i}"))).await }
+    }))
+    .await;
+    assert_eq!(fx.requests("mailfinder"), 1);
+    assert_eq!(
+        results.iter().filter(|r| !r.entry.cached).count(),
+        1,
+        "one paid call, nine coalesced"
+    );
+    assert_eq!(results.iter().map(|r| r.entry.credits).sum::<f64>(), 1.0);
+    assert!(results
+        .iter()
+        .all(|r| matches!(r.outcome, CallOutcome::Hit(_))));
+}
+
+#[tokio::test]
+async fn an_outage_opens_the_circuit_which_closes_after_it() {
+    let fx = fixture(|s| {
+        quick_retries(s);
+        let p = provider(s, "mailfinder");
+        p.circuit.failure_threshold = 3;
+        p.circuit.open_for = Duration::from_millis(300);
+        p.retry.max_attempts = 2;
+    })
+    .await;
+    fx.sandbox.set_vendor_settings(
+        "mailfinder",
+        VendorSettings {
+            outage: Some((0, u64::MAX)),
+            ..Default::default()
+        },
+    );
+    let mut kinds = Vec::new();
+    for i in 0..4 {
+        let mut inputs = fx.person(true);
+        inputs.insert("person.first_name".into(), Value::Text(format!("x{i}")));
+        if let CallOutcome::Failed { kind, .. } =
+            fx.executor.execute(FINDER, &inputs, None).await.outcome
+        {
+            kinds.push(kind);
+        }
+    }
+    assert_eq!(
+        kinds,
+        ["transient", "circuit_open", "circuit_open", "circuit_open"]
+    );
+    assert_eq!(fx.requests("mailfinder"), 3, "no calls while open");
+    assert_eq!(
+        fx.executor
+            .runtime("mailfinder")
+            .unwrap()
+            .circuit
+            .lock()
+            .unwrap()
+            .name(),
+        "open"
+    );
+    // The outage ends; once the cool-down passes, a probe closes the circuit.
+    fx.sandbox
+        .set_vendor_settings("mailfinder", VendorSettings::default());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let res = loop {
+        let res = fx.executor.execute(FINDER, &fx.person(true), None).await;
+        match &res.outcome {
+            CallOutcome::Failed {
+                kind: "circuit_open",
+                retry_after,
+                ..
+            } if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(*retry_after).await; // the breaker says when to come back
+            }
+            _ => break res,
+        }
+    };
+    assert!(
+        matches!(res.outcome, CallOutcome::Hit(_)),
+        "{:?}",
+        res.outcome
+    );
+    assert_eq!(
+        fx.executor
+            .runtime("mailfinder")
+            .unwrap()
+            .circuit
+            .lock()
+            .unwrap()
+            .name(),
+        "closed"
+    );
+}
+
+#[tokio::test]
+async fn pacing_keeps_under_the_vendor_limit() {
+    let fx = fixture(|s| {
+        let p = provider(s, "mailfinder");
+        p.rate = Some(crate::provider::Rate {
+            requests: 20,
+            period: Duration::from_secs(1),
+            burst: 1,
+        });
+    })
+    .await;
+    fx.sandbox.set_vendor_settings(
+        "mailfinder",
+        VendorSettings {
+            rate_limit_per_sec: Some(20),
+            ..Default::default()
+        },
+    );
+    let people: Vec<Inputs> = (0..30)
+        .map(|i| {
+            let mut p = fx.person(true);
+            p.insert("person.first_name".into(), Value::Text(format!("n{i}")));
+            p
+        })
+        .collect();
+    futures::future::join_all(people.iter().map(|p| fx.executor.execute(FINDER, p, None))).await;
+    let c = &fx.sandbox.counters()["mailfinder"];
+    assert_eq!(c.requests, 30);
+    assert_eq!(c.rate_limited, 0, "pacing, not bursting into 429s");
+}

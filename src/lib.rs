@@ -1,0 +1,33 @@
+//! leadfall: fills incomplete B2B lead records by querying enrichment
+//! providers in waterfall order, keeping explicit unknown states.
+//!
+//! # Layout
+//! Pure core (no I/O, no clock):
+//! - [`model`]: records, field states, the field catalogue, normalisation.
+//! - [`provider`]: validated provider definitions; record → request, response → outcome.
+//! - [`waterfall`]: the planner: which operations to run next for a record.
+//!
+//! I/O shell:
+//! - [`config`]: loads `config/*.toml` and `providers/*.toml` into [`config::Settings`].
+//! - [`retry`]: the only user of `backoff`: the retry schedule.
+//! - [`executor`]: sends one operation (limiter, concurrency cap, circuit, cache, single-flight).
+//! - [`store`]: the sled store (cache, ledger).
+//! - [`engine`]: enriches one record end to end; batch runs over files.
+//! - [`import`]: streaming CSV / JSON lines → records, with rejects.
+//! - [`sandbox`]: simulated vendors for the demo, benchmarks and tests.
+//! - [`cli`]: one file per verb.
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod config;
+pub mod diag;
+pub mod engine;
+pub mod executor;
+
+pub mod model;
+pub mod provider;
+pub mod retry;
+pub mod sandbox;
+pub mod store;
+pub mod telemetry;
+pub mod waterfall;

@@ -1,0 +1,24 @@
+//! The leadfall binary: parse arguments, set up logging, run the verb, turn
+//! the error into an exit code. Everything else lives in the library.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = leadfall::cli::Cli::parse();
+    leadfall::telemetry::init(cli.global.log_format, cli.global.log_level());
+    match leadfall::cli::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            // `leadfall enrich ... | head` closing the pipe is not an error.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

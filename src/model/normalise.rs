@@ -1,0 +1,265 @@
+//! Normalisation: raw text or JSON from input files and providers → typed
+//! [`Value`]s. Rejections carry a reason a person can act on.
+
+use super::{FieldDef, FieldType, Value};
+use thiserror::Error;
+
+/// Longest accepted text value; longer input is rejected, not truncated.
+pub const MAX_VALUE_CHARS: usize = 1024;
+
+/// Why a raw value was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NormaliseError {
+    /// Empty after trimming: not a value (the field stays unknown).
+    #[error("empty value")]
+    Empty,
+    /// Longer than [`MAX_VALUE_CHARS`].
+    #[error("value is {0} characters long, over the limit of {MAX_VALUE_CHARS}")]
+    TooLong(usize),
+    /// Does not parse as the field's type.
+    #[error("{value:?} is not a valid {kind}")]
+    Invalid {
+        /// What was expected.
+        kind: &'static str,
+        /// The offending input (shortened).
+        value: String,
+    },
+}
+
+fn invalid(kind: &'static str, raw: &str) -> NormaliseError {
+    let value: String = raw.chars().take(80).collect();
+    NormaliseError::Invalid { kind, value }
+}
+
+/// Normalise a JSON value (from a provider or a JSON-lines import) for a field.
+pub fn normalise_json(def: &FieldDef, raw: &serde_json::Value) -> Result<Value, NormaliseError> {
+    match raw {
+        serde_json::Value::Null => Err(NormaliseError::Empty),
+        serde_json::Value::String(s) => normalise_text(def, s),
+        serde_json::Value::Bool(b) => match def.ty {
+            FieldType::Bool => Ok(Value::Bool(*b)),
+            _ => normalise_text(def, &b.to_string()),
+        },
+        serde_json::Value::Number(n) => match (def.ty.clone(), n.as_i64(), n.as_f64()) {
+            (FieldType::Integer, Some(i), _) => Ok(Value::Integer(i)),
+            (FieldType::Integer, None, Some(f)) if f.is_finite() => {
+                Ok(Value::Integer(f.round() as i64))
+            }
+            _ => normalise_text(def, &n.to_string()),
+        },
+        serde_json::Value::Array(items) => {
+            let texts: Vec<String> = items
+                .iter()
+                .filter_map(|v| match v {
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    serde_json::Value::Null => None,
+                    other => Some(other.to_string()),
+                })
+                .collect();
+            match def.ty {
+                FieldType::List => list(&texts),
+                // A scalar field fed an array takes its first usable element.
+                _ => texts
+                    .iter()
+                    .find_map(|t| normalise_text(def, t).ok())
+                    .ok_or(NormaliseError::Empty),
+            }
+        }
+        serde_json::Value::Object(_) => Err(invalid("scalar (got an object)", &raw.to_string())),
+    }
+}
+
+/// Normalise text (a CSV cell, a provider string) for a field.
+pub fn normalise_text(def: &FieldDef, raw: &str) -> Result<Value, NormaliseError> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(NormaliseError::Empty);
+    }
+    let len = trimmed.chars().count();
+    if len > MAX_VALUE_CHARS {
+        return Err(NormaliseError::TooLong(len));
+    }
+    match def.ty {
+        FieldType::String => Ok(Value::Text(collapse_spaces(trimmed))),
+        FieldType::Email => email(trimmed).map(Value::Text),
+        FieldType::Domain => domain(trimmed).map(Value::Text),
+        FieldType::Url => url(trimmed).map(Value::Text),
+        FieldType::Phone => phone(trimmed).map(Value::Text),
+        FieldType::Integer => integer(trimmed).map(Value::Integer),
+        FieldType::Bool => boolean(trimmed).map(Value::Bool),
+        FieldType::Enum => enumeration(def, trimmed).map(Value::Text),
+        FieldType::List => {
+            let parts: Vec<String> = trimmed.split([';', ',']).map(str::to_string).collect();
+            list(&parts)
+        }
+    }
+}
+
+fn collapse_spaces(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Lower-case, one `@`, a plausible local part and a valid domain.
+pub fn email(raw: &str) -> Result<String, NormaliseError> {
+    let s = raw.trim().trim_start_matches("mailto:").to_lowercase();
+    let (local, dom) = s.split_once('@').ok_or_else(|| invalid("email", raw))?;
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._%+-'".contains(c))
+        && !local.starts_with('.')
+        && !local.ends_with('.');
+    if !local_ok {
+        return Err(invalid("email", raw));
+    }
+    let dom = bare_domain(dom).ok_or_else(|| invalid("email", raw))?;
+    Ok(format!("{local}@{dom}"))
+}
+
+/// A bare lower-case domain from a domain, a URL or an email address.
+pub fn domain(raw: &str) -> Result<String, NormaliseError> {
+    let s = raw.trim().to_lowercase();
+    let host = match s.rsplit_once('@') {
+        Some((_, d)) if !s.contains("://") => d.to_string(),
+        _ => s,
+    };
+    bare_domain(&host).ok_or_else(|| invalid("domain", raw))
+}
+
+fn bare_domain(s: &str) -> Option<String> {
+    let s = s.trim().to_lowercase();
+    let s = s.split_once("://").map_or(s.as_str(), |(_, rest)| rest);
+    let host = s.split(['/', '?', '#']).next()?;
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = host.split(':').next()?.trim_end_matches('.');
+    let host = host.strip_prefix("www.").unwrap_or(host);
+    let labels: Vec<&str> = host.split('.').collect();
+    let ok = labels.len() >= 2
+        && host.len() <= 253
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()) && tld.len() >= 2);
+    ok.then(|| host.to_string())
+}
+
+/// An absolute http(s) URL with a lower-case host and no trailing slash;
+/// `linkedin.com/in/x` gains `https://`.
+pub fn url(raw: &str) -> Result<String, NormaliseError> {
+    let s = raw.trim();
+    let with_scheme = if s.contains("://") {
+        s.to_string()
+    } else {
+        format!("https://{s}")
+    };
+    let parsed = url::Url::parse(&with_scheme).map_err(|_| invalid("url", raw))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(invalid("url", raw));
+    }
+    let host = parsed.host_str().unwrap_or_default();
+    if bare_domain(host).is_none() {
+        return Err(invalid("url", raw));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_string())
+}
+
+/// Digits with a leading `+`; 10 bare digits are taken as North American (+1).
+pub fn phone(raw: &str) -> Result<String, NormaliseError> {
+    let s = raw.trim();
+    let allowed = s
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    if !allowed || digits.len() < 7 || digits.len() > 15 {
+        return Err(invalid("phone number", raw));
+    }
+    if s.starts_with('+') {
+        Ok(format!("+{digits}"))
+    } else if let Some(rest) = digits.strip_prefix("00") {
+        Ok(format!("+{rest}"))
+    } else if digits.len() == 10 {
+        Ok(format!("+1{digits}"))
+    } else if digits.len() == 11 && digits.starts_with('1') {
+        Ok(format!("+{digits}"))
+    } else {
+        Ok(format!("+{digits}"))
+    }
+}
+
+/// `1200`, `1,200`, `1.2k`, `3M`, `$2B`, `51-200` (midpoint), `10001+`.
+pub fn integer(raw: &str) -> Result<i64, NormaliseError> {
+    let s: String = raw
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ',' | '_' | '$' | ' '))
+        .collect();
+    if let Some(base) = s.strip_suffix('+') {
+        return integer(base);
+    }
+    if let Some((lo, hi)) = s.split_once('-').filter(|(lo, _)| !lo.is_empty()) {
+        let (lo, hi) = (integer(lo)?, integer(hi)?);
+        if hi < lo {
+            return Err(invalid("integer range", raw));
+        }
+        return Ok(lo + (hi - lo) / 2);
+    }
+    let lower = s.to_lowercase();
+    let (number, scale) = match lower.chars().last() {
+        Some('k') => (&lower[..lower.len() - 1], 1e3),
+        Some('m') => (&lower[..lower.len() - 1], 1e6),
+        Some('b') => (&lower[..lower.len() - 1], 1e9),
+        _ => (lower.as_str(), 1.0),
+    };
+    let n: f64 = number.parse().map_err(|_| invalid("integer", raw))?;
+    let v = (n * scale).round();
+    if !v.is_finite() || v.abs() > 9e15 {
+        return Err(invalid("integer", raw));
+    }
+    Ok(v as i64)
+}
+
+fn boolean(raw: &str) -> Result<bool, NormaliseError> {
+    match raw.trim().to_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" => Ok(true),
+        "false" | "no" | "n" | "0" => Ok(false),
+        _ => Err(invalid("boolean", raw)),
+    }
+}
+
+fn word(raw: &str) -> String {
+    collapse_spaces(&raw.trim().to_lowercase()).replace([' ', '-'], "_")
+}
+
+fn enumeration(def: &FieldDef, raw: &str) -> Result<String, NormaliseError> {
+    let w = word(raw);
+    if def.values.is_empty() || def.values.contains(&w) {
+        Ok(w)
+    } else {
+        Err(NormaliseError::Invalid {
+            kind: "value (expected one of the field's enum values)",
+            value: raw.chars().take(80).collect(),
+        })
+    }
+}
+
+fn list(items: &[String]) -> Result<Value, NormaliseError> {
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let w = collapse_spaces(&item.trim().to_lowercase());
+        if !w.is_empty() && !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    if out.is_empty() {
+        Err(NormaliseError::Empty)
+    } else {
+        Ok(Value::List(out))
+    }
+}

@@ -1,0 +1,50 @@
+//! A lead record: an id and a state for every field it has seen.
+
+use super::{FieldName, FieldState, Value};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A lead record. Fields absent from the map are `not_attempted`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Caller-chosen stable id (the CRM id, an import key).
+    pub id: String,
+    /// Field name → state. Sorted, so exports and diffs are stable.
+    pub fields: BTreeMap<FieldName, FieldState>,
+    /// Credits spent on this record so far.
+    #[serde(default)]
+    pub credits_spent: f64,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Record {
+    /// An empty record.
+    pub fn new(id: impl Into<String>, now: DateTime<Utc>) -> Record {
+        Record {
+            id: id.into(),
+            fields: BTreeMap::new(),
+            credits_spent: 0.0,
+            updated_at: now,
+        }
+    }
+
+    /// The state of a field (`not_attempted` when never seen).
+    pub fn state(&self, field: &str) -> FieldState {
+        self.fields
+            .get(field)
+            .cloned()
+            .unwrap_or_else(FieldState::not_attempted)
+    }
+
+    /// The known value of a field, fresh or stale.
+    pub fn value(&self, field: &str) -> Option<&Value> {
+        self.fields.get(field).and_then(FieldState::value)
+    }
+
+    /// Set a field's state.
+    pub fn set(&mut self, field: impl Into<FieldName>, state: FieldState) {
+        self.fields.insert(field.into(), state);
+    }
+}

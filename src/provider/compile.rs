@@ -1,0 +1,587 @@
+//! Raw provider file → validated [`Provider`]. Every problem is pushed as a
+//! [`ConfigError`] naming the file and key; compilation goes on so that one run
+//! of `leadfall check` reports them all.
+
+use super::config::{CacheFile, CostFile, OperationFile, ProvideFile, ProviderFile};
+use super::*;
+use crate::diag::ConfigError;
+use crate::model::Catalogue;
+use std::path::Path;
+
+/// Environment lookup (injected so tests and the demo need no global state).
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+struct Ctx<'a> {
+    file: &'a Path,
+    catalogue: &'a Catalogue,
+    errors: &'a mut Vec<ConfigError>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(ConfigError::at(self.file, key, message));
+    }
+
+    fn field(&mut self, key: &str, name: &str) {
+        if !self.catalogue.contains(name) {
+            self.err(
+                key,
+                format!("unknown field {name:?} (not in the field catalogue)"),
+            );
+        }
+    }
+
+    fn pointer(&mut self, key: &str, text: &str) -> Pointer {
+        Pointer::parse(text).unwrap_or_else(|e| {
+            self.err(key, e);
+            Pointer::parse("").expect("empty pointer parses")
+        })
+    }
+}
+
+fn is_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Compile one provider file. Returns `None` only when the file is unusable;
+/// problems are pushed into `errors` either way.
+pub fn compile_provider(
+    file: &Path,
+    raw: ProviderFile,
+    catalogue: &Catalogue,
+    env: EnvLookup<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Provider> {
+    let before = errors.len();
+    let mut cx = Ctx {
+        file,
+        catalogue,
+        errors,
+    };
+    if !is_id(&raw.id) {
+        cx.err(
+            "id",
+            format!(
+                "{:?} must be lower-case letters, digits, '-' or '_'",
+                raw.id
+            ),
+        );
+    }
+    let env_key = format!(
+        "LEADFALL_PROVIDER_{}_BASE_URL",
+        raw.id.to_uppercase().replace('-', "_")
+    );
+    let base_url = env(&env_key).unwrap_or(raw.base_url.clone());
+    match url::Url::parse(&base_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {
+            if u.query().is_some() || base_url.contains('{') {
+                cx.err("base_url", "must not carry a query or placeholders");
+            }
+        }
+        _ => cx.err("base_url", format!("{base_url:?} is not an http(s) URL")),
+    }
+    let (auth, missing_key_env) = match raw.auth {
+        None => (None, None),
+        Some(a) => {
+            let name = match (a.kind, a.name) {
+                (AuthKind::Bearer, _) => "authorization".to_string(),
+                (_, Some(n)) if !n.trim().is_empty() => n,
+                _ => {
+                    cx.err("auth.name", "required for header and query auth");
+                    String::new()
+                }
+            };
+            if a.env.trim().is_empty() {
+                cx.err("auth.env", "must name an environment variable");
+            }
+            let prefix = match a.kind {
+                AuthKind::Bearer => "Bearer ".to_string(),
+                _ => a.prefix.unwrap_or_default(),
+            };
+            match env(&a.env).filter(|v| !v.is_empty()) {
+                Some(key) => (
+                    Some(Auth {
+                        kind: a.kind,
+                        name,
+                        prefix,
+                        secret: Secret::new(key),
+                    }),
+                    None,
+                ),
+                None => (None, Some(a.env)),
+            }
+        }
+    };
+    if raw.timeout_ms == 0 {
+        cx.err("timeout_ms", "must be ≥ 1, got 0");
+    }
+    if raw.max_body_bytes < 64 {
+        cx.err(
+            "max_body_bytes",
+            format!("must be ≥ 64, got {}", raw.max_body_bytes),
+        );
+    }
+    let rl = &raw.rate_limit;
+    let rate = match (rl.per_second, rl.per_minute) {
+        (Some(_), Some(_)) => {
+            cx.err("rate_limit", "set per_second or per_minute, not both");
+            None
+        }
+        (Some(0), _) | (_, Some(0)) => {
+            cx.err(
+                "rate_limit",
+                "a rate must be ≥ 1 (leave it out for no limit)",
+            );
+            None
+        }
+        (Some(n), None) => Some(Rate {
+            requests: n,
+            period: Duration::from_secs(1),
+            burst: rl.burst,
+        }),
+        (None, Some(n)) => Some(Rate {
+            requests: n,
+            period: Duration::from_secs(60),
+            burst: rl.burst,
+        }),
+        (None, None) => None,
+    };
+    if rl.burst == 0 {
+        cx.err("rate_limit.burst", "must be ≥ 1, got 0");
+    }
+    if rl.max_concurrency == 0 {
+        cx.err("rate_limit.max_concurrency", "must be ≥ 1, got 0");
+    }
+    let r = &raw.retry;
+    if r.max_attempts == 0 {
+        cx.err("retry.max_attempts", "must be ≥ 1, got 0");
+    }
+    if r.initial_backoff_ms > r.max_backoff_ms {
+        cx.err(
+            "retry.initial_backoff_ms",
+            "must not exceed retry.max_backoff_ms",
+        );
+    }
+    if raw.circuit.failure_threshold == 0 {
+        cx.err("circuit.failure_threshold", "must be ≥ 1, got 0");
+    }
+    if raw.operations.is_empty() {
+        cx.err("operations", "at least one operation is required");
+    }
+    let default_cost = cost(&mut cx, "cost", &raw.cost);
+    let default_cache = cache(&mut cx, "cache", &raw.cache);
+    let mut operations = Vec::new();
+    for (name, op) in raw.operations {
+        if !is_id(&name) {
+            cx.err(
+                format!("operations.{name}"),
+                "operation names are lower-case letters, digits, '-' or '_'",
+            );
+        }
+        let key = format!("operations.{name}");
+        let compiled = operation(
+            &mut cx,
+            &key,
+            &raw.id,
+            &name,
+            op,
+            &default_cost,
+            default_cache,
+        );
+        operations.push(compiled);
+    }
+    let ok = cx.errors.len() == before;
+    ok.then(|| Provider {
+        name: raw.name.unwrap_or_else(|| raw.id.clone()),
+        id: raw.id,
+        base_url: base_url.trim_end_matches('/').to_string(),
+        auth,
+        missing_key_env,
+        timeout: Duration::from_millis(raw.timeout_ms),
+        max_body_bytes: raw.max_body_bytes as usize,
+        rate,
+        max_concurrency: raw.rate_limit.max_concurrency as usize,
+        retry: RetryPolicy {
+            max_attempts: raw.retry.max_attempts,
+            initial_backoff: Duration::from_millis(raw.retry.initial_backoff_ms),
+            max_backoff: Duration::from_millis(raw.retry.max_backoff_ms),
+            max_elapsed: Duration::from_secs(raw.retry.max_elapsed_secs),
+            max_retry_after: Duration::from_secs(raw.retry.max_retry_after_secs),
+        },
+        circuit: CircuitPolicy {
+            failure_threshold: raw.circuit.failure_threshold,
+            open_for: Duration::from_secs(raw.circuit.open_secs),
+        },
+        rate_headers: RateHeaders {
+            remaining: raw.rate_headers.remaining.map(|h| h.to_lowercase()),
+            reset: raw.rate_headers.reset.map(|h| h.to_lowercase()),
+        },
+        credit_usd: raw.cost.credit_usd,
+        operations,
+    })
+}
+
+fn cost(cx: &mut Ctx<'_>, key: &str, c: &CostFile) -> CostModel {
+    for (k, v) in [("per_request", c.per_request), ("per_hit", c.per_hit)] {
+        if !(v.is_finite() && v >= 0.0) {
+            cx.err(
+                format!("{key}.{k}"),
+                format!("must be a number ≥ 0, got {v}"),
+            );
+        }
+    }
+    for (field, v) in &c.per_field {
+        cx.field(&format!("{key}.per_field"), field);
+        if !(v.is_finite() && *v >= 0.0) {
+            cx.err(
+                format!("{key}.per_field.{field}"),
+                format!("must be ≥ 0, got {v}"),
+            );
+        }
+    }
+    CostModel {
+        per_request: c.per_request,
+        per_hit: c.per_hit,
+        per_field: c.per_field.clone(),
+        actual_pointer: c
+            .actual_pointer
+            .as_deref()
+            .map(|p| cx.pointer(&format!("{key}.actual_pointer"), p)),
+        actual_header: c.actual_header.as_ref().map(|h| h.to_lowercase()),
+    }
+}
+
+fn cache(cx: &mut Ctx<'_>, key: &str, c: &CacheFile) -> CacheTtl {
+    let mut days = |k: &str, v: f64| {
+        if !(v.is_finite() && v >= 0.0) {
+            cx.err(format!("{key}.{k}"), format!("must be ≥ 0 days, got {v}"));
+            return Duration::ZERO;
+        }
+        Duration::from_secs_f64(v * 86_400.0)
+    };
+    CacheTtl {
+        hit: days("hit_ttl_days", c.hit_ttl_days),
+        miss: days("miss_ttl_days", c.miss_ttl_days),
+    }
+}
+
+fn template(cx: &mut Ctx<'_>, key: &str, text: &str) -> Template {
+    match Template::parse(text) {
+        Ok(t) => {
+            for f in t.fields() {
+                cx.field(key, f);
+            }
+            t
+        }
+        Err(e) => {
+            cx.err(key, e);
+            Template { parts: Vec::new() }
+        }
+    }
+}
+
+fn operation(
+    cx: &mut Ctx<'_>,
+    key: &str,
+    provider: &str,
+    name: &str,
+    op: OperationFile,
+    default_cost: &CostModel,
+    default_cache: CacheTtl,
+) -> Operation {
+    let method = match op.method.to_uppercase().as_str() {
+        "GET" => Method::Get,
+        "POST" => Method::Post,
+        "PUT" => Method::Put,
+        other => {
+            cx.err(
+                format!("{key}.method"),
+                format!("{other:?} is not GET, POST or PUT"),
+            );
+            Method::Get
+        }
+    };
+    if !op.path.starts_with('/') {
+        cx.err(format!("{key}.path"), "must start with '/'");
+    }
+    if op.path.contains('{') || op.path.contains('?') {
+        // Record values go into query or body only, never into the URL structure.
+        cx.err(format!("{key}.path"), "must not contain placeholders or a query string; put record values in `query` or `body`");
+    }
+    for (i, set) in op.requires.iter().enumerate() {
+        if set.is_empty() {
+            cx.err(
+                format!("{key}.requires[{i}]"),
+                "an input set must name at least one field",
+            );
+        }
+        for f in set {
+            cx.field(&format!("{key}.requires[{i}]"), f);
+        }
+    }
+    let query = op
+        .query
+        .iter()
+        .map(|(k, v)| (k.clone(), template(cx, &format!("{key}.query.{k}"), v)))
+        .collect();
+    let headers = op
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), template(cx, &format!("{key}.headers.{k}"), v)))
+        .collect();
+    let body = op.body.as_ref().map(|b| {
+        let json = serde_json::to_value(b).unwrap_or(serde_json::Value::Null);
+        let mut fields = Vec::new();
+        body_fields(&json, &mut fields);
+        for f in fields {
+            cx.field(&format!("{key}.body"), &f);
+        }
+        json
+    });
+    if body.is_some() && method == Method::Get {
+        cx.err(format!("{key}.body"), "a GET operation cannot have a body");
+    }
+    let provides: Vec<Provide> = op
+        .provides
+        .iter()
+        .enumerate()
+        .map(|(i, p)| provide(cx, &format!("{key}.provides[{i}]"), p))
+        .collect();
+    let outcomes = op
+        .outcomes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let rk = format!("{key}.outcomes[{i}]");
+            let outcome = match r.outcome.as_str() {
+                "not_found" => RuleOutcome::NotFound,
+                "pending" => RuleOutcome::Pending,
+                "rate_limited" => RuleOutcome::RateLimited,
+                "quota_exhausted" => RuleOutcome::QuotaExhausted,
+                "auth_error" => RuleOutcome::AuthError,
+                "retryable" => RuleOutcome::Retryable,
+                "fatal" => RuleOutcome::Fatal,
+                other => {
+                    cx.err(format!("{rk}.outcome"), format!("{other:?} is not one of not_found, pending, rate_limited, quota_exhausted, auth_error, retryable, fatal"));
+                    RuleOutcome::Fatal
+                }
+            };
+            let predicate = match &r.pointer {
+                None => {
+                    if !r.equals.is_empty() || r.is_null || r.is_empty {
+                        cx.err(format!("{rk}.pointer"), "a body predicate needs a pointer");
+                    }
+                    None
+                }
+                Some(p) => {
+                    let ptr = cx.pointer(&format!("{rk}.pointer"), p);
+                    let pred = match (r.equals.is_empty(), r.is_null, r.is_empty) {
+                        (false, false, false) => BodyPredicate::Equals(
+                            r.equals.iter().map(|v| serde_json::to_value(v).unwrap_or_default()).collect(),
+                        ),
+                        (true, true, false) => BodyPredicate::IsNull,
+                        (true, false, true) => BodyPredicate::IsEmpty,
+                        (true, false, false) => BodyPredicate::Exists,
+                        _ => {
+                            cx.err(rk.clone(), "use one of equals, is_null or is_empty");
+                            BodyPredicate::Exists
+                        }
+                    };
+                    Some((ptr, pred))
+                }
+            };
+            if r.status.is_empty() && predicate.is_none() {
+                cx.err(rk, "a rule needs a status list, a pointer, or both");
+            }
+            OutcomeRule {
+                status: r.status.clone(),
+                predicate,
+                outcome,
+            }
+        })
+        .collect();
+    let verifies = op.verifies.as_ref().map(|v| {
+        let vk = format!("{key}.verifies");
+        cx.field(&format!("{vk}.field"), &v.field);
+        let mut verdicts = BTreeMap::new();
+        for (spelling, verdict) in &v.verdicts {
+            match Verdict::parse(verdict) {
+                Some(vd) => {
+                    verdicts.insert(spelling.to_lowercase(), vd);
+                }
+                None => cx.err(
+                    format!("{vk}.verdicts.{spelling}"),
+                    format!("{verdict:?} is not valid, invalid, catch_all or unknown"),
+                ),
+            }
+        }
+        let free_verdicts = v
+            .free_verdicts
+            .iter()
+            .filter_map(|f| {
+                let parsed = Verdict::parse(f);
+                if parsed.is_none() {
+                    cx.err(
+                        format!("{vk}.free_verdicts"),
+                        format!("{f:?} is not valid, invalid, catch_all or unknown"),
+                    );
+                }
+                parsed
+            })
+            .collect();
+        Verify {
+            field: v.field.clone(),
+            verdict_pointer: cx.pointer(&format!("{vk}.verdict_pointer"), &v.verdict_pointer),
+            verdicts,
+            free_verdicts,
+        }
+    });
+    if provides.is_empty() && verifies.is_none() {
+        cx.err(
+            key.to_string(),
+            "an operation must `provides` at least one field or `verifies` one",
+        );
+    }
+    let cost = match &op.cost {
+        Some(c) => cost(cx, &format!("{key}.cost"), c),
+        None => default_cost.clone(),
+    };
+    let cache_ttl = match &op.cache {
+        Some(c) => cache(cx, &format!("{key}.cache"), c),
+        None => default_cache,
+    };
+    let mut requires = op.requires;
+    if requires.is_empty() {
+        // Without explicit sets, every placeholder is required.
+        let mut all = Vec::new();
+        op.query.values().chain(op.headers.values()).for_each(|t| {
+            if let Ok(t) = Template::parse(t) {
+                all.extend(t.fields().cloned());
+            }
+        });
+        if let Some(b) = &body {
+            body_fields(b, &mut all);
+        }
+        all.sort();
+        all.dedup();
+        if !all.is_empty() {
+            requires.push(all);
+        }
+    }
+    Operation {
+        id: format!("{provider}.{name}"),
+        provider: provider.to_string(),
+        method,
+        path: op.path,
+        requires,
+        query,
+        headers,
+        body,
+        provides,
+        outcomes,
+        verifies,
+        cost,
+        cache: cache_ttl,
+    }
+}
+
+fn provide(cx: &mut Ctx<'_>, key: &str, p: &ProvideFile) -> Provide {
+    cx.field(&format!("{key}.field"), &p.field);
+    let pointer = cx.pointer(&format!("{key}.pointer"), &p.pointer);
+    let pick = p
+        .pick
+        .as_ref()
+        .and_then(|pk| match (&pk.where_pointer, &pk.equals, &pk.max_by) {
+            (Some(w), Some(eq), None) => Some(Pick::Where {
+                pointer: cx.pointer(&format!("{key}.pick.where"), w),
+                value: serde_json::to_value(eq).unwrap_or_default(),
+            }),
+            (None, None, Some(m)) => {
+                Some(Pick::MaxBy(cx.pointer(&format!("{key}.pick.max_by"), m)))
+            }
+            _ => {
+                cx.err(format!("{key}.pick"), "use `where` + `equals`, or `max_by`");
+                None
+            }
+        });
+    let then = p
+        .then
+        .as_deref()
+        .map(|t| cx.pointer(&format!("{key}.then"), t));
+    if then.is_some() && pick.is_none() {
+        cx.err(
+            format!("{key}.then"),
+            "`then` applies to a picked element; add `pick`",
+        );
+    }
+    let transform = match p.transform.as_deref() {
+        None => Transform::None,
+        Some("lowercase") => Transform::Lowercase,
+        Some("first") => Transform::First,
+        Some("join") => Transform::Join,
+        Some(other) => {
+            cx.err(
+                format!("{key}.transform"),
+                format!("{other:?} is not lowercase, first or join"),
+            );
+            Transform::None
+        }
+    };
+    let confidence = match (
+        &p.confidence_pointer,
+        p.confidence_scale,
+        p.confidence_map.is_empty(),
+    ) {
+        (None, _, _) => Confidence::Fixed(p.confidence.unwrap_or(0.8)),
+        (Some(ptr), scale, true) => Confidence::Scaled {
+            pointer: cx.pointer(&format!("{key}.confidence_pointer"), ptr),
+            scale: scale.unwrap_or(1.0),
+            default: p.confidence.unwrap_or(0.5),
+        },
+        (Some(ptr), None, false) => Confidence::Categorical {
+            pointer: cx.pointer(&format!("{key}.confidence_pointer"), ptr),
+            map: p
+                .confidence_map
+                .iter()
+                .map(|(k, v)| (k.to_lowercase(), *v))
+                .collect(),
+            default: p.confidence.unwrap_or(0.5),
+        },
+        (Some(_), Some(_), false) => {
+            cx.err(
+                format!("{key}.confidence_scale"),
+                "use confidence_scale or confidence_map, not both",
+            );
+            Confidence::Fixed(0.5)
+        }
+    };
+    let check = |v: f64| (0.0..=1.0).contains(&v);
+    let bad_conf = match &confidence {
+        Confidence::Fixed(v) => !check(*v),
+        Confidence::Scaled { scale, default, .. } => !(*scale > 0.0) || !check(*default),
+        Confidence::Categorical { map, default, .. } => {
+            !map.values().all(|v| check(*v)) || !check(*default)
+        }
+    };
+    if bad_conf {
+        cx.err(
+            format!("{key}.confidence"),
+            "confidences must lie in 0..1 and a scale must be > 0",
+        );
+    }
+    Provide {
+        field: p.field.clone(),
+        pointer,
+        pick,
+        then,
+        transform,
+        map: p
+            .map
+            .iter()
+            .map(|(k, v)| (k.to_lowercase(), v.clone()))
+            .collect(),
+        confidence,
+    }
+}

@@ -1,0 +1,130 @@
+//! Record inputs → one HTTP request. Values go into the query string, headers
+//! or the JSON body, never into the host or path.
+
+use super::{AuthKind, Inputs, Operation, Provider, Template};
+use thiserror::Error;
+
+/// A request ready to send. `Debug` never shows the key.
+#[derive(Clone)]
+pub struct HttpRequest {
+    /// Method.
+    pub method: super::Method,
+    /// Full URL, query included (may carry the key: never log it; use `redacted_url`).
+    pub url: url::Url,
+    /// Headers (may carry the key).
+    pub headers: Vec<(String, String)>,
+    /// JSON body.
+    pub body: Option<Vec<u8>>,
+    /// The URL with the key-bearing parameter replaced by `[redacted]`.
+    pub redacted_url: String,
+}
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.redacted_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a request could not be built.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum RequestError {
+    /// The provider's key is not set.
+    #[error("provider {provider} is disabled: environment variable {env} is not set")]
+    MissingKey {
+        /// Provider id.
+        provider: String,
+        /// The variable.
+        env: String,
+    },
+    /// No requirement set is satisfied by the inputs.
+    #[error("operation {0} lacks its required inputs")]
+    MissingInput(String),
+    /// The base URL and path do not form a URL.
+    #[error("operation {0} has an invalid URL")]
+    BadUrl(String),
+}
+
+/// Build the request for `op` with `inputs`.
+pub fn build_request(
+    p: &Provider,
+    op: &Operation,
+    inputs: &Inputs,
+) -> Result<HttpRequest, RequestError> {
+    if let Some(env) = &p.missing_key_env {
+        return Err(RequestError::MissingKey {
+            provider: p.id.clone(),
+            env: env.clone(),
+        });
+    }
+    if !op.satisfied_by(&|f| inputs.contains_key(f)) {
+        return Err(RequestError::MissingInput(op.id.clone()));
+    }
+    let mut url = url::Url::parse(&format!("{}{}", p.base_url, op.path))
+        .map_err(|_| RequestError::BadUrl(op.id.clone()))?;
+    let mut redacted = url.clone();
+    {
+        let mut q = url.query_pairs_mut();
+        let mut rq = redacted.query_pairs_mut();
+        for (name, t) in &op.query {
+            if let Some(v) = t.render(inputs) {
+                q.append_pair(name, &v);
+                rq.append_pair(name, &v);
+            }
+        }
+        if let Some(a) = p.auth.as_ref().filter(|a| a.kind == AuthKind::Query) {
+            q.append_pair(&a.name, a.secret.expose());
+            rq.append_pair(&a.name, "[redacted]");
+        }
+    }
+    if url.query() == Some("") {
+        url.set_query(None);
+        redacted.set_query(None);
+    }
+    let mut headers: Vec<(String, String)> = op
+        .headers
+        .iter()
+        .filter_map(|(k, t): &(String, Template)| t.render(inputs).map(|v| (k.clone(), v)))
+        .collect();
+    if let Some(a) = p.auth.as_ref().filter(|a| a.kind != AuthKind::Query) {
+        headers.push((a.name.clone(), format!("{}{}", a.prefix, a.secret.expose())));
+    }
+    let body = op.body.as_ref().map(|b| {
+        headers.push(("content-type".into(), "application/json".into()));
+        let filled = fill(b, inputs).unwrap_or(serde_json::Value::Null);
+        serde_json::to_vec(&filled).unwrap_or_default()
+    });
+    Ok(HttpRequest {
+        method: op.method,
+        url,
+        headers,
+        body,
+        redacted_url: redacted.to_string(),
+    })
+}
+
+/// Substitute placeholders in a body template. A string that is exactly one
+/// placeholder becomes the typed value; a missing value drops the key.
+fn fill(v: &serde_json::Value, inputs: &Inputs) -> Option<serde_json::Value> {
+    use serde_json::Value as J;
+    match v {
+        J::String(s) => {
+            let t = Template::parse(s).ok()?;
+            match t.sole_field() {
+                Some(f) => inputs.get(f).map(|v| v.to_json()),
+                None => t.render(inputs).map(J::String),
+            }
+        }
+        J::Array(items) => Some(J::Array(
+            items.iter().filter_map(|i| fill(i, inputs)).collect(),
+        )),
+        J::Object(map) => Some(J::Object(
+            map.iter()
+                .filter_map(|(k, v)| fill(v, inputs).map(|v| (k.clone(), v)))
+                .collect(),
+        )),
+        other => Some(other.clone()),
+    }
+}

@@ -1,0 +1,290 @@
+use super::config::ProviderFile;
+use super::*;
+use crate::diag::ConfigError;
+use crate::model::{Catalogue, Value};
+use std::path::Path;
+
+const HUNTER_LIKE: &str = r#"
+id = "finder"
+base_url = "https://api.example.com/v2"
+[auth]
+kind = "query"
+name = "api_key"
+env = "FINDER_KEY"
+[cost]
+per_hit = 1
+[operations.email-finder]
+path = "/email-finder"
+requires = [["person.first_name", "person.last_name", "company.domain"]]
+query = { first_name = "{person.first_name}", last_name = "{person.last_name}", domain = "{company.domain}", max_duration = "10" }
+[[operations.email-finder.outcomes]]
+status = [200]
+pointer = "/data/email"
+is_null = true
+outcome = "not_found"
+[[operations.email-finder.outcomes]]
+status = [403]
+outcome = "rate_limited"
+[[operations.email-finder.provides]]
+field = "person.email"
+pointer = "/data/email"
+confidence_pointer = "/data/score"
+confidence_scale = 100
+[[operations.email-finder.provides]]
+field = "person.title"
+pointer = "/data/position"
+"#;
+
+fn compile(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (Option<Provider>, Vec<ConfigError>) {
+    let raw: ProviderFile = toml::from_str(text).expect("parses");
+    let mut errors = Vec::new();
+    let p = compile_provider(
+        Path::new("providers/x.toml"),
+        raw,
+        &Catalogue::standard(),
+        env,
+        &mut errors,
+    );
+    (p, errors)
+}
+
+fn key_env(name: &str) -> Option<String> {
+    (name == "FINDER_KEY").then(|| "sekrit-123".to_string())
+}
+
+fn inputs(pairs: &[(&str, &str)]) -> Inputs {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::Text(v.to_string())))
+        .collect()
+}
+
+#[test]
+fn builds_requests_with_the_key_in_the_query_and_redacts_it() {
+    let (p, errors) = compile(HUNTER_LIKE, &key_env);
+    assert!(errors.is_empty(), "{errors:?}");
+    let p = p.unwrap();
+    let op = &p.operations[0];
+    let req = build_request(
+        &p,
+        op,
+        &inputs(&[
+            ("person.first_name", "Zoë"),
+            ("person.last_name", "O'Neil"),
+            ("company.domain", "acme.io"),
+        ]),
+    )
+    .unwrap();
+    let url = req.url.as_str();
+    assert!(
+        url.starts_with("https://api.example.com/v2/email-finder?"),
+        "{url}"
+    );
+    assert!(url.contains("first_name=Zo%C3%AB"), "{url}");
+    assert!(url.contains("api_key=sekrit-123"));
+    assert!(!req.redacted_url.contains("sekrit"), "{}", req.redacted_url);
+    assert!(!format!("{req:?}").contains("sekrit"));
+    assert!(
+        !format!("{p:?}").contains("sekrit"),
+        "Debug of a provider must not show the key"
+    );
+    assert!(matches!(
+        build_request(&p, op, &inputs(&[("person.first_name", "A")])),
+        Err(RequestError::MissingInput(id)) if id == "finder.email-finder"
+    ));
+}
+
+#[test]
+fn missing_key_disables_the_provider() {
+    let (p, errors) = compile(HUNTER_LIKE, &|_| None);
+    assert!(errors.is_empty());
+    let p = p.unwrap();
+    assert_eq!(p.missing_key_env.as_deref(), Some("FINDER_KEY"));
+    let err = build_request(&p, &p.operations[0], &inputs(&[])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "provider finder is disabled: environment variable FINDER_KEY is not set"
+    );
+}
+
+#[test]
+fn base_url_can_be_overridden_from_the_environment() {
+    let env = |n: &str| match n {
+        "LEADFALL_PROVIDER_FINDER_BASE_URL" => Some("http://127.0.0.1:9/proxy".to_string()),
+        other => key_env(other),
+    };
+    let (p, _) = compile(HUNTER_LIKE, &env);
+    assert_eq!(p.unwrap().base_url, "http://127.0.0.1:9/proxy");
+}
+
+#[test]
+fn classifies_found_not_found_and_throttled() {
+    let (p, _) = compile(HUNTER_LIKE, &key_env);
+    let p = p.unwrap();
+    let op = &p.operations[0];
+    let cat = Catalogue::standard();
+    let found = br#"{"data":{"email":"Patrick@Stripe.com","score":99,"position":"CEO"}}"#;
+    match classify(op, &cat, 200, &[], found) {
+        Outcome::Hit { extracted, credits } => {
+            assert_eq!(credits, 1.0);
+            assert_eq!(
+                extracted.values[0],
+                (
+                    "person.email".into(),
+                    Value::Text("patrick@stripe.com".into()),
+                    0.99
+                )
+            );
+            assert_eq!(extracted.values[1].1, Value::Text("CEO".into()));
+        }
+        other => panic!("{other:?}"),
+    }
+    let none = br#"{"data":{"email":null,"score":null,"position":null}}"#;
+    assert_eq!(
+        classify(op, &cat, 200, &[], none),
+        Outcome::NotFound { credits: 0.0 }
+    );
+    assert_eq!(
+        classify(op, &cat, 403, &[], b"{}"),
+        Outcome::RateLimited(None)
+    );
+    let ra = vec![("Retry-After".to_string(), "2".to_string())];
+    assert_eq!(
+        classify(op, &cat, 429, &ra, b""),
+        Outcome::RateLimited(Some(std::time::Duration::from_secs(2)))
+    );
+    assert_eq!(
+        classify(op, &cat, 404, &[], b"{}"),
+        Outcome::NotFound { credits: 0.0 }
+    );
+    assert!(matches!(
+        classify(op, &cat, 503, &[], b"oops"),
+        Outcome::Transient(_)
+    ));
+    assert!(matches!(
+        classify(op, &cat, 401, &[], b"{}"),
+        Outcome::AuthError(_)
+    ));
+    assert!(matches!(
+        classify(op, &cat, 400, &[], b"{}"),
+        Outcome::Permanent(_)
+    ));
+    match classify(op, &cat, 200, &[], br#"{"data":{"email":"a@b.co"#) {
+        Outcome::Permanent(m) => assert!(m.contains("malformed JSON"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn picks_collects_maps_and_categorical_confidence() {
+    let text = r#"
+id = "db"
+base_url = "https://db.example.com"
+[operations.match]
+method = "POST"
+path = "/people/match"
+requires = [["person.email"]]
+query = { email = "{person.email}" }
+[[operations.match.provides]]
+field = "person.title"
+pointer = "/person/employment_history"
+pick = { where = "/current", equals = true }
+then = "/title"
+[[operations.match.provides]]
+field = "company.tech_stack"
+pointer = "/paths/*/tech/*/name"
+[[operations.match.provides]]
+field = "person.seniority"
+pointer = "/levels"
+transform = "first"
+map = { cxo = "c_suite" }
+[[operations.match.provides]]
+field = "person.email"
+pointer = "/person/email"
+confidence_pointer = "/person/email_status"
+confidence_map = { verified = 0.95, guessed = 0.6 }
+"#;
+    let (p, errors) = compile(text, &|_| None);
+    assert!(errors.is_empty(), "{errors:?}");
+    let p = p.unwrap();
+    let body = br#"{"person":{"email":"x@y.io","email_status":"guessed","employment_history":[{"current":false,"title":"Intern"},{"current":true,"title":"VP Sales"}]},
+      "paths":[{"tech":[{"name":"Stripe"},{"name":"AWS"}]},{"tech":[{"name":"stripe"}]}],"levels":["cxo","owner"]}"#;
+    let Outcome::Hit { extracted, .. } =
+        classify(&p.operations[0], &Catalogue::standard(), 200, &[], body)
+    else {
+        panic!()
+    };
+    let get = |f: &str| extracted.values.iter().find(|v| v.0 == f).cloned().unwrap();
+    assert_eq!(get("person.title").1, Value::Text("VP Sales".into()));
+    assert_eq!(
+        get("company.tech_stack").1,
+        Value::List(vec!["stripe".into(), "aws".into()])
+    );
+    assert_eq!(get("person.seniority").1, Value::Text("c_suite".into()));
+    assert_eq!(get("person.email").2, 0.6);
+}
+
+#[test]
+fn reports_every_error_with_its_key() {
+    let text = r#"
+id = "Bad Id"
+base_url = "ftp://x"
+[rate_limit]
+per_second = 5
+burst = 0
+[operations.find]
+path = "/people/{person.email}"
+requires = [["person.shoe_size"]]
+[[operations.find.provides]]
+field = "person.email"
+pointer = "data/email"
+confidence = 3
+"#;
+    let (p, errors) = compile(text, &|_| None);
+    assert!(p.is_none());
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let expected = [
+        "providers/x.toml: id: \"Bad Id\" must be lower-case letters, digits, '-' or '_'",
+        "providers/x.toml: base_url: \"ftp://x\" is not an http(s) URL",
+        "providers/x.toml: rate_limit.burst: must be ≥ 1, got 0",
+        "providers/x.toml: operations.find.path: must not contain placeholders or a query string; put record values in `query` or `body`",
+        "providers/x.toml: operations.find.requires[0]: unknown field \"person.shoe_size\" (not in the field catalogue)",
+        "providers/x.toml: operations.find.provides[0].pointer: JSON pointer \"data/email\" must start with '/'",
+        "providers/x.toml: operations.find.provides[0].confidence: confidences must lie in 0..1 and a scale must be > 0",
+    ];
+    for e in expected {
+        assert!(
+            lines.iter().any(|l| l == e),
+            "missing {e:?} in\n{}",
+            lines.join("\n")
+        );
+    }
+}
+
+#[test]
+fn body_templates_keep_types_and_drop_missing_values() {
+    let text = r#"
+id = "pm"
+base_url = "https://pm.example.com"
+[operations.enrich]
+method = "POST"
+path = "/enrich-person"
+requires = [["person.email"], ["person.linkedin_url"]]
+body = { only_verified_email = true, data = { email = "{person.email}", linkedin_url = "{person.linkedin_url}", note = "lead {person.email}" } }
+[[operations.enrich.provides]]
+field = "person.title"
+pointer = "/person/title"
+"#;
+    let (p, errors) = compile(text, &|_| None);
+    assert!(errors.is_empty(), "{errors:?}");
+    let p = p.unwrap();
+    let req = build_request(&p, &p.operations[0], &inputs(&[("person.email", "a@b.io")])).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(req.body.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"only_verified_email": true, "data": {"email": "a@b.io", "note": "lead a@b.io"}})
+    );
+}

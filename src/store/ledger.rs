@@ -1,0 +1,64 @@
+//! The call ledger: one row per provider call, cached or not. Reports and
+//! reconciliation with vendor bills read it.
+
+use super::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One provider call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// When the call finished.
+    pub at: DateTime<Utc>,
+    /// The record it was made for.
+    pub record_id: Option<String>,
+    /// `<provider>.<operation>`.
+    pub operation: String,
+    /// Provider id.
+    pub provider: String,
+    /// `hit`, `not_found`, `rate_limited`, `transient`, `permanent`, `auth_error`, `circuit_open`, ...
+    pub outcome: String,
+    /// Served from the cache (or coalesced onto an identical in-flight call): nothing paid.
+    pub cached: bool,
+    /// Credits billed by the vendor for this call.
+    pub credits: f64,
+    /// Wall time, milliseconds.
+    pub latency_ms: u64,
+    /// HTTP attempts made (0 when cached).
+    pub attempts: u32,
+    /// 429 answers seen during the attempts.
+    pub throttled: u32,
+    /// Last HTTP status.
+    pub status: Option<u16>,
+    /// Error detail.
+    pub error: Option<String>,
+}
+
+impl Store {
+    /// Append rows.
+    pub fn ledger_append(&self, rows: &[LedgerEntry]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for row in rows {
+            // Monotonic ids keep the ledger in time order.
+            let id = self.db.generate_id()?;
+            let bytes = serde_json::to_vec(row).map_err(|e| StoreError::Corrupt {
+                what: "ledger row",
+                message: e.to_string(),
+            })?;
+            batch.insert(&id.to_be_bytes(), bytes);
+        }
+        self.ledger.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Every row, oldest first.
+    pub fn ledger_rows(&self) -> impl Iterator<Item = Result<LedgerEntry, StoreError>> + '_ {
+        self.ledger.iter().values().map(|v| {
+            let bytes = v?;
+            serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                what: "ledger row",
+                message: e.to_string(),
+            })
+        })
+    }
+}

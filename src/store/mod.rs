@@ -1,0 +1,73 @@
+//! The embedded store (sled): the provider cache, the call ledger and learned
+//! email patterns. Key encoding lives here; no HTTP, no rules.
+//! (The daemon's records, queue, leases and outbox join it with the daemon issue.)
+
+mod cache;
+mod error;
+mod ledger;
+
+pub use cache::{cache_key, CacheEntry, CachedOutcome};
+pub use error::StoreError;
+pub use ledger::LedgerEntry;
+
+use std::path::Path;
+
+/// An open store. Cheap to clone (sled trees are reference-counted).
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: sled::Db,
+    cache: sled::Tree,
+    ledger: sled::Tree,
+    patterns: sled::Tree,
+}
+
+impl Store {
+    /// Open (or create) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Open(dir.display().to_string(), e.to_string()))?;
+        let db = sled::Config::new()
+            .path(dir)
+            // Modest cache: the store is small next to what the vendors hold.
+            .cache_capacity(64 * 1024 * 1024)
+            .open()
+            .map_err(|e| StoreError::Open(dir.display().to_string(), e.to_string()))?;
+        Store::from_db(db)
+    }
+
+    /// A throw-away store in memory (tests, benchmarks).
+    pub fn temporary() -> Result<Store, StoreError> {
+        let db = sled::Config::new().temporary(true).open()?;
+        Store::from_db(db)
+    }
+
+    fn from_db(db: sled::Db) -> Result<Store, StoreError> {
+        Ok(Store {
+            cache: db.open_tree("cache")?,
+            ledger: db.open_tree("ledger")?,
+            patterns: db.open_tree("email_patterns")?,
+            db,
+        })
+    }
+
+    /// Flush to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The learned local-part pattern for a domain (`first.last`).
+    pub fn email_pattern(&self, domain: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .patterns
+            .get(domain.as_bytes())?
+            .and_then(|v| String::from_utf8(v.to_vec()).ok()))
+    }
+
+    /// Remember a domain's pattern (from a verified email).
+    pub fn set_email_pattern(&self, domain: &str, pattern: &str) -> Result<(), StoreError> {
+        self.patterns
+            .insert(domain.as_bytes(), pattern.as_bytes())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,232 @@
+//! The `[waterfall]` section of `config/leadfall.toml`: per-field ordered steps,
+//! stop threshold, verification and guard rails. Raw serde structs plus the
+//! compile step that checks every reference.
+
+use crate::diag::ConfigError;
+use crate::model::{Catalogue, FieldName};
+use crate::provider::ProviderSet;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The built-in free step that guesses an email from the name and the domain's pattern.
+pub const GUESS_STEP: &str = "builtin.email-guess";
+
+/// `[waterfall]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaterfallFile {
+    /// Confidence at or above which a value stops a field's waterfall.
+    #[serde(default = "default_threshold")]
+    pub default_threshold: f64,
+    /// Most credits one record may spend in one pass (no limit when absent).
+    #[serde(default)]
+    pub record_ceiling_credits: Option<f64>,
+    /// Per-field waterfalls, keyed by field name.
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldWaterfallFile>,
+}
+
+const fn default_threshold() -> f64 {
+    0.7
+}
+
+impl Default for WaterfallFile {
+    fn default() -> Self {
+        WaterfallFile {
+            default_threshold: default_threshold(),
+            record_ceiling_credits: None,
+            fields: BTreeMap::new(),
+        }
+    }
+}
+
+/// One field's waterfall.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldWaterfallFile {
+    /// Operation ids (`provider.operation`) in order; `builtin.email-guess` for the free guess.
+    pub steps: Vec<String>,
+    /// Stop threshold for this field (default: `default_threshold`).
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// Verification operation whose verdict must accept a found value.
+    #[serde(default)]
+    pub verify: Option<String>,
+    /// Accept a `catch_all` verdict (the domain accepts any address).
+    #[serde(default)]
+    pub accept_catch_all: bool,
+    /// Accept an `unknown` verdict (the verifier could not tell).
+    #[serde(default)]
+    pub accept_unknown: bool,
+}
+
+/// A compiled step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A provider operation.
+    Operation(String),
+    /// The free email guess.
+    Guess,
+}
+
+impl Step {
+    /// The id as written in config.
+    pub fn id(&self) -> &str {
+        match self {
+            Step::Operation(id) => id,
+            Step::Guess => GUESS_STEP,
+        }
+    }
+}
+
+/// A compiled field waterfall.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldWaterfall {
+    /// The field.
+    pub field: FieldName,
+    /// Steps in order.
+    pub steps: Vec<Step>,
+    /// Stop threshold.
+    pub threshold: f64,
+    /// Verification operation.
+    pub verify: Option<String>,
+    /// Accept catch-all verdicts.
+    pub accept_catch_all: bool,
+    /// Accept unknown verdicts.
+    pub accept_unknown: bool,
+}
+
+/// All waterfalls plus guard rails.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WaterfallSettings {
+    /// Threshold for fields filled incidentally (no waterfall of their own).
+    pub default_threshold: f64,
+    /// Per-record ceiling for one pass.
+    pub record_ceiling: Option<f64>,
+    /// Waterfalls, sorted by field.
+    pub fields: Vec<FieldWaterfall>,
+}
+
+impl WaterfallSettings {
+    /// The waterfall of a field.
+    pub fn get(&self, field: &str) -> Option<&FieldWaterfall> {
+        self.fields.iter().find(|w| w.field == field)
+    }
+}
+
+fn check_unit(errors: &mut Vec<ConfigError>, file: &Path, key: String, v: f64) {
+    if !(0.0..=1.0).contains(&v) {
+        errors.push(ConfigError::at(
+            file,
+            key,
+            format!("must lie in 0..1, got {v}"),
+        ));
+    }
+}
+
+/// Check every reference and build the settings.
+pub fn compile_waterfalls(
+    file: &Path,
+    raw: &WaterfallFile,
+    providers: &ProviderSet,
+    catalogue: &Catalogue,
+    errors: &mut Vec<ConfigError>,
+) -> WaterfallSettings {
+    check_unit(
+        errors,
+        file,
+        "waterfall.default_threshold".into(),
+        raw.default_threshold,
+    );
+    if let Some(c) = raw.record_ceiling_credits {
+        if !(c.is_finite() && c >= 0.0) {
+            errors.push(ConfigError::at(
+                file,
+                "waterfall.record_ceiling_credits",
+                format!("must be ≥ 0, got {c}"),
+            ));
+        }
+    }
+    let mut fields = Vec::new();
+    for (field, w) in &raw.fields {
+        let key = format!("waterfall.fields.\"{field}\"");
+        if !catalogue.contains(field) {
+            errors.push(ConfigError::at(
+                file,
+                key.clone(),
+                format!("unknown field {field:?} (not in the field catalogue)"),
+            ));
+            continue;
+        }
+        if w.steps.is_empty() {
+            errors.push(ConfigError::at(
+                file,
+                format!("{key}.steps"),
+                "at least one step is required",
+            ));
+        }
+        let mut steps = Vec::new();
+        for (i, s) in w.steps.iter().enumerate() {
+            let skey = format!("{key}.steps[{i}]");
+            if s == GUESS_STEP {
+                if field != "person.email" || w.verify.is_none() {
+                    errors.push(ConfigError::at(
+                        file,
+                        skey,
+                        "the email guess only applies to person.email with a `verify` operation",
+                    ));
+                }
+                steps.push(Step::Guess);
+                continue;
+            }
+            match providers.operation(s) {
+                None => errors.push(ConfigError::at(
+                    file,
+                    skey,
+                    format!(
+                        "unknown operation {s:?} (expected provider.operation from providers/)"
+                    ),
+                )),
+                Some((_, op)) if !op.provided_fields().any(|f| f == field) => {
+                    errors.push(ConfigError::at(
+                        file,
+                        skey,
+                        format!("operation {s:?} does not provide {field}"),
+                    ))
+                }
+                Some(_) => steps.push(Step::Operation(s.clone())),
+            }
+        }
+        if let Some(v) = &w.verify {
+            match providers.operation(v) {
+                Some((_, op)) if op.verifies.as_ref().is_some_and(|vf| &vf.field == field) => {}
+                Some(_) => errors.push(ConfigError::at(
+                    file,
+                    format!("{key}.verify"),
+                    format!("operation {v:?} does not verify {field}"),
+                )),
+                None => errors.push(ConfigError::at(
+                    file,
+                    format!("{key}.verify"),
+                    format!("unknown operation {v:?}"),
+                )),
+            }
+        }
+        let threshold = w.threshold.unwrap_or(raw.default_threshold);
+        check_unit(errors, file, format!("{key}.threshold"), threshold);
+        fields.push(FieldWaterfall {
+            field: field.clone(),
+            steps,
+            threshold,
+            verify: w.verify.clone(),
+            accept_catch_all: w.accept_catch_all,
+            accept_unknown: w.accept_unknown,
+        });
+    }
+    WaterfallSettings {
+        default_threshold: raw.default_threshold,
+        record_ceiling: raw.record_ceiling_credits,
+        fields,
+    }
+}

@@ -1,0 +1,683 @@
+//! Planning rounds. Each round schedules, per unfinished field, the first step
+//! of its waterfall that has not run yet and whose inputs are known. A field
+//! whose next step waits on another field (an email finder on the domain
+//! lookup) waits; steps whose inputs can never be known are skipped. Fields
+//! with nothing left are finished with the reason that explains them.
+
+use super::config::{FieldWaterfall, Step, WaterfallSettings};
+use super::guess;
+use crate::model::{
+    Catalogue, FieldName, FieldState, Known, Record, Unknown, UnknownReason, Value,
+};
+use crate::provider::{Extracted, Inputs, ProviderSet, Verdict};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// A value offered by a provider, not yet accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The value.
+    pub value: Value,
+    /// Operation that supplied it.
+    pub source: String,
+    /// Confidence 0..1.
+    pub confidence: f64,
+}
+
+/// Why a call is made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Purpose {
+    /// Fill fields.
+    Fill,
+    /// Check a candidate of `field`.
+    Verify {
+        /// The field.
+        field: FieldName,
+        /// The candidate checked.
+        candidate: Candidate,
+        /// It came from the free guess (stricter acceptance).
+        guess: bool,
+    },
+}
+
+/// One call the engine should make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedCall {
+    /// Operation id.
+    pub operation: String,
+    /// Its inputs (only the fields it reads).
+    pub inputs: Inputs,
+    /// Why.
+    pub purpose: Purpose,
+}
+
+/// What a call returned, as the planner sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallAnswer {
+    /// Values (and a verdict for verifiers).
+    Hit(Extracted),
+    /// No data.
+    NotFound,
+    /// Failure with a retry time.
+    Failed {
+        /// Human detail.
+        message: String,
+        /// When to retry.
+        retry_at: DateTime<Utc>,
+        /// Stopped by a budget rather than the vendor.
+        budget: bool,
+    },
+}
+
+/// Progress of one field in this pass.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FieldRun {
+    /// Operations asked, in order.
+    pub tried: Vec<String>,
+    /// Some provider answered "no data".
+    pub answered_none: bool,
+    /// Provider failures: (message, retry_at).
+    pub errors: Vec<(String, DateTime<Utc>)>,
+    /// Values the verifier rejected.
+    pub rejected: Vec<Value>,
+    /// Candidates waiting for verification.
+    pub pending: VecDeque<Candidate>,
+    /// The best value below the threshold.
+    pub best_low: Option<Candidate>,
+    /// A step was skipped for budget.
+    pub budget_blocked: bool,
+    /// Finished in this pass.
+    pub done: bool,
+}
+
+/// Everything one pass over a record has done.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunState {
+    /// Fill operations called (for any field): never called twice in a pass.
+    pub attempted: BTreeSet<String>,
+    /// Verification calls made, as `operation|value`.
+    pub verified: BTreeSet<String>,
+    /// Per-field progress.
+    pub fields: BTreeMap<FieldName, FieldRun>,
+}
+
+/// The planner over settings, providers and the catalogue.
+#[derive(Debug, Clone, Copy)]
+pub struct Planner<'a> {
+    /// Waterfalls and guard rails.
+    pub settings: &'a WaterfallSettings,
+    /// Provider operations.
+    pub providers: &'a ProviderSet,
+    /// Field types and lifetimes.
+    pub catalogue: &'a Catalogue,
+}
+
+enum StepCheck {
+    Ready(PlannedCall, f64),
+    Wait,
+    Skip { budget: bool },
+}
+
+impl<'a> Planner<'a> {
+    /// True when the field needs work at `now` (unknown, or known but stale).
+    fn needs_work(record: &Record, field: &str, now: DateTime<Utc>) -> bool {
+        !record.fields.get(field).is_some_and(|s| s.is_fresh(now))
+    }
+
+    /// The next calls. Fields with nothing left to do are finished in `record`.
+    /// An empty result means the pass is over.
+    /// `pattern` looks up a domain's learned email pattern.
+    pub fn next(
+        &self,
+        record: &mut Record,
+        run: &mut RunState,
+        now: DateTime<Utc>,
+        pattern: &dyn Fn(&str) -> Option<String>,
+    ) -> Vec<PlannedCall> {
+        let calls = self.round(record, run, now, pattern, true);
+        if !calls.is_empty() {
+            return calls;
+        }
+        // Nothing ready while someone waits means the waits cannot resolve
+        // (a dependency cycle or an input nobody provides): stop waiting.
+        self.round(record, run, now, pattern, false)
+    }
+
+    fn round(
+        &self,
+        record: &mut Record,
+        run: &mut RunState,
+        now: DateTime<Utc>,
+        pattern: &dyn Fn(&str) -> Option<String>,
+        allow_wait: bool,
+    ) -> Vec<PlannedCall> {
+        let mut calls: Vec<PlannedCall> = Vec::new();
+        let mut reserved = 0.0;
+        let mut finished = Vec::new();
+        for w in &self.settings.fields {
+            if !Self::needs_work(record, &w.field, now)
+                || run.fields.get(&w.field).is_some_and(|f| f.done)
+            {
+                continue;
+            }
+            // A candidate waiting for the verifier comes first.
+            if let Some(call) = self.verify_call(record, run, w) {
+                let cost = self.cost_of(&call.operation);
+                if self.affordable(record, reserved, cost) {
+                    reserved += cost;
+                    push_unique(&mut calls, call);
+                    continue;
+                }
+                let fr = run.fields.entry(w.field.clone()).or_default();
+                fr.pending.clear();
+                fr.budget_blocked = true;
+            }
+            let mut waiting = false;
+            let mut scheduled = false;
+            for step in &w.steps {
+                match self.check_step(record, run, w, step, reserved, pattern, calls.as_slice()) {
+                    StepCheck::Ready(call, cost) => {
+                        if let Step::Guess = step {
+                            run.attempted.insert(step.id().to_string());
+                        }
+                        reserved += cost;
+                        push_unique(&mut calls, call);
+                        scheduled = true;
+                        break;
+                    }
+                    StepCheck::Wait if allow_wait => {
+                        waiting = true;
+                        break;
+                    }
+                    StepCheck::Wait => {}
+                    StepCheck::Skip { budget } => {
+                        if budget {
+                            run.fields
+                                .entry(w.field.clone())
+                                .or_default()
+                                .budget_blocked = true;
+                        }
+                    }
+                }
+            }
+            if !scheduled && !waiting {
+                finished.push(w.clone());
+            }
+        }
+        for w in finished {
+            self.finish(record, run, &w, now);
+        }
+        calls
+    }
+
+    fn cost_of(&self, op: &str) -> f64 {
+        self.providers
+            .operation(op)
+            .map_or(0.0, |(_, o)| o.max_cost())
+    }
+
+    fn affordable(&self, record: &Record, reserved: f64, cost: f64) -> bool {
+        self.settings
+            .record_ceiling
+            .is_none_or(|c| record.credits_spent + reserved + cost <= c + 1e-9)
+    }
+
+    fn enabled(&self, op: &str) -> bool {
+        self.providers
+            .operation(op)
+            .is_some_and(|(p, _)| p.missing_key_env.is_none())
+    }
+
+    fn verify_call(
+        &self,
+        record: &Record,
+        run: &RunState,
+        w: &FieldWaterfall,
+    ) -> Option<PlannedCall> {
+        let _ = record;
+        let verify = w.verify.as_ref()?;
+        let cand = run.fields.get(&w.field)?.pending.front()?.clone();
+        let (_, op) = self.providers.operation(verify)?;
+        let vfield = op.verifies.as_ref()?.field.clone();
+        let mut inputs = Inputs::new();
+        inputs.insert(vfield, cand.value.clone());
+        Some(PlannedCall {
+            operation: verify.clone(),
+            inputs,
+            purpose: Purpose::Verify {
+                field: w.field.clone(),
+                candidate: cand,
+                guess: false,
+            },
+        })
+    }
+
+    /// Can `f` still become known in this pass (another waterfall is working on it)?
+    fn may_become_known(&self, record: &Record, run: &RunState, f: &str) -> bool {
+        record.value(f).is_none()
+            && self.settings.get(f).is_some()
+            && !run.fields.get(f).is_some_and(|r| r.done)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_step(
+        &self,
+        record: &Record,
+        run: &RunState,
+        w: &FieldWaterfall,
+        step: &Step,
+        reserved: f64,
+        pattern: &dyn Fn(&str) -> Option<String>,
+        planned: &[PlannedCall],
+    ) -> StepCheck {
+        let known = |f: &str| record.value(f).is_some();
+        match step {
+            Step::Guess => {
+                if run.attempted.contains(step.id()) {
+                    return StepCheck::Skip { budget: false };
+                }
+                let need = ["person.first_name", "person.last_name", "company.domain"];
+                if !need.iter().all(|f| known(f)) {
+                    let can_wait = need
+                        .iter()
+                        .all(|f| known(f) || self.may_become_known(record, run, f));
+                    return if can_wait {
+                        StepCheck::Wait
+                    } else {
+                        StepCheck::Skip { budget: false }
+                    };
+                }
+                let Some(verify) = w.verify.as_ref().filter(|v| self.enabled(v)) else {
+                    return StepCheck::Skip { budget: false };
+                };
+                let text = |f: &str| record.value(f).map(|v| v.render()).unwrap_or_default();
+                let domain = text("company.domain");
+                let pat = pattern(&domain).unwrap_or_else(|| guess::DEFAULT_PATTERN.to_string());
+                let Some(local) =
+                    guess::local_part(&pat, &text("person.first_name"), &text("person.last_name"))
+                else {
+                    return StepCheck::Skip { budget: false };
+                };
+                let Ok(email) = crate::model::email(&format!("{local}@{domain}")) else {
+                    return StepCheck::Skip { budget: false };
+                };
+                let cost = self.cost_of(verify);
+                if !self.affordable(record, reserved, cost) {
+                    return StepCheck::Skip { budget: true };
+                }
+                let (_, op) = self
+                    .providers
+                    .operation(verify)
+                    .expect("enabled verify exists");
+                let mut inputs = Inputs::new();
+                inputs.insert(
+                    op.verifies
+                        .as_ref()
+                        .map(|v| v.field.clone())
+                        .unwrap_or_default(),
+                    Value::Text(email.clone()),
+                );
+                StepCheck::Ready(
+                    PlannedCall {
+                        operation: verify.clone(),
+                        inputs,
+                        purpose: Purpose::Verify {
+                            field: w.field.clone(),
+                            candidate: Candidate {
+                                value: Value::Text(email),
+                                source: step.id().to_string(),
+                                confidence: 0.9,
+                            },
+                            guess: true,
+                        },
+                    },
+                    cost,
+                )
+            }
+            Step::Operation(id) => {
+                if run.attempted.contains(id) || !self.enabled(id) {
+                    return StepCheck::Skip { budget: false };
+                }
+                let Some((_, op)) = self.providers.operation(id) else {
+                    return StepCheck::Skip { budget: false };
+                };
+                if !op.satisfied_by(&known) {
+                    let can_wait = op.requires.iter().any(|set| {
+                        set.iter()
+                            .all(|f| known(f) || self.may_become_known(record, run, f))
+                    });
+                    return if can_wait {
+                        StepCheck::Wait
+                    } else {
+                        StepCheck::Skip { budget: false }
+                    };
+                }
+                let inputs: Inputs = op
+                    .input_fields()
+                    .into_iter()
+                    .filter_map(|f| record.value(&f).cloned().map(|v| (f, v)))
+                    .collect();
+                let call = PlannedCall {
+                    operation: id.clone(),
+                    inputs,
+                    purpose: Purpose::Fill,
+                };
+                // Another field already scheduled this very call: it is shared, not paid twice.
+                if planned.contains(&call) {
+                    return StepCheck::Ready(call, 0.0);
+                }
+                let cost = op.max_cost();
+                if !self.affordable(record, reserved, cost) {
+                    return StepCheck::Skip { budget: true };
+                }
+                StepCheck::Ready(call, cost)
+            }
+        }
+    }
+
+    /// Apply one call's answer to the record and the pass state.
+    pub fn apply(
+        &self,
+        record: &mut Record,
+        run: &mut RunState,
+        call: &PlannedCall,
+        answer: &CallAnswer,
+        credits: f64,
+        now: DateTime<Utc>,
+    ) {
+        record.credits_spent += credits;
+        record.updated_at = now;
+        match &call.purpose {
+            Purpose::Fill => self.apply_fill(record, run, call, answer, now),
+            Purpose::Verify {
+                field,
+                candidate,
+                guess,
+            } => self.apply_verify(record, run, call, field, candidate, *guess, answer, now),
+        }
+    }
+
+    fn apply_fill(
+        &self,
+        record: &mut Record,
+        run: &mut RunState,
+        call: &PlannedCall,
+        answer: &CallAnswer,
+        now: DateTime<Utc>,
+    ) {
+        run.attempted.insert(call.operation.clone());
+        let Some((_, op)) = self.providers.operation(&call.operation) else {
+            return;
+        };
+        let fields: Vec<FieldName> = op.provided_fields().cloned().collect();
+        for field in fields {
+            if !Self::needs_work(record, &field, now) {
+                continue;
+            }
+            let fr = run.fields.entry(field.clone()).or_default();
+            if fr.done {
+                continue;
+            }
+            if !fr.tried.contains(&call.operation) {
+                fr.tried.push(call.operation.clone());
+            }
+            match answer {
+                CallAnswer::Hit(ex) => match ex.values.iter().find(|(f, _, _)| f == &field) {
+                    Some((_, value, confidence)) => {
+                        let cand = Candidate {
+                            value: value.clone(),
+                            source: call.operation.clone(),
+                            confidence: *confidence,
+                        };
+                        self.offer(record, run, &field, cand, now);
+                    }
+                    None => fr.answered_none = true,
+                },
+                CallAnswer::NotFound => fr.answered_none = true,
+                CallAnswer::Failed {
+                    message,
+                    retry_at,
+                    budget,
+                } => {
+                    if *budget {
+                        fr.budget_blocked = true;
+                    } else {
+                        fr.errors
+                            .push((format!("{}: {message}", call.operation), *retry_at));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A provider offered a value for `field`.
+    fn offer(
+        &self,
+        record: &mut Record,
+        run: &mut RunState,
+        field: &str,
+        cand: Candidate,
+        now: DateTime<Utc>,
+    ) {
+        let w = self.settings.get(field);
+        let threshold = w.map_or(self.settings.default_threshold, |w| w.threshold);
+        let fr = run.fields.entry(field.to_string()).or_default();
+        if fr.rejected.contains(&cand.value) || fr.pending.iter().any(|c| c.value == cand.value) {
+            return;
+        }
+        if cand.confidence + 1e-9 < threshold {
+            if fr
+                .best_low
+                .as_ref()
+                .is_none_or(|b| b.confidence < cand.confidence)
+            {
+                fr.best_low = Some(cand);
+            }
+            // A field with no waterfall of its own keeps nothing below the threshold.
+            return;
+        }
+        let needs_verify = w
+            .and_then(|w| w.verify.as_ref())
+            .is_some_and(|v| self.enabled(v));
+        if needs_verify {
+            fr.pending.push_back(cand);
+        } else {
+            fr.done = true;
+            self.accept(record, field, cand, None, now);
+        }
+    }
+
+    fn accept(
+        &self,
+        record: &mut Record,
+        field: &str,
+        cand: Candidate,
+        verdict: Option<Verdict>,
+        now: DateTime<Utc>,
+    ) {
+        let ttl = self.catalogue.get(field).map_or(365, |d| d.ttl_days);
+        record.set(
+            field,
+            FieldState::Known(Known {
+                value: cand.value,
+                source: cand.source,
+                confidence: cand.confidence,
+                observed_at: now,
+                expires_at: Some(now + chrono::Duration::days(ttl as i64)),
+                verified: verdict.map(|v| v.as_str().to_string()),
+            }),
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply_verify(
+        &self,
+        record: &mut Record,
+        run: &mut RunState,
+        call: &PlannedCall,
+        field: &str,
+        cand: &Candidate,
+        guess: bool,
+        answer: &CallAnswer,
+        now: DateTime<Utc>,
+    ) {
+        run.verified
+            .insert(format!("{}|{}", call.operation, cand.value));
+        let Some(w) = self.settings.get(field) else {
+            return;
+        };
+        let fr = run.fields.entry(field.to_string()).or_default();
+        fr.pending.retain(|c| c.value != cand.value);
+        if guess && !fr.tried.iter().any(|t| t == &cand.source) {
+            fr.tried.push(cand.source.clone());
+        }
+        if !fr.tried.contains(&call.operation) {
+            fr.tried.push(call.operation.clone());
+        }
+        let verdict = match answer {
+            CallAnswer::Hit(ex) => ex.verdict.unwrap_or(Verdict::Unknown),
+            CallAnswer::NotFound => Verdict::Unknown,
+            CallAnswer::Failed {
+                message,
+                retry_at,
+                budget,
+            } => {
+                if *budget {
+                    fr.budget_blocked = true;
+                } else if !guess {
+                    fr.errors
+                        .push((format!("{}: {message}", call.operation), *retry_at));
+                }
+                return;
+            }
+        };
+        // A guess must be proven deliverable: on a catch-all domain any guess "passes".
+        let accepted = match verdict {
+            Verdict::Valid => true,
+            Verdict::CatchAll => w.accept_catch_all && !guess,
+            Verdict::Unknown => w.accept_unknown && !guess,
+            Verdict::Invalid => false,
+        };
+        if accepted {
+            fr.done = true;
+            fr.pending.clear();
+            self.accept(record, field, cand.clone(), Some(verdict), now);
+        } else if !guess {
+            fr.rejected.push(cand.value.clone());
+        }
+    }
+
+    /// Close a field that has nothing left to try, with the reason that explains it.
+    fn finish(
+        &self,
+        record: &mut Record,
+        run: &mut RunState,
+        w: &FieldWaterfall,
+        now: DateTime<Utc>,
+    ) {
+        let fr = run.fields.entry(w.field.clone()).or_default();
+        fr.done = true;
+        let tried = fr.tried.clone();
+        if w.verify.is_none() {
+            if let Some(best) = fr.best_low.take() {
+                // Paid-for data below the stop threshold is kept, with its low confidence.
+                self.accept(record, &w.field, best, None, now);
+                return;
+            }
+        }
+        let (reason, retry_at, detail) = if !fr.rejected.is_empty() {
+            let rejected: Vec<String> = fr.rejected.iter().map(Value::render).collect();
+            (
+                UnknownReason::Invalid,
+                None,
+                Some(format!("rejected by the verifier: {}", rejected.join(", "))),
+            )
+        } else if !fr.errors.is_empty() {
+            let retry = fr.errors.iter().map(|(_, t)| *t).min();
+            let msg = fr
+                .errors
+                .iter()
+                .map(|(m, _)| m.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            (UnknownReason::ProviderError, retry, Some(msg))
+        } else if fr.budget_blocked {
+            (
+                UnknownReason::BudgetExhausted,
+                None,
+                Some("per-record credit ceiling reached".to_string()),
+            )
+        } else if fr.answered_none {
+            (UnknownReason::NotFound, None, None)
+        } else if tried.is_empty() {
+            let missing = self.missing_inputs(record, w);
+            if missing.is_empty() {
+                (
+                    UnknownReason::NotAttempted,
+                    None,
+                    Some("no enabled provider for this field".to_string()),
+                )
+            } else {
+                (
+                    UnknownReason::MissingInput,
+                    None,
+                    Some(format!("needs {missing}")),
+                )
+            }
+        } else {
+            (UnknownReason::NotFound, None, None)
+        };
+        // A stale value stays (reported stale) rather than being replaced by "unknown".
+        if record
+            .fields
+            .get(&w.field)
+            .is_some_and(|s| s.value().is_some())
+        {
+            return;
+        }
+        record.set(
+            w.field.clone(),
+            FieldState::Unknown(Unknown {
+                reason,
+                tried,
+                retry_at,
+                detail,
+            }),
+        );
+    }
+
+    fn missing_inputs(&self, record: &Record, w: &FieldWaterfall) -> String {
+        let mut sets: Vec<String> = Vec::new();
+        for step in &w.steps {
+            let reqs: Vec<Vec<String>> = match step {
+                Step::Guess => vec![vec![
+                    "person.first_name".into(),
+                    "person.last_name".into(),
+                    "company.domain".into(),
+                ]],
+                Step::Operation(id) => self
+                    .providers
+                    .operation(id)
+                    .map(|(_, o)| o.requires.clone())
+                    .unwrap_or_default(),
+            };
+            for set in reqs {
+                let missing: Vec<String> = set
+                    .into_iter()
+                    .filter(|f| record.value(f).is_none())
+                    .collect();
+                let s = missing.join(" + ");
+                if !missing.is_empty() && !sets.contains(&s) {
+                    sets.push(s);
+                }
+            }
+        }
+        sets.join(" or ")
+    }
+}
+
+fn push_unique(calls: &mut Vec<PlannedCall>, call: PlannedCall) {
+    if !calls.contains(&call) {
+        calls.push(call);
+    }
+}

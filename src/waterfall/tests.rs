@@ -1,0 +1,518 @@
+//! Planner tests: scripted answers per operation, no I/O.
+
+use super::*;
+use crate::model::{Catalogue, FieldState, Known, Record, UnknownReason, Value};
+use crate::provider::{compile_provider, config::ProviderFile, Extracted, ProviderSet, Verdict};
+use chrono::{DateTime, TimeZone, Utc};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const PROVIDERS: &str = r#"
+id = "a"
+base_url = "https://a.example"
+[cost]
+per_hit = 1
+[operations.finder]
+path = "/find"
+requires = [["person.first_name", "person.last_name", "company.domain"]]
+query = { f = "{person.first_name}", l = "{person.last_name}", d = "{company.domain}" }
+[[operations.finder.provides]]
+field = "person.email"
+pointer = "/email"
+[[operations.finder.provides]]
+field = "person.title"
+pointer = "/title"
+[operations.domain]
+path = "/domain"
+requires = [["company.name"]]
+query = { n = "{company.name}" }
+cost = { per_hit = 0 }
+[[operations.domain.provides]]
+field = "company.domain"
+pointer = "/domain"
+[operations.person]
+path = "/person"
+requires = [["person.first_name", "person.last_name", "company.domain"]]
+query = { f = "{person.first_name}", l = "{person.last_name}", d = "{company.domain}" }
+cost = { per_hit = 2 }
+[[operations.person.provides]]
+field = "person.email"
+pointer = "/email"
+[[operations.person.provides]]
+field = "person.title"
+pointer = "/title"
+[[operations.person.provides]]
+field = "person.phone"
+pointer = "/phone"
+[operations.verify]
+path = "/verify"
+requires = [["person.email"]]
+query = { e = "{person.email}" }
+cost = { per_request = 0.5 }
+[operations.verify.verifies]
+field = "person.email"
+verdict_pointer = "/status"
+"#;
+
+fn providers() -> ProviderSet {
+    let raw: ProviderFile = toml::from_str(PROVIDERS).unwrap();
+    let mut errors = Vec::new();
+    let p = compile_provider(
+        Path::new("a.toml"),
+        raw,
+        &Catalogue::standard(),
+        &|_| None,
+        &mut errors,
+    )
+    .unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut set = ProviderSet::default();
+    set.providers.insert(p.id.clone(), p);
+    set
+}
+
+fn settings(fields: &str, ceiling: Option<f64>) -> WaterfallSettings {
+    let mut raw: WaterfallFile = toml::from_str(fields).unwrap();
+    raw.record_ceiling_credits = ceiling;
+    let mut errors = Vec::new();
+    let s = compile_waterfalls(
+        Path::new("c.toml"),
+        &raw,
+        &providers(),
+        &Catalogue::standard(),
+        &mut errors,
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    s
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap()
+}
+
+fn record(inputs: &[(&str, &str)]) -> Record {
+    let mut r = Record::new("r1", t0());
+    for (f, v) in inputs {
+        r.set(
+            *f,
+            FieldState::Known(Known {
+                value: Value::Text(v.to_string()),
+                source: "input".into(),
+                confidence: 1.0,
+                observed_at: t0(),
+                expires_at: None,
+                verified: None,
+            }),
+        );
+    }
+    r
+}
+
+fn hit(values: &[(&str, &str, f64)]) -> CallAnswer {
+    CallAnswer::Hit(Extracted {
+        values: values
+            .iter()
+            .map(|(f, v, c)| (f.to_string(), Value::Text(v.to_string()), *c))
+            .collect(),
+        verdict: None,
+    })
+}
+
+fn verdict(v: Verdict) -> CallAnswer {
+    CallAnswer::Hit(Extracted {
+        values: vec![],
+        verdict: Some(v),
+    })
+}
+
+/// Run a pass; `answer(op, inputs)` scripts the providers. Returns the calls made, round by round.
+fn run_pass(
+    s: &WaterfallSettings,
+    record: &mut Record,
+    answer: &dyn Fn(&PlannedCall) -> (CallAnswer, f64),
+) -> Vec<Vec<String>> {
+    let providers = providers();
+    let catalogue = Catalogue::standard();
+    let planner = Planner {
+        settings: s,
+        providers: &providers,
+        catalogue: &catalogue,
+    };
+    let mut run = RunState::default();
+    let mut rounds = Vec::new();
+    for _ in 0..20 {
+        let calls = planner.next(record, &mut run, t0(), &|_| None);
+        if calls.is_empty() {
+            break;
+        }
+        for c in &calls {
+            let (a, credits) = answer(c);
+            planner.apply(record, &mut run, c, &a, credits, t0());
+        }
+        rounds.push(calls.iter().map(|c| c.operation.clone()).collect());
+    }
+    rounds
+}
+
+fn reason(r: &Record, f: &str) -> Option<UnknownReason> {
+    match r.fields.get(f)? {
+        FieldState::Unknown(u) => Some(u.reason),
+        FieldState::Known(_) => None,
+    }
+}
+
+const PERSON: &[(&str, &str)] = &[
+    ("person.first_name", "Jane"),
+    ("person.last_name", "Doe"),
+    ("company.domain", "acme.io"),
+];
+
+#[test]
+fn first_confident_value_stops_the_waterfall() {
+    let s = settings(
+        r#"fields."person.title" = { steps = ["a.finder", "a.person"] }"#,
+        None,
+    );
+    let mut r = record(PERSON);
+    let rounds = run_pass(&s, &mut r, &|c| match c.operation.as_str() {
+        "a.finder" => (hit(&[("person.title", "CEO", 0.9)]), 1.0),
+        other => panic!("{other} must not be called"),
+    });
+    assert_eq!(rounds, vec![vec!["a.finder"]]);
+    assert_eq!(r.value("person.title"), Some(&Value::Text("CEO".into())));
+    assert_eq!(r.fields["person.title"].known().unwrap().source, "a.finder");
+    assert_eq!(r.credits_spent, 1.0);
+}
+
+#[test]
+fn low_confidence_continues_in_order_and_misses_end_not_found() {
+    let s = settings(
+        r#"fields."person.title" = { steps = ["a.finder", "a.person"], threshold = 0.8 }"#,
+        None,
+    );
+    let mut r = record(PERSON);
+    let rounds = run_pass(&s, &mut r, &|c| match c.operation.as_str() {
+        "a.finder" => (hit(&[("person.title", "Boss", 0.5)]), 1.0),
+        _ => (hit(&[("person.title", "CEO", 0.95)]), 2.0),
+    });
+    assert_eq!(rounds, vec![vec!["a.finder"], vec!["a.person"]]);
+    assert_eq!(r.value("person.title"), Some(&Value::Text("CEO".into())));
+
+    let mut r = record(PERSON);
+    run_pass(&s, &mut r, &|_| (CallAnswer::NotFound, 0.0));
+    let FieldState::Unknown(u) = &r.fields["person.title"] else {
+        panic!()
+    };
+    assert_eq!(u.reason, UnknownReason::NotFound);
+    assert_eq!(u.tried, vec!["a.finder", "a.person"]);
+}
+
+#[test]
+fn verifier_rejection_continues_to_the_next_provider() {
+    let s = settings(
+        r#"fields."person.email" = { steps = ["a.finder", "a.person"], verify = "a.verify" }"#,
+        None,
+    );
+    let mut r = record(PERSON);
+    let rounds = run_pass(&s, &mut r, &|c| match (
+        c.operation.as_str(),
+        c.inputs.get("person.email"),
+    ) {
+        ("a.finder", _) => (hit(&[("person.email", "wrong@acme.io", 0.9)]), 1.0),
+        ("a.person", _) => (hit(&[("person.email", "jane@acme.io", 0.9)]), 2.0),
+        ("a.verify", Some(Value::Text(e))) if e == "wrong@acme.io" => {
+            (verdict(Verdict::Invalid), 0.5)
+        }
+        ("a.verify", _) => (verdict(Verdict::Valid), 0.5),
+        other => panic!("{other:?}"),
+    });
+    assert_eq!(
+        rounds,
+        vec![
+            vec!["a.finder"],
+            vec!["a.verify"],
+            vec!["a.person"],
+            vec!["a.verify"]
+        ]
+    );
+    let k = r.fields["person.email"].known().unwrap();
+    assert_eq!(k.value, Value::Text("jane@acme.io".into()));
+    assert_eq!(k.verified.as_deref(), Some("valid"));
+
+    // Every candidate rejected → invalid.
+    let mut r = record(PERSON);
+    run_pass(&s, &mut r, &|c| match c.operation.as_str() {
+        "a.verify" => (verdict(Verdict::Invalid), 0.5),
+        _ => (hit(&[("person.email", "x@acme.io", 0.9)]), 1.0),
+    });
+    assert_eq!(reason(&r, "person.email"), Some(UnknownReason::Invalid));
+}
+
+#[test]
+fn catch_all_follows_the_policy() {
+    for (accept, known) in [(true, true), (false, false)] {
+        let s = settings(
+            &format!(
+                r#"fields."person.email" = {{ steps = ["a.finder"], verify = "a.verify", accept_catch_all = {accept} }}"#
+            ),
+            None,
+        );
+        let mut r = record(PERSON);
+        run_pass(&s, &mut r, &|c| match c.operation.as_str() {
+            "a.verify" => (verdict(Verdict::CatchAll), 0.5),
+            _ => (hit(&[("person.email", "jane@acme.io", 0.9)]), 1.0),
+        });
+        assert_eq!(
+            r.value("person.email").is_some(),
+            known,
+            "accept_catch_all = {accept}"
+        );
+    }
+}
+
+#[test]
+fn free_guess_first_stops_at_zero_provider_cost() {
+    let s = settings(
+        r#"fields."person.email" = { steps = ["builtin.email-guess", "a.finder"], verify = "a.verify" }"#,
+        None,
+    );
+    let mut r = record(PERSON);
+    let rounds = run_pass(&s, &mut r, &|c| match c.operation.as_str() {
+        "a.verify" => {
+            assert_eq!(
+                c.inputs.get("person.email"),
+                Some(&Value::Text("jane.doe@acme.io".into()))
+            );
+            (verdict(Verdict::Valid), 0.5)
+        }
+        other => panic!("{other} must not be called"),
+    });
+    assert_eq!(rounds, vec![vec!["a.verify"]]);
+    assert_eq!(r.fields["person.email"].known().unwrap().source, GUESS_STEP);
+
+    // A guess on a catch-all domain proves nothing: the finder runs.
+    let s = settings(
+        r#"fields."person.email" = { steps = ["builtin.email-guess", "a.finder"], verify = "a.verify", accept_catch_all = true }"#,
+        None,
+    );
+    let mut r = record(PERSON);
+    let rounds = run_pass(&s, &mut r, &|c| match c.operation.as_str() {
+        "a.verify" => (verdict(Verdict::CatchAll), 0.5),
+        _ => (hit(&[("person.email", "jd@acme.io", 0.9)]), 1.0),
+    });
+    assert_eq!(
+        rounds,
+        vec![vec!["a.verify"], vec!["a.finder"], vec!["a.verify"]]
+    );
+    assert_eq!(
+        r.value("person.email"),
+        Some(&Value::Text("jd@acme.io".into()))
+    );
+}
+
+#[test]
+fn one_call_fills_several_fields_and_is_never_paid_twice() {
+    let s = settings(
+        r#"
+fields."person.email" = { steps = ["a.person"] }
+fields."person.title" = { steps = ["a.person"] }
+fields."person.phone" = { steps = ["a.person"] }
+"#,
+        None,
+    );
+    let mut r = record(PERSON);
+    let rounds = run_pass(&s, &mut r, &|_| {
+        (
+            hit(&[
+                ("person.email", "jane@acme.io", 0.9),
+                ("person.title", "CTO", 0.9),
+                ("person.phone", "+14155550100", 0.9),
+            ]),
+            2.0,
+        )
+    });
+    assert_eq!(rounds, vec![vec!["a.person"]]);
+    assert_eq!(r.credits_spent, 2.0);
+    for f in ["person.email", "person.title", "person.phone"] {
+        assert!(r.value(f).is_some(), "{f}");
+    }
+}
+
+#[test]
+fn the_domain_is_resolved_before_the_email_finder() {
+    let s = settings(
+        r#"
+fields."company.domain" = { steps = ["a.domain"] }
+fields."person.email" = { steps = ["a.finder"] }
+"#,
+        None,
+    );
+    let mut r = record(&[
+        ("person.first_name", "Jane"),
+        ("person.last_name", "Doe"),
+        ("company.name", "Acme"),
+    ]);
+    let rounds = run_pass(&s, &mut r, &|c| match c.operation.as_str() {
+        "a.domain" => (hit(&[("company.domain", "acme.io", 0.9)]), 0.0),
+        "a.finder" => {
+            assert_eq!(
+                c.inputs.get("company.domain"),
+                Some(&Value::Text("acme.io".into()))
+            );
+            (hit(&[("person.email", "jane@acme.io", 0.9)]), 1.0)
+        }
+        other => panic!("{other}"),
+    });
+    assert_eq!(rounds, vec![vec!["a.domain"], vec!["a.finder"]]);
+
+    // No company name either: nothing can be asked, and the reason says what is missing.
+    let mut r = record(&[("person.first_name", "Jane"), ("person.last_name", "Doe")]);
+    let rounds = run_pass(&s, &mut r, &|c| {
+        panic!("{} must not be called", c.operation)
+    });
+    assert!(rounds.is_empty());
+    let FieldState::Unknown(u) = &r.fields["person.email"] else {
+        panic!()
+    };
+    assert_eq!(u.reason, UnknownReason::MissingInput);
+    assert_eq!(u.detail.as_deref(), Some("needs company.domain"));
+    assert_eq!(
+        reason(&r, "company.domain"),
+        Some(UnknownReason::MissingInput)
+    );
+}
+
+#[test]
+fn ceiling_reached_ends_budget_exhausted() {
+    let s = settings(
+        r#"fields."person.title" = { steps = ["a.finder", "a.person"] }"#,
+        Some(2.5),
+    );
+    let mut r = record(PERSON);
+    let rounds = run_pass(&s, &mut r, &|c| match c.operation.as_str() {
+        "a.finder" => (hit(&[("person.title", "x", 0.1)]), 1.0),
+        other => panic!("{other} must not run: 1 spent + 2 > 2.5"),
+    });
+    assert_eq!(rounds, vec![vec!["a.finder"]]);
+    // The low-confidence value is kept with its confidence rather than thrown away.
+    assert_eq!(r.fields["person.title"].known().unwrap().confidence, 0.1);
+
+    let mut r = record(PERSON);
+    run_pass(&s, &mut r, &|c| match c.operation.as_str() {
+        "a.finder" => (CallAnswer::NotFound, 1.0),
+        other => panic!("{other} must not run"),
+    });
+    assert_eq!(
+        reason(&r, "person.title"),
+        Some(UnknownReason::BudgetExhausted)
+    );
+}
+
+#[test]
+fn provider_errors_end_provider_error_with_retry_at() {
+    let s = settings(
+        r#"fields."person.title" = { steps = ["a.finder", "a.person"] }"#,
+        None,
+    );
+    let mut r = record(PERSON);
+    let retry_at = t0() + chrono::Duration::minutes(5);
+    run_pass(&s, &mut r, &|c| match c.operation.as_str() {
+        "a.finder" => (
+            CallAnswer::Failed {
+                message: "HTTP 503".into(),
+                retry_at,
+                budget: false,
+            },
+            0.0,
+        ),
+        _ => (CallAnswer::NotFound, 0.0),
+    });
+    let FieldState::Unknown(u) = &r.fields["person.title"] else {
+        panic!()
+    };
+    assert_eq!(u.reason, UnknownReason::ProviderError);
+    assert_eq!(u.retry_at, Some(retry_at));
+    assert_eq!(
+        u.tried,
+        vec!["a.finder", "a.person"],
+        "the waterfall moved on after the error"
+    );
+}
+
+#[test]
+fn fresh_known_fields_are_not_looked_up_but_stale_ones_are() {
+    let s = settings(r#"fields."person.title" = { steps = ["a.finder"] }"#, None);
+    let mut r = record(PERSON);
+    r.set(
+        "person.title",
+        FieldState::Known(Known {
+            value: Value::Text("Old".into()),
+            source: "a.finder".into(),
+            confidence: 0.9,
+            observed_at: t0() - chrono::Duration::days(400),
+            expires_at: Some(t0() + chrono::Duration::days(1)),
+            verified: None,
+        }),
+    );
+    assert!(run_pass(&s, &mut r.clone(), &|c| panic!(
+        "{} called for a fresh field",
+        c.operation
+    ))
+    .is_empty());
+    if let Some(FieldState::Known(k)) = r.fields.get_mut("person.title") {
+        k.expires_at = Some(t0() - chrono::Duration::days(1));
+    }
+    let rounds = run_pass(&s, &mut r, &|_| (hit(&[("person.title", "New", 0.9)]), 1.0));
+    assert_eq!(rounds, vec![vec!["a.finder"]]);
+    assert_eq!(r.value("person.title"), Some(&Value::Text("New".into())));
+}
+
+proptest::proptest! {
+    /// Whatever is known, the planner never schedules a fill call that provides
+    /// no field needing work, never calls an operation twice, and every
+    /// waterfall field ends known or unknown with a reason.
+    #[test]
+    fn planner_never_pays_for_a_known_field(
+        known in proptest::collection::btree_set(0usize..6, 0..6),
+        hits in proptest::collection::vec(proptest::bool::ANY, 4),
+    ) {
+        let all = ["person.first_name", "person.last_name", "company.domain", "company.name", "person.email", "person.title"];
+        let inputs: Vec<(&str, &str)> = known.iter().map(|i| (all[*i], if all[*i] == "company.domain" { "acme.io" } else { "x" })).collect();
+        let s = settings(r#"
+fields."company.domain" = { steps = ["a.domain"] }
+fields."person.email" = { steps = ["a.finder", "a.person"], verify = "a.verify" }
+fields."person.title" = { steps = ["a.finder", "a.person"] }
+fields."person.phone" = { steps = ["a.person"] }
+"#, None);
+        let mut r = record(&inputs);
+        let before = r.clone();
+        let providers = providers();
+        let called = std::cell::RefCell::new(BTreeMap::<String, u32>::new());
+        run_pass(&s, &mut r, &|c| {
+            if c.purpose == Purpose::Fill {
+                *called.borrow_mut().entry(c.operation.clone()).or_default() += 1;
+                let (_, op) = providers.operation(&c.operation).unwrap();
+                let useful = op.provided_fields().any(|f| before.value(f).is_none());
+                assert!(useful, "{} scheduled though all it provides is known", c.operation);
+            }
+            let i = c.operation.len() % 4;
+            if c.operation == "a.verify" {
+                return (verdict(if hits[i] { Verdict::Valid } else { Verdict::Invalid }), 0.5);
+            }
+            if hits[i] {
+                (hit(&[("company.domain", "acme.io", 0.9), ("person.email", "a@acme.io", 0.9), ("person.title", "T", 0.9), ("person.phone", "+14155550100", 0.9)]), 1.0)
+            } else {
+                (CallAnswer::NotFound, 0.0)
+            }
+        });
+        for (op, n) in called.borrow().iter() {
+            proptest::prop_assert_eq!(*n, 1, "{} called {} times", op, n);
+        }
+        for f in ["company.domain", "person.email", "person.title", "person.phone"] {
+            proptest::prop_assert!(r.fields.contains_key(f), "{} left without a state", f);
+        }
+        for (f, st) in &before.fields {
+            proptest::prop_assert_eq!(r.fields.get(f), Some(st), "input field {} changed", f);
+        }
+    }
+}
