@@ -18,12 +18,14 @@
 //! - [`cli`]: one file per verb.
 #![warn(missing_docs)]
 
+pub mod bench;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod diag;
 pub mod engine;
 pub mod executor;
-
+pub mod import;
 pub mod model;
 pub mod provider;
 pub mod retry;

@@ -1,1 +1,75 @@
-//! `leadfall bench`: placeholder replaced below.
+//! `leadfall bench`: figures against the in-process sandbox, measured in one
+//! run: rate-limit utilisation per vendor, client overhead per call, and the
+//! cache effect of a second pass. The work lives in [`crate::bench`]; this
+//! file renders it.
+
+use super::{render, Global};
+use crate::bench::{self, BenchOptions};
+use std::process::ExitCode;
+
+/// `bench` arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Seconds of queued work per vendor in the utilisation run.
+    #[arg(long, default_value_t = 8)]
+    pub seconds: u64,
+    /// Calls in the overhead run.
+    #[arg(long, default_value_t = 20_000)]
+    pub calls: usize,
+    /// Leads in the cache-effect run.
+    #[arg(long, default_value_t = 500)]
+    pub leads: usize,
+}
+
+/// Run `bench`.
+pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
+    let opts = BenchOptions {
+        config: g.config.clone(),
+        seconds: args.seconds,
+        calls: args.calls,
+        leads: args.leads,
+    };
+    let report = bench::run(&opts).await?;
+    if g.json {
+        render::json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "rate-limit utilisation ({} s of queued work per vendor, all vendors at once):",
+        args.seconds
+    );
+    let mut t = render::table(&[
+        "vendor",
+        "limit/s",
+        "requests",
+        "achieved/s",
+        "utilisation",
+        "429s",
+    ]);
+    for u in &report.utilisation {
+        t.add_row([
+            u.vendor.clone(),
+            u.limit.to_string(),
+            u.requests.to_string(),
+            format!("{:.2}", u.achieved_per_sec),
+            format!("{:.1}%", 100.0 * u.utilisation),
+            u.rate_limited.to_string(),
+        ]);
+    }
+    println!("{t}");
+    let o = &report.overhead;
+    println!(
+        "overhead (no limits, no latency, sandbox in-process): {} calls in {:.2}s = {:.0} calls/s, {:.1} CPU-µs per call (client + sandbox)",
+        o.calls, o.seconds, o.calls_per_sec, o.cpu_us_per_call
+    );
+    let c = &report.cache;
+    println!(
+        "cache effect ({} leads twice): first pass {} provider requests / {} credits; second pass {} requests / {} credits",
+        c.leads,
+        c.first_requests,
+        render::credits(c.first_credits),
+        c.second_requests,
+        render::credits(c.second_credits)
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -56,7 +56,9 @@ pub fn run(_args: Args, g: &Global) -> anyhow::Result<ExitCode> {
                 (Some(_), None) => "set".into(),
                 (None, None) => "none needed".into(),
             },
-            rate: p.rate.map_or("unlimited".into(), |r| format!("{:.1}/s, {} in flight", r.per_second(), p.max_concurrency)),
+            rate: p.rate.map_or("unlimited".into(), |r| {
+                format!("{:.1}/s, {} in flight", r.per_second(), p.max_concurrency)
+            }),
         })
         .collect();
     let waterfalls: Vec<(String, Vec<String>)> = settings
@@ -80,10 +82,19 @@ pub fn run(_args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         })?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{}: ok ({} provider files)", g.config.display(), settings.provider_files.len());
+    println!(
+        "{}: ok ({} provider files)",
+        g.config.display(),
+        settings.provider_files.len()
+    );
     let mut t = render::table(&["provider", "operations", "api key", "rate limit"]);
     for p in &providers {
-        t.add_row([p.id.clone(), p.operations.join("\n"), p.key.clone(), p.rate.clone()]);
+        t.add_row([
+            p.id.clone(),
+            p.operations.join("\n"),
+            p.key.clone(),
+            p.rate.clone(),
+        ]);
     }
     println!("{t}");
     let mut t = render::table(&["field", "waterfall order"]);

@@ -64,7 +64,9 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let dir = match &args.dir {
         Some(d) => d.clone(),
         None => {
-            tmp = tempfile::Builder::new().prefix("leadfall-demo-").tempdir()?;
+            tmp = tempfile::Builder::new()
+                .prefix("leadfall-demo-")
+                .tempdir()?;
             tmp.path().to_path_buf()
         }
     };
@@ -80,7 +82,11 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let store = Store::open(&settings.data_dir.join("store"))?;
     let engine = Engine::from_settings(Arc::new(settings), store, Arc::new(SystemClock))?;
     if !g.json {
-        println!("sandbox vendors on http://{addr}; enriching {} sample leads from {}", args.leads, leads.display());
+        println!(
+            "sandbox vendors on http://{addr}; enriching {} sample leads from {}",
+            args.leads,
+            leads.display()
+        );
     }
     let opts = BatchOptions {
         progress: !g.json && std::io::stderr().is_terminal(),
@@ -95,10 +101,28 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         render::json(&serde_json::json!({ "report": report, "sandbox_billed": billed }))?;
     } else {
         enrich::print_report(&report, false)?;
-        let mut t = render::table(&["vendor (sandbox's own counters)", "requests", "hits", "429s", "credits billed", "leadfall ledger credits"]);
+        let mut t = render::table(&[
+            "vendor (sandbox's own counters)",
+            "requests",
+            "hits",
+            "429s",
+            "credits billed",
+            "leadfall ledger credits",
+        ]);
         for (vendor, c) in &billed {
-            let ours = report.summary.providers.get(vendor).map_or(0.0, |p| p.credits);
-            t.add_row([vendor.clone(), c.requests.to_string(), c.hits.to_string(), c.rate_limited.to_string(), render::credits(c.credits_billed), render::credits(ours)]);
+            let ours = report
+                .summary
+                .providers
+                .get(vendor)
+                .map_or(0.0, |p| p.credits);
+            t.add_row([
+                vendor.clone(),
+                c.requests.to_string(),
+                c.hits.to_string(),
+                c.rate_limited.to_string(),
+                render::credits(c.credits_billed),
+                render::credits(ours),
+            ]);
         }
         println!("{t}");
         if args.dir.is_some() {

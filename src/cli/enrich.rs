@@ -88,10 +88,17 @@ pub fn print_report(report: &BatchReport, json: bool) -> anyhow::Result<()> {
             .map(|(r, n)| format!("{r} {n}"))
             .collect::<Vec<_>>()
             .join(", ");
-        t.add_row([name.clone(), f.from_input.to_string(), f.filled.to_string(), unknown]);
+        t.add_row([
+            name.clone(),
+            f.from_input.to_string(),
+            f.filled.to_string(),
+            unknown,
+        ]);
     }
     println!("{t}");
-    let mut t = render::table(&["provider", "calls", "cached", "hits", "misses", "errors", "429s", "hit rate", "credits"]);
+    let mut t = render::table(&[
+        "provider", "calls", "cached", "hits", "misses", "errors", "429s", "hit rate", "credits",
+    ]);
     for (name, p) in &s.providers {
         let paid = p.calls - p.cached;
         t.add_row([

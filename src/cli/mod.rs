@@ -34,7 +34,12 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Configuration file.
-    #[arg(long, global = true, default_value = "config/leadfall.toml", env = "LEADFALL_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "config/leadfall.toml",
+        env = "LEADFALL_CONFIG"
+    )]
     pub config: PathBuf,
     /// Machine-readable JSON output on stdout.
     #[arg(long, global = true)]
@@ -75,7 +80,9 @@ pub enum Command {
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let g = &cli.global;
     rt.block_on(async {
         match cli.command {

@@ -34,8 +34,10 @@ pub fn settings(path: Option<&PathBuf>, seed: u64) -> anyhow::Result<SandboxSett
             ..SandboxSettings::default()
         }),
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}", crate::diag::toml_error(p, &text, &e)))
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}", crate::diag::toml_error(p, &text, &e)))
         }
     }
 }
@@ -44,7 +46,8 @@ pub fn settings(path: Option<&PathBuf>, seed: u64) -> anyhow::Result<SandboxSett
 pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let sandbox = Sandbox::new(settings(args.settings.as_ref(), args.seed)?);
     if let Some(path) = &args.write_leads {
-        std::fs::write(path, sandbox.world().sample_leads_csv(args.leads)).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, sandbox.world().sample_leads_csv(args.leads))
+            .with_context(|| format!("cannot write {}", path.display()))?;
         println!("wrote {} sample leads to {}", args.leads, path.display());
         return Ok(ExitCode::SUCCESS);
     }

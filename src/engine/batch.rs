@@ -36,7 +36,9 @@ pub struct BatchReport {
 /// Count lines quickly, for the progress bar's length.
 fn count_lines(path: &Path) -> u64 {
     use std::io::Read;
-    let Ok(mut f) = std::fs::File::open(path) else { return 0 };
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return 0;
+    };
     let mut buf = vec![0u8; 1 << 16];
     let mut n = 0u64;
     while let Ok(k) = f.read(&mut buf) {
@@ -49,19 +51,27 @@ fn count_lines(path: &Path) -> u64 {
 }
 
 /// Enrich every good row of `input` into `output` (JSON lines).
-pub async fn enrich_file(engine: &Engine, input: &Path, output: &Path, opts: &BatchOptions) -> anyhow::Result<BatchReport> {
+pub async fn enrich_file(
+    engine: &Engine,
+    input: &Path,
+    output: &Path,
+    opts: &BatchOptions,
+) -> anyhow::Result<BatchReport> {
     use anyhow::Context;
     let started = std::time::Instant::now();
     let now = chrono::Utc::now();
     let importer = Importer::open(input, &engine.settings().catalogue, now)?;
-    let out_file = std::fs::File::create(output).with_context(|| format!("cannot create {}", output.display()))?;
+    let out_file = std::fs::File::create(output)
+        .with_context(|| format!("cannot create {}", output.display()))?;
     let mut out = std::io::BufWriter::new(out_file);
     let bar = if opts.progress {
         let b = indicatif::ProgressBar::new(count_lines(input));
         b.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:40}] {pos}/{len} rows {per_sec} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} [{bar:40}] {pos}/{len} rows {per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         b
     } else {
@@ -71,55 +81,63 @@ pub async fn enrich_file(engine: &Engine, input: &Path, output: &Path, opts: &Ba
     // The reader runs on a blocking thread and hands rows over a bounded channel.
     let (tx, rx) = tokio::sync::mpsc::channel::<Row>(1024);
     let reader = tokio::task::spawn_blocking(move || {
-        for row in importer {
+        let mut importer = importer;
+        for row in importer.by_ref() {
             if tx.blocking_send(row).is_err() {
                 break;
             }
         }
+        importer.take_error()
     });
+    // A rejects file left by an earlier run would mislead: this run writes its own.
+    let _ = std::fs::remove_file(&opts.rejects);
     let mut rejects = RejectsWriter::create(&opts.rejects)?;
     let mut import = ImportSummary::default();
     let mut summary = Summary::default();
-    let rows = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
-    let mut goods = Vec::new();
-    let records = rows.filter_map(|row| {
-        import.count(&row);
-        bar.inc(1);
-        let rec = match row {
-            Row::Good { record, .. } => Some(record),
-            Row::Rejected(r) => {
-                if let Err(e) = rejects.write(&r) {
-                    tracing::error!(error = %e, "cannot write the rejects file");
-                }
-                None
-            }
-        };
-        std::future::ready(rec)
-    });
-    let mut enriched = records
-        .map(|r: Record| {
-            let engine = engine.clone();
-            async move { engine.enrich(r).await }
-        })
-        .buffer_unordered(engine.settings().records_in_flight);
     let mut pending_ledger = Vec::new();
-    while let Some((record, ledger)) = enriched.next().await {
-        serde_json::to_writer(&mut out, &record)?;
-        out.write_all(b"\n")?;
-        summary.add_record(&record);
-        summary.add_calls(&ledger);
-        pending_ledger.extend(ledger);
-        if pending_ledger.len() >= 512 {
-            engine.executor().store().ledger_append(&pending_ledger)?;
-            pending_ledger.clear();
+    {
+        let rows =
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
+        let records = rows.filter_map(|row| {
+            import.count(&row);
+            bar.inc(1);
+            let rec = match row {
+                Row::Good { record, .. } => Some(record),
+                Row::Rejected(r) => {
+                    if let Err(e) = rejects.write(&r) {
+                        tracing::error!(error = %e, "cannot write the rejects file");
+                    }
+                    None
+                }
+            };
+            std::future::ready(rec)
+        });
+        let enriched = records
+            .map(|r: Record| {
+                let engine = engine.clone();
+                async move { engine.enrich(r).await }
+            })
+            .buffer_unordered(engine.settings().records_in_flight);
+        let mut enriched = std::pin::pin!(enriched);
+        while let Some((record, ledger)) = enriched.next().await {
+            serde_json::to_writer(&mut out, &record)?;
+            out.write_all(b"\n")?;
+            summary.add_record(&record);
+            summary.add_calls(&ledger);
+            pending_ledger.extend(ledger);
+            if pending_ledger.len() >= 512 {
+                engine.executor().store().ledger_append(&pending_ledger)?;
+                pending_ledger.clear();
+            }
         }
-        goods.push(());
     }
-    drop(enriched);
     engine.executor().store().ledger_append(&pending_ledger)?;
     engine.executor().store().flush()?;
     out.flush()?;
-    reader.await?;
+    if let Some(e) = reader.await? {
+        // Everything read before the error was enriched and written above.
+        return Err(anyhow::Error::new(e).context("the input could not be read to the end"));
+    }
     bar.finish_and_clear();
     let rejected = rejects.finish()?;
     Ok(BatchReport {

@@ -2,8 +2,10 @@
 //! apply, until the planner has nothing left), and runs batches over files.
 //! Prints nothing; callers render.
 
+mod batch;
 mod summary;
 
+pub use batch::{enrich_file, BatchOptions, BatchReport};
 pub use summary::Summary;
 
 use crate::clock::Clock;

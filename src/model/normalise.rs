@@ -186,9 +186,8 @@ pub fn phone(raw: &str) -> Result<String, NormaliseError> {
         Ok(format!("+{rest}"))
     } else if digits.len() == 10 {
         Ok(format!("+1{digits}"))
-    } else if digits.len() == 11 && digits.starts_with('1') {
-        Ok(format!("+{digits}"))
     } else {
+        // Already carries its country code (`14155550123`).
         Ok(format!("+{digits}"))
     }
 }

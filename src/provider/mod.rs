@@ -152,11 +152,13 @@ pub struct Template {
 #[derive(Debug, Clone, PartialEq)]
 enum TemplatePart {
     Literal(String),
-    Field(FieldName),
+    /// `{a|b}`: the first of these fields that has a value.
+    Field(Vec<FieldName>),
 }
 
 impl Template {
-    /// Parse `"{person.first_name}"`, `"fixed"`, or a mix.
+    /// Parse `"{person.first_name}"`, `"fixed"`, or a mix; `{company.domain|company.name}`
+    /// takes the first field that has a value.
     pub fn parse(text: &str) -> Result<Template, String> {
         let mut parts = Vec::new();
         let mut rest = text;
@@ -171,7 +173,12 @@ impl Template {
             if name.is_empty() {
                 return Err(format!("empty placeholder in template {text:?}"));
             }
-            parts.push(TemplatePart::Field(name.to_string()));
+            let alternatives: Vec<FieldName> =
+                name.split('|').map(|a| a.trim().to_string()).collect();
+            if alternatives.iter().any(String::is_empty) {
+                return Err(format!("empty alternative in template {text:?}"));
+            }
+            parts.push(TemplatePart::Field(alternatives));
             rest = &rest[start + end + 1..];
         }
         if !rest.is_empty() {
@@ -182,14 +189,14 @@ impl Template {
 
     /// Fields the template reads.
     pub fn fields(&self) -> impl Iterator<Item = &FieldName> {
-        self.parts.iter().filter_map(|p| match p {
-            TemplatePart::Field(f) => Some(f),
-            TemplatePart::Literal(_) => None,
+        self.parts.iter().flat_map(|p| match p {
+            TemplatePart::Field(f) => f.as_slice(),
+            TemplatePart::Literal(_) => &[],
         })
     }
 
-    /// The single field when the template is exactly one placeholder.
-    pub fn sole_field(&self) -> Option<&FieldName> {
+    /// The placeholder's alternatives when the template is exactly one placeholder.
+    pub fn sole_field(&self) -> Option<&[FieldName]> {
         match self.parts.as_slice() {
             [TemplatePart::Field(f)] => Some(f),
             _ => None,
@@ -202,7 +209,9 @@ impl Template {
         for p in &self.parts {
             match p {
                 TemplatePart::Literal(s) => out.push_str(s),
-                TemplatePart::Field(f) => out.push_str(&inputs.get(f)?.render()),
+                TemplatePart::Field(alts) => {
+                    out.push_str(&alts.iter().find_map(|f| inputs.get(f))?.render())
+                }
             }
         }
         Some(out)

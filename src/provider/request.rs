@@ -113,7 +113,7 @@ fn fill(v: &serde_json::Value, inputs: &Inputs) -> Option<serde_json::Value> {
         J::String(s) => {
             let t = Template::parse(s).ok()?;
             match t.sole_field() {
-                Some(f) => inputs.get(f).map(|v| v.to_json()),
+                Some(alts) => alts.iter().find_map(|f| inputs.get(f)).map(|v| v.to_json()),
                 None => t.render(inputs).map(J::String),
             }
         }

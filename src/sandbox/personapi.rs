@@ -128,7 +128,7 @@ fn record(call: &Call<'_>, p: &Person) -> Value {
     let company = call.world.company_of(p);
     let linkedin = normalize_linkedin(&p.linkedin_url);
     let username = linkedin.rsplit('/').next().unwrap_or_default().to_string();
-    let has_mobile = stable_hash(call.seed, &[VENDOR.id(), "mobile", &p.id]) % 2 == 0;
+    let has_mobile = stable_hash(call.seed, &[VENDOR.id(), "mobile", &p.id]).is_multiple_of(2);
     let level = match p.seniority.as_str() {
         "c_suite" => "cxo",
         other => other,

@@ -1,3 +1,6 @@
+// Tests read small sandbox answers whole; the cap matters for vendors, not for our own test server.
+#![allow(clippy::disallowed_methods)]
+
 //! End-to-end tests over real sockets: every vendor's shapes, billing, faults and
 //! the control endpoints. Synchronisation is by awaiting responses, never sleeping.
 

@@ -1,0 +1,310 @@
+//! The benchmark harness behind `leadfall bench`: everything runs against an
+//! in-process sandbox on 127.0.0.1:0 and reports figures measured in one run.
+
+use crate::clock::SystemClock;
+use crate::config::{self, Settings};
+use crate::engine::{enrich_file, BatchOptions, Engine};
+use crate::executor::Executor;
+use crate::model::Value;
+use crate::provider::{Inputs, Rate};
+use crate::sandbox::{serve, Sandbox, SandboxSettings, VendorSettings};
+use crate::store::Store;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Config with the sandbox providers.
+    pub config: PathBuf,
+    /// Seconds of queued work per vendor (utilisation).
+    pub seconds: u64,
+    /// Calls (overhead).
+    pub calls: usize,
+    /// Leads (cache effect).
+    pub leads: usize,
+}
+
+/// One vendor's utilisation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Utilisation {
+    /// Vendor id.
+    pub vendor: String,
+    /// Its limit, requests per second.
+    pub limit: u32,
+    /// Requests the sandbox received.
+    pub requests: u64,
+    /// Requests per second between the first and the last arrival.
+    pub achieved_per_sec: f64,
+    /// achieved / limit.
+    pub utilisation: f64,
+    /// 429s the sandbox sent.
+    pub rate_limited: u64,
+}
+
+/// Overhead figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct Overhead {
+    /// Calls made.
+    pub calls: usize,
+    /// Wall seconds.
+    pub seconds: f64,
+    /// Calls per second.
+    pub calls_per_sec: f64,
+    /// Process CPU time (client and in-process sandbox) per call, µs.
+    pub cpu_us_per_call: f64,
+}
+
+/// Cache-effect figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheEffect {
+    /// Leads enriched twice.
+    pub leads: usize,
+    /// Sandbox requests in the first pass.
+    pub first_requests: u64,
+    /// Ledger credits in the first pass.
+    pub first_credits: f64,
+    /// Sandbox requests in the second pass.
+    pub second_requests: u64,
+    /// Ledger credits in the second pass.
+    pub second_credits: f64,
+}
+
+/// All figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Per vendor.
+    pub utilisation: Vec<Utilisation>,
+    /// Overhead.
+    pub overhead: Overhead,
+    /// Cache effect.
+    pub cache: CacheEffect,
+}
+
+/// The one operation benchmarked per vendor, with its limit in the utilisation run.
+const VENDOR_OPS: &[(&str, &str, u32)] = &[
+    ("mailfinder", "mailfinder.email-finder", 15),
+    ("personapi", "personapi.person-enrich", 10),
+    ("peoplematch", "peoplematch.match", 20),
+    ("companyapi", "companyapi.company-find", 25),
+    ("verifier", "verifier.validate", 50),
+];
+
+struct Running {
+    sandbox: Sandbox,
+    base: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start(settings: SandboxSettings) -> anyhow::Result<Running> {
+    let sandbox = Sandbox::new(settings);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, sandbox.clone(), async {
+        let _ = rx.await;
+    }));
+    Ok(Running {
+        sandbox,
+        base,
+        _stop: tx,
+    })
+}
+
+fn load(opts: &BenchOptions, base: &str) -> anyhow::Result<Settings> {
+    config::load(&opts.config, &Sandbox::provider_env(base.to_string()))
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn executor(settings: &Settings) -> anyhow::Result<Executor> {
+    Ok(Executor::new(
+        Arc::new(settings.providers.clone()),
+        Arc::new(settings.catalogue.clone()),
+        Store::temporary()?,
+        Arc::new(SystemClock),
+    )?)
+}
+
+/// Distinct inputs for call `i` of an operation (distinct, so the cache never answers).
+fn inputs_for(op: &str, i: usize) -> Inputs {
+    let text = |s: String| Value::Text(s);
+    let mut m = Inputs::new();
+    match op {
+        "verifier.validate" => {
+            m.insert("person.email".into(), text(format!("user{i}@bench.io")));
+        }
+        "companyapi.company-find" => {
+            m.insert("company.domain".into(), text(format!("co{i}.bench.io")));
+        }
+        _ => {
+            m.insert("person.first_name".into(), text(format!("first{i}")));
+            m.insert("person.last_name".into(), text("last".into()));
+            m.insert("company.domain".into(), text("bench.io".into()));
+        }
+    }
+    m
+}
+
+/// Process CPU time (user + system) from /proc, in seconds.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start after ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after ')'; 100 ticks/s on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+async fn utilisation(opts: &BenchOptions) -> anyhow::Result<Vec<Utilisation>> {
+    let mut sb = SandboxSettings::default();
+    for (vendor, _, limit) in VENDOR_OPS {
+        sb.vendors.insert(
+            vendor.to_string(),
+            VendorSettings {
+                rate_limit_per_sec: Some(*limit),
+                latency_ms: 40,
+                ..Default::default()
+            },
+        );
+    }
+    let run = start(sb).await?;
+    let mut settings = load(opts, &run.base)?;
+    for (vendor, _, limit) in VENDOR_OPS {
+        if let Some(p) = settings.providers.providers.get_mut(*vendor) {
+            p.rate = Some(Rate {
+                requests: *limit,
+                period: Duration::from_secs(1),
+                burst: 1,
+            });
+        }
+    }
+    let ex = executor(&settings)?;
+    let mut tasks = Vec::new();
+    for (_, op, limit) in VENDOR_OPS {
+        let n = (*limit as u64 * opts.seconds) as usize;
+        for i in 0..n {
+            let ex = ex.clone();
+            let op = op.to_string();
+            tasks.push(tokio::spawn(async move {
+                ex.execute(&op, &inputs_for(&op, i), None).await
+            }));
+        }
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let counters = run.sandbox.counters();
+    Ok(VENDOR_OPS
+        .iter()
+        .map(|(vendor, _, limit)| {
+            let times = run.sandbox.timeline(vendor);
+            let span = match (times.first(), times.last()) {
+                (Some(a), Some(b)) if b > a => (b - a) as f64 / 1000.0,
+                _ => 0.0,
+            };
+            // n arrivals span n-1 intervals.
+            let achieved = if span > 0.0 {
+                (times.len().saturating_sub(1)) as f64 / span
+            } else {
+                0.0
+            };
+            Utilisation {
+                vendor: vendor.to_string(),
+                limit: *limit,
+                requests: counters[*vendor].requests,
+                achieved_per_sec: achieved,
+                utilisation: achieved / *limit as f64,
+                rate_limited: counters[*vendor].rate_limited,
+            }
+        })
+        .collect())
+}
+
+async fn overhead(opts: &BenchOptions) -> anyhow::Result<Overhead> {
+    let run = start(SandboxSettings::default()).await?;
+    let mut settings = load(opts, &run.base)?;
+    for p in settings.providers.providers.values_mut() {
+        p.rate = None;
+        p.max_concurrency = 64;
+    }
+    let ex = executor(&settings)?;
+    let cpu0 = cpu_seconds();
+    let t0 = Instant::now();
+    let per_task = opts.calls.div_ceil(64);
+    let tasks: Vec<_> = (0..64)
+        .map(|w| {
+            let ex = ex.clone();
+            tokio::spawn(async move {
+                for j in 0..per_task {
+                    let i = w * per_task + j;
+                    let (_, op, _) = VENDOR_OPS[i % VENDOR_OPS.len()];
+                    ex.execute(op, &inputs_for(op, i), None).await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await?;
+    }
+    let seconds = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    let calls = per_task * 64;
+    Ok(Overhead {
+        calls,
+        seconds,
+        calls_per_sec: calls as f64 / seconds,
+        cpu_us_per_call: cpu * 1e6 / calls as f64,
+    })
+}
+
+async fn cache_effect(opts: &BenchOptions) -> anyhow::Result<CacheEffect> {
+    let run = start(SandboxSettings::default()).await?;
+    let dir = tempfile::tempdir()?;
+    let mut settings = load(opts, &run.base)?;
+    settings.data_dir = dir.path().join("data");
+    let leads = dir.path().join("leads.csv");
+    std::fs::write(&leads, run.sandbox.world().sample_leads_csv(opts.leads))?;
+    let store = Store::open(&settings.data_dir.join("store"))?;
+    let engine = Engine::from_settings(Arc::new(settings), store, Arc::new(SystemClock))?;
+    let batch = |name: &str| BatchOptions {
+        progress: false,
+        rejects: dir.path().join(format!("{name}.rejects.csv")),
+    };
+    let total = |s: &Sandbox| s.counters().values().map(|c| c.requests).sum::<u64>();
+    let first = enrich_file(
+        &engine,
+        &leads,
+        &dir.path().join("first.jsonl"),
+        &batch("first"),
+    )
+    .await?;
+    let after_first = total(&run.sandbox);
+    let second = enrich_file(
+        &engine,
+        &leads,
+        &dir.path().join("second.jsonl"),
+        &batch("second"),
+    )
+    .await?;
+    Ok(CacheEffect {
+        leads: opts.leads,
+        first_requests: after_first,
+        first_credits: first.summary.credits,
+        second_requests: total(&run.sandbox) - after_first,
+        second_credits: second.summary.credits,
+    })
+}
+
+/// Run every benchmark.
+pub async fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
+    Ok(BenchReport {
+        utilisation: utilisation(opts).await?,
+        overhead: overhead(opts).await?,
+        cache: cache_effect(opts).await?,
+    })
+}

@@ -1,0 +1,378 @@
+//! CSV lead files: the header (columns → catalogue fields), record assembly
+//! and the checks on each row.
+//!
+//! Records are assembled from physical lines here rather than by the `csv`
+//! crate: the crate lets an unterminated quote swallow the rest of the file
+//! into one cell, keeps lines of any length, and gives no raw text for the
+//! rejects file. A quoted cell may still span lines, but only when the
+//! result is a well-formed row; otherwise the opening line alone is rejected
+//! and the lines after it are read again as rows of their own.
+
+use super::fields::{Draft, Rows};
+use super::lines::{too_long, LineReader, PhysLine, MAX_LINE_BYTES};
+use super::{ImportError, Reject, Row};
+use std::collections::VecDeque;
+use std::io;
+use std::path::Path;
+
+/// Most physical lines one quoted cell may span.
+const MAX_RECORD_LINES: usize = 100;
+
+/// What a header column means.
+#[derive(Debug)]
+enum Column {
+    Id,
+    Field(String),
+    /// A column with an empty header (trailing commas from spreadsheets):
+    /// ignored while its cells are empty.
+    Unnamed,
+}
+
+/// Streaming reader of CSV rows.
+pub(crate) struct CsvReader {
+    source: LineSource,
+    /// Header names as written, for reasons.
+    names: Vec<String>,
+    columns: Vec<Column>,
+}
+
+/// Physical lines, with lines read ahead for a quoted cell pushed back.
+struct LineSource {
+    reader: LineReader,
+    replay: VecDeque<PhysLine>,
+}
+
+impl LineSource {
+    fn next(&mut self) -> io::Result<Option<PhysLine>> {
+        match self.replay.pop_front() {
+            Some(line) => Ok(Some(line)),
+            None => self.reader.read(),
+        }
+    }
+}
+
+/// One assembled record, or a reason it could not be assembled.
+enum Assembled {
+    Record {
+        line: u64,
+        cells: Vec<Vec<u8>>,
+        /// Index of the first cell with text after its closing quote.
+        stray: Option<usize>,
+        raw: Vec<u8>,
+    },
+    Reject {
+        line: u64,
+        reason: String,
+        raw: Vec<u8>,
+    },
+}
+
+impl CsvReader {
+    /// Read and resolve the header; fails before any row is read.
+    pub fn open(reader: LineReader, path: &Path, rows: &Rows) -> Result<CsvReader, ImportError> {
+        let mut source = LineSource {
+            reader,
+            replay: VecDeque::new(),
+        };
+        let bad = |reason: String| ImportError::BadHeader {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let cells = match assemble(&mut source, None) {
+            Err(source) => {
+                return Err(ImportError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+            Ok(None) => {
+                return Err(ImportError::EmptyFile {
+                    path: path.to_path_buf(),
+                })
+            }
+            Ok(Some(Assembled::Reject { reason, .. })) => return Err(bad(reason)),
+            Ok(Some(Assembled::Record { stray: Some(i), .. })) => {
+                return Err(bad(format!(
+                    "text after the closing quote of column {}",
+                    i + 1
+                )))
+            }
+            Ok(Some(Assembled::Record { cells, .. })) => cells,
+        };
+        let names: Vec<String> = cells
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).trim().to_string())
+            .collect();
+        // The id column first: a file without it is most likely headerless
+        // or the wrong file, and "no id column" says so better than
+        // complaining about whatever its first line holds.
+        if !names.iter().any(|n| n.eq_ignore_ascii_case("id")) {
+            return Err(ImportError::MissingIdColumn {
+                path: path.to_path_buf(),
+            });
+        }
+        let mut columns = Vec::with_capacity(names.len());
+        let mut taken: Vec<(String, &str)> = Vec::new();
+        for name in &names {
+            let column = if name.is_empty() {
+                Column::Unnamed
+            } else if name.eq_ignore_ascii_case("id") {
+                Column::Id
+            } else {
+                match rows.fields.resolve(name) {
+                    Some(field) => Column::Field(field),
+                    None => {
+                        return Err(ImportError::UnknownColumn {
+                            path: path.to_path_buf(),
+                            column: name.clone(),
+                            suggestion: rows.fields.suggest(name),
+                        })
+                    }
+                }
+            };
+            let key = match &column {
+                Column::Id => Some("id".to_string()),
+                Column::Field(f) => Some(f.clone()),
+                Column::Unnamed => None,
+            };
+            if let Some(key) = key {
+                if let Some((_, first)) = taken.iter().find(|(k, _)| *k == key) {
+                    return Err(bad(format!(
+                        "columns {first:?} and {name:?} both give {key}; keep one"
+                    )));
+                }
+                taken.push((key, name));
+            }
+            columns.push(column);
+        }
+        Ok(CsvReader {
+            source,
+            names,
+            columns,
+        })
+    }
+
+    /// The number of the next line to be read (for errors mid-file).
+    pub fn next_line_number(&self) -> u64 {
+        self.source
+            .replay
+            .front()
+            .map_or(self.source.reader.next_number(), |l| l.number)
+    }
+
+    /// The next row, `None` at end of file.
+    pub fn next_row(&mut self, rows: &mut Rows) -> io::Result<Option<Row>> {
+        let expected = self.columns.len();
+        let (line, cells, stray, raw) = match assemble(&mut self.source, Some(expected))? {
+            None => return Ok(None),
+            Some(Assembled::Reject { line, reason, raw }) => {
+                return Ok(Some(Row::Rejected(Reject {
+                    line,
+                    id: None,
+                    reason,
+                    raw: super::fields::raw_text(&raw),
+                })))
+            }
+            Some(Assembled::Record {
+                line,
+                cells,
+                stray,
+                raw,
+            }) => (line, cells, stray, raw),
+        };
+        let mut draft = Draft::new(line);
+        if cells.len() != expected {
+            draft.problem(format!(
+                "row has {} cells but the header has {expected} columns",
+                cells.len()
+            ));
+            // Still read the id, so the reject says which lead it was.
+            if let Some(i) = self.columns.iter().position(|c| matches!(c, Column::Id)) {
+                if let Some(Ok(id)) = cells.get(i).map(|c| std::str::from_utf8(c)) {
+                    draft.set_id(id);
+                }
+            }
+            return Ok(Some(rows.finish(draft, &raw)));
+        }
+        if let Some(i) = stray {
+            draft.problem(format!(
+                "text after the closing quote in column {}",
+                self.names[i]
+            ));
+        }
+        for (i, cell) in cells.iter().enumerate() {
+            let name = &self.names[i];
+            let Ok(text) = std::str::from_utf8(cell) else {
+                draft.problem(format!("invalid UTF-8 in column {name}"));
+                continue;
+            };
+            match &self.columns[i] {
+                Column::Id => draft.set_id(text),
+                Column::Field(field) => {
+                    if let Some(def) = rows.fields.def(field) {
+                        draft.add_text(def, text, &format!("column {name}"));
+                    }
+                }
+                Column::Unnamed => {
+                    if !text.trim().is_empty() {
+                        draft.problem(format!(
+                            "column {} has no name in the header but holds a value here",
+                            i + 1
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(Some(rows.finish(draft, &raw)))
+    }
+}
+
+/// Assemble the next record from physical lines, skipping blank lines.
+/// `expected` is the header's column count (`None` for the header itself).
+fn assemble(source: &mut LineSource, expected: Option<usize>) -> io::Result<Option<Assembled>> {
+    let first = loop {
+        match source.next()? {
+            None => return Ok(None),
+            Some(line) if line.is_blank() => continue,
+            Some(line) => break line,
+        }
+    };
+    if first.overlong() {
+        return Ok(Some(Assembled::Reject {
+            line: first.number,
+            reason: too_long(first.len),
+            raw: first.bytes,
+        }));
+    }
+    let mut split = Splitter::default();
+    split.feed(&first.bytes);
+    if !split.in_quotes() {
+        let (cells, stray) = split.finish();
+        return Ok(Some(Assembled::Record {
+            line: first.number,
+            cells,
+            stray,
+            raw: first.bytes,
+        }));
+    }
+    // A quoted cell runs past the end of the line: read ahead until it closes.
+    let mut extra: Vec<PhysLine> = Vec::new();
+    let mut total = first.len;
+    let closed = loop {
+        let Some(next) = source.next()? else {
+            break false;
+        };
+        total += 1 + next.len;
+        if next.overlong() || total > MAX_LINE_BYTES as u64 || extra.len() + 2 > MAX_RECORD_LINES {
+            extra.push(next);
+            break false;
+        }
+        split.feed(b"\n");
+        split.feed(&next.bytes);
+        extra.push(next);
+        if !split.in_quotes() {
+            break true;
+        }
+    };
+    if closed {
+        let (cells, stray) = split.finish();
+        // Only a well-formed row of the right width is taken as a multi-line
+        // record; anything else is far more likely a quote left open.
+        let width_ok = match expected {
+            None => true,
+            Some(n) => n == cells.len(),
+        };
+        if stray.is_none() && width_ok {
+            let mut raw = first.bytes;
+            for line in &extra {
+                raw.push(b'\n');
+                raw.extend_from_slice(&line.bytes);
+            }
+            return Ok(Some(Assembled::Record {
+                line: first.number,
+                cells,
+                stray,
+                raw,
+            }));
+        }
+    }
+    for line in extra.into_iter().rev() {
+        source.replay.push_front(line);
+    }
+    Ok(Some(Assembled::Reject {
+        line: first.number,
+        reason: format!(
+            "unterminated quote: a quoted cell opened on this line does not close \
+             (add the closing \" or double any \" inside the cell; a cell may span at most {MAX_RECORD_LINES} lines)"
+        ),
+        raw: first.bytes,
+    }))
+}
+
+/// Where the splitter is within a cell.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// At the start of a cell.
+    #[default]
+    Start,
+    /// Inside a cell that did not start with a quote (quotes are literal).
+    Unquoted,
+    /// Inside a quoted cell.
+    Quoted,
+    /// Just after a quote inside a quoted cell: `""` escape or the close.
+    QuoteInQuoted,
+    /// After a closing quote and optional blanks, waiting for a comma.
+    AfterClose,
+}
+
+/// RFC 4180 cell splitter, fed one line (or a line continuation) at a time.
+#[derive(Debug, Default)]
+struct Splitter {
+    cells: Vec<Vec<u8>>,
+    cur: Vec<u8>,
+    state: State,
+    stray: Option<usize>,
+}
+
+impl Splitter {
+    fn feed(&mut self, bytes: &[u8]) {
+        use State::*;
+        for &b in bytes {
+            match (self.state, b) {
+                (Start, b'"') => self.state = Quoted,
+                (Start | Unquoted | QuoteInQuoted | AfterClose, b',') => {
+                    self.cells.push(std::mem::take(&mut self.cur));
+                    self.state = Start;
+                }
+                (Start | Unquoted, _) => {
+                    self.cur.push(b);
+                    self.state = Unquoted;
+                }
+                (Quoted, b'"') => self.state = QuoteInQuoted,
+                (Quoted, _) => self.cur.push(b),
+                (QuoteInQuoted, b'"') => {
+                    self.cur.push(b'"');
+                    self.state = Quoted;
+                }
+                // Blanks after a closing quote are common and harmless.
+                (QuoteInQuoted | AfterClose, b' ' | b'\t') => self.state = AfterClose,
+                (QuoteInQuoted | AfterClose, _) => {
+                    // `"a"b`: the csv crate would glue this on silently; we
+                    // reject the row. Carry on unquoted so the line ends the record.
+                    self.stray.get_or_insert(self.cells.len());
+                    self.cur.push(b);
+                    self.state = Unquoted;
+                }
+            }
+        }
+    }
+
+    fn in_quotes(&self) -> bool {
+        self.state == State::Quoted
+    }
+
+    fn finish(mut self) -> (Vec<Vec<u8>>, Option<usize>) {
+        self.cells.push(self.cur);
+        (self.cells, self.stray)
+    }
+}

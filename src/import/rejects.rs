@@ -1,0 +1,63 @@
+//! The rejects file: one CSV row (`line,id,reason,raw`) per rejected input
+//! row, so a person can fix the rows and import just those again.
+
+use super::Reject;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Writes rejects to a CSV file, created only when the first reject arrives
+/// so that a clean import leaves no file behind.
+#[derive(Debug)]
+pub struct RejectsWriter {
+    path: PathBuf,
+    out: Option<::csv::Writer<File>>,
+    count: u64,
+}
+
+impl RejectsWriter {
+    /// Prepare to write rejects to `path`. The file is not touched until the
+    /// first [`write`](Self::write); a missing parent directory fails here,
+    /// rather than after the import has been running for an hour.
+    pub fn create(path: impl AsRef<Path>) -> io::Result<RejectsWriter> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !parent.is_dir() {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("rejects directory {} does not exist", parent.display()),
+                ));
+            }
+        }
+        Ok(RejectsWriter {
+            path,
+            out: None,
+            count: 0,
+        })
+    }
+
+    /// Where rejects go (the file may not exist yet).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append one reject, creating the file with its header on the first.
+    pub fn write(&mut self, reject: &Reject) -> io::Result<()> {
+        let out = match &mut self.out {
+            Some(out) => out,
+            None => self.out.insert(::csv::Writer::from_path(&self.path)?),
+        };
+        // Serialising the struct writes the header from its field names.
+        out.serialize(reject)?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Flush and close; returns how many rejects were written.
+    pub fn finish(mut self) -> io::Result<u64> {
+        if let Some(out) = &mut self.out {
+            out.flush()?;
+        }
+        Ok(self.count)
+    }
+}

@@ -1,0 +1,671 @@
+//! Tests for the importer: good rows, each kind of reject, header errors,
+//! the rejects file, and a property that no good row is ever lost.
+
+use super::fields::{edit_distance, Fields};
+use super::*;
+use crate::model::{FieldState, Value, SOURCE_INPUT};
+use chrono::TimeZone;
+use std::collections::BTreeSet;
+use std::io::Write;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap()
+}
+
+/// Write `content` to a temp file called `name` and import it.
+fn import(name: &str, content: &[u8]) -> Result<Vec<Row>, ImportError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, content).unwrap();
+    let mut importer = Importer::open(&path, &Catalogue::standard(), now())?;
+    let rows: Vec<Row> = importer.by_ref().collect();
+    assert!(importer.take_error().is_none());
+    Ok(rows)
+}
+
+fn rows(name: &str, content: &[u8]) -> Vec<Row> {
+    import(name, content).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn good_ids(rows: &[Row]) -> Vec<String> {
+    rows.iter()
+        .filter_map(|r| match r {
+            Row::Good { record, .. } => Some(record.id.clone()),
+            Row::Rejected(_) => None,
+        })
+        .collect()
+}
+
+fn rejects(rows: &[Row]) -> Vec<&Reject> {
+    rows.iter()
+        .filter_map(|r| match r {
+            Row::Rejected(r) => Some(r),
+            Row::Good { .. } => None,
+        })
+        .collect()
+}
+
+fn record<'a>(rows: &'a [Row], id: &str) -> &'a Record {
+    rows.iter()
+        .find_map(|r| match r {
+            Row::Good { record, .. } if record.id == id => Some(record),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no good row {id}"))
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.into())
+}
+
+#[test]
+fn good_csv_rows_become_known_input_values() {
+    let csv = "id,person.email,company.domain,company.employee_count,company.tech_stack,person.seniority,email.free_provider\n\
+               a1, Jane@Acme.IO ,https://www.acme.io/about,\"1,200\",Stripe; AWS,VP,no\n\
+               a2,,,,,,\n";
+    let rows = rows("leads.csv", csv.as_bytes());
+    assert_eq!(good_ids(&rows), ["a1", "a2"]);
+    let a1 = record(&rows, "a1");
+    assert_eq!(a1.value("person.email"), Some(&text("jane@acme.io")));
+    assert_eq!(a1.value("company.domain"), Some(&text("acme.io")));
+    assert_eq!(
+        a1.value("company.employee_count"),
+        Some(&Value::Integer(1200))
+    );
+    assert_eq!(
+        a1.value("company.tech_stack"),
+        Some(&Value::List(vec!["stripe".into(), "aws".into()]))
+    );
+    assert_eq!(a1.value("person.seniority"), Some(&text("vp")));
+    assert_eq!(a1.value("email.free_provider"), Some(&Value::Bool(false)));
+    for state in a1.fields.values() {
+        let FieldState::Known(k) = state else {
+            panic!("not known: {state:?}")
+        };
+        assert_eq!(k.source, SOURCE_INPUT);
+        assert_eq!(k.confidence, 1.0);
+        assert_eq!(k.observed_at, now());
+        assert_eq!(k.expires_at, None);
+    }
+    assert_eq!(a1.updated_at, now());
+    // Empty cells are "not given": no field, never an empty string.
+    assert!(record(&rows, "a2").fields.is_empty());
+    assert!(matches!(rows[0], Row::Good { line: 2, .. }));
+}
+
+#[test]
+fn good_jsonl_rows_flat_and_nested() {
+    let jsonl = concat!(
+        r#"{"id":"j1","person.email":"jane@acme.io","company.employee_count":42,"company.tech_stack":["Segment",null],"email.free_provider":true}"#,
+        "\n\n",
+        r#"{"id":"j2","person":{"first_name":"Ann","title":null},"company":{"domain":"acme.io"}}"#,
+        "\n",
+        r#"{"id":77,"email":"x@y.io","person":null}"#,
+        "\n",
+        r#"{"id":"j4"}"#,
+    );
+    let rows = rows("leads.jsonl", jsonl.as_bytes());
+    assert_eq!(good_ids(&rows), ["j1", "j2", "77", "j4"]);
+    let j1 = record(&rows, "j1");
+    assert_eq!(
+        j1.value("company.employee_count"),
+        Some(&Value::Integer(42))
+    );
+    assert_eq!(
+        j1.value("company.tech_stack"),
+        Some(&Value::List(vec!["segment".into()]))
+    );
+    assert_eq!(j1.value("email.free_provider"), Some(&Value::Bool(true)));
+    let j2 = record(&rows, "j2");
+    assert_eq!(j2.value("person.first_name"), Some(&text("Ann")));
+    assert_eq!(j2.value("company.domain"), Some(&text("acme.io")));
+    assert!(!j2.fields.contains_key("person.title"), "null is not given");
+    assert_eq!(
+        record(&rows, "77").value("person.email"),
+        Some(&text("x@y.io"))
+    );
+    assert!(record(&rows, "j4").fields.is_empty());
+    // Line numbers are physical: the blank line 2 is skipped but counted.
+    assert!(matches!(rows[1], Row::Good { line: 3, .. }));
+    assert_eq!(
+        record(&rows, "j2")
+            .state("company.domain")
+            .known()
+            .unwrap()
+            .source,
+        "input"
+    );
+}
+
+#[test]
+fn aliases_bom_crlf_and_multiline_cells() {
+    let csv = "\u{feff}ID,Email,First Name,last_name,company_name,website,title,phone,linkedin\r\n\
+               c1,jane@acme.io,Jane,Doe,Acme,acme.io,\"VP,\nSales\",(415) 555-0123,linkedin.com/in/jane\r\n\
+               c2,,,,,,,,\r\n";
+    let rows = rows("leads.CSV", csv.as_bytes());
+    assert_eq!(good_ids(&rows), ["c1", "c2"]);
+    let c1 = record(&rows, "c1");
+    assert_eq!(c1.value("person.email"), Some(&text("jane@acme.io")));
+    assert_eq!(c1.value("person.first_name"), Some(&text("Jane")));
+    assert_eq!(c1.value("person.last_name"), Some(&text("Doe")));
+    assert_eq!(c1.value("company.name"), Some(&text("Acme")));
+    assert_eq!(c1.value("company.domain"), Some(&text("acme.io")));
+    assert_eq!(c1.value("person.title"), Some(&text("VP, Sales")));
+    assert_eq!(c1.value("person.phone"), Some(&text("+14155550123")));
+    assert_eq!(
+        c1.value("person.linkedin_url"),
+        Some(&text("https://linkedin.com/in/jane"))
+    );
+    // c2 starts after the two-line record.
+    assert!(matches!(rows[1], Row::Good { line: 4, .. }));
+}
+
+/// (file name, content, expected rejects as (line, reason prefix), expected good ids)
+type Case = (&'static str, Vec<u8>, Vec<(u64, String)>, Vec<&'static str>);
+
+fn reject_cases() -> Vec<Case> {
+    let long_title = "x".repeat(2000);
+    let long_line = format!(
+        "{{\"id\":\"big\",\"person.title\":\"{}\"}}",
+        "y".repeat(1 << 20)
+    );
+    let bad_utf8_csv = b"id,person.title\na,CEO\nb,\xff\xfeboss\nc,CTO\n".to_vec();
+    let s = |x: &str| x.to_string();
+    vec![
+        (
+            "ragged.csv",
+            b"id,person.email\na,a@x.io\nb,b@x.io,extra\nc\nd,d@x.io\n".to_vec(),
+            vec![
+                (3, s("row has 3 cells but the header has 2 columns")),
+                (4, s("row has 1 cells but the header has 2 columns")),
+            ],
+            vec!["a", "d"],
+        ),
+        (
+            "utf8.csv",
+            bad_utf8_csv,
+            vec![(3, s("invalid UTF-8 in column person.title"))],
+            vec!["a", "c"],
+        ),
+        (
+            "overlong.csv",
+            format!("id,person.title\na,CEO\nb,{long_title}\nc,CTO\n").into_bytes(),
+            vec![(
+                3,
+                s("column person.title: value is 2000 characters long, over the limit of 1024"),
+            )],
+            vec!["a", "c"],
+        ),
+        (
+            "dup.csv",
+            b"id,person.email\na,a@x.io\nb,b@x.io\n a ,z@x.io\nc,c@x.io\n".to_vec(),
+            vec![(4, s("duplicate id \"a\" (first seen on line 2)"))],
+            vec!["a", "b", "c"],
+        ),
+        (
+            "email.csv",
+            b"id,person.email\na,a@x.io\nb,jane@\nc,c@x.io\n".to_vec(),
+            vec![(3, s("column person.email: \"jane@\" is not a valid email"))],
+            vec!["a", "c"],
+        ),
+        (
+            "domain.csv",
+            b"id,domain\na,acme.io\nb,not a domain\nc,c.io\n".to_vec(),
+            vec![(3, s("column domain: \"not a domain\" is not a valid domain"))],
+            vec!["a", "c"],
+        ),
+        (
+            "noid.csv",
+            b"id,person.email\na,a@x.io\n,b@x.io\n   ,\nc,c@x.io\n".to_vec(),
+            vec![(3, s("missing id")), (4, s("missing id"))],
+            vec!["a", "c"],
+        ),
+        (
+            "quote.csv",
+            b"id,person.email\na,a@x.io\nb,\"b@x.io\nc,c@x.io\nd,\"d@x.io\"\n".to_vec(),
+            vec![(3, s("unterminated quote"))],
+            vec!["a", "c", "d"],
+        ),
+        (
+            "stray.csv",
+            b"id,person.title\na,\"CEO\" \nb,\"CTO\"x\nc,CFO\n".to_vec(),
+            vec![(3, s("text after the closing quote in column person.title"))],
+            vec!["a", "c"],
+        ),
+        (
+            "longline.csv",
+            format!("id,person.title\na,CEO\nb,{}\nc,CTO\n", "z".repeat((1 << 20) + 5)).into_bytes(),
+            vec![(3, s("line is 1048583 bytes long, over the limit of 1048576 bytes"))],
+            vec!["a", "c"],
+        ),
+        (
+            "malformed.jsonl",
+            b"{\"id\":\"a\"}\n{\"id\": \"b\", \n{\"id\":\"c\"}\n[1]\n".to_vec(),
+            vec![
+                (2, s("malformed JSON at column 12: EOF while parsing a value")),
+                (4, s("expected a JSON object, got an array")),
+            ],
+            vec!["a", "c"],
+        ),
+        (
+            "unknown.ndjson",
+            b"{\"id\":\"a\"}\n{\"id\":\"b\",\"emial\":\"b@x.io\"}\n{\"id\":\"c\",\"person\":{\"emial\":1}}\n{\"id\":\"d\"}\n".to_vec(),
+            vec![
+                (2, s("unknown field \"emial\" (did you mean \"person.email\"?)")),
+                (3, s("unknown field \"person.emial\" (did you mean \"person.email\"?)")),
+            ],
+            vec!["a", "d"],
+        ),
+        (
+            "json-rules.json",
+            b"{\"id\":\"a\"}\n{\"person.email\":\"q@x.io\"}\n{\"id\":\"a\"}\n{\"id\":\"e\",\"person.email\":\"jane@\"}\n{\"id\":\"f\",\"email\":\"f@x.io\",\"person\":{\"email\":\"g@x.io\"}}\n{\"id\":[1]}\n{\"id\":\"z\"}\n".to_vec(),
+            vec![
+                (2, s("missing id")),
+                (3, s("duplicate id \"a\" (first seen on line 1)")),
+                (4, s("field person.email: \"jane@\" is not a valid email")),
+                (5, s("person.email is given twice (as \"email\" and \"person.email\")")),
+                (6, s("id must be a string or a number, not an array")),
+            ],
+            vec!["a", "z"],
+        ),
+        (
+            "utf8.jsonl",
+            b"{\"id\":\"a\"}\n{\"id\":\"b\",\"person.title\":\"\xc3\x28\"}\n{\"id\":\"c\"}\n".to_vec(),
+            vec![(2, s("invalid UTF-8 at byte 27 of the line"))],
+            vec!["a", "c"],
+        ),
+        (
+            "longline.jsonl",
+            format!("{{\"id\":\"a\"}}\n{long_line}\n{{\"id\":\"c\"}}\n").into_bytes(),
+            vec![(2, format!("line is {} bytes long, over the limit", long_line.len()))],
+            vec!["a", "c"],
+        ),
+        (
+            "badid.csv",
+            format!("id,person.title\n{},CEO\nb\tc,CEO\nd,CEO\n", "i".repeat(201)).into_bytes(),
+            vec![
+                (2, s("id is 201 characters long, over the limit of 200")),
+                (3, s("id contains a control character")),
+            ],
+            vec!["d"],
+        ),
+    ]
+}
+
+#[test]
+fn bad_rows_are_rejected_with_line_and_reason_and_good_rows_survive() {
+    for (name, content, want_rejects, want_good) in reject_cases() {
+        let rows = rows(name, &content);
+        let got: Vec<(u64, &str)> = rejects(&rows)
+            .iter()
+            .map(|r| (r.line, r.reason.as_str()))
+            .collect();
+        assert_eq!(got.len(), want_rejects.len(), "{name}: {got:?}");
+        for ((line, reason), (want_line, want_reason)) in got.iter().zip(&want_rejects) {
+            assert_eq!(line, want_line, "{name}: {reason}");
+            assert!(
+                reason.starts_with(want_reason.as_str()),
+                "{name}: got {reason:?}, want {want_reason:?}"
+            );
+        }
+        assert_eq!(good_ids(&rows), want_good, "{name}");
+        for r in rejects(&rows) {
+            assert!(r.raw.chars().count() <= 2000, "{name}: raw not cut");
+        }
+    }
+}
+
+#[test]
+fn rejects_carry_the_raw_row_and_the_id() {
+    let rows = rows("leads.csv", b"id,person.email\nb,jane@\nc,\xff@x.io\n");
+    let r = rejects(&rows);
+    assert_eq!(r[0].raw, "b,jane@");
+    assert_eq!(r[0].id.as_deref(), Some("b"));
+    assert_eq!(r[1].raw, "c,\u{fffd}@x.io");
+    let long = rows_of_len(5000);
+    assert_eq!(rejects(&long)[0].raw.chars().count(), 2000);
+}
+
+fn rows_of_len(n: usize) -> Vec<Row> {
+    rows(
+        "long.csv",
+        format!("id,person.title\nq,{}\n", "é".repeat(n)).as_bytes(),
+    )
+}
+
+#[test]
+fn unterminated_quote_at_end_of_file_loses_nothing_before_it() {
+    let rows = rows("q.csv", b"id,person.title\na,CEO\nb,\"CTO\n");
+    assert_eq!(good_ids(&rows), ["a"]);
+    assert_eq!(rejects(&rows)[0].line, 3);
+}
+
+#[test]
+fn header_errors_name_the_file() {
+    let err = import("h.csv", b"id,Emial,person.title\n").unwrap_err();
+    match &err {
+        ImportError::UnknownColumn {
+            column, suggestion, ..
+        } => {
+            assert_eq!(column, "Emial");
+            assert_eq!(suggestion.as_deref(), Some("person.email"));
+        }
+        other => panic!("{other}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains("h.csv") && msg.contains("did you mean \"person.email\""),
+        "{msg}"
+    );
+
+    let err = import("h.csv", b"id,company.domian\n").unwrap_err();
+    assert!(
+        matches!(&err, ImportError::UnknownColumn { suggestion: Some(s), .. } if s == "company.domain"),
+        "{err}"
+    );
+    let err = import("h.csv", b"id,zzzzqqqq\n").unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ImportError::UnknownColumn {
+                suggestion: None,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let err = import("h.csv", b"email,title\na@b.io,CEO\n").unwrap_err();
+    assert!(matches!(err, ImportError::MissingIdColumn { .. }), "{err}");
+    assert!(err.to_string().contains("h.csv"));
+
+    let err = import("h.csv", b"id,email,person.email\n").unwrap_err();
+    assert!(matches!(err, ImportError::BadHeader { .. }), "{err}");
+
+    for (name, content) in [("e.csv", &b""[..]), ("e.jsonl", b"\n  \n")] {
+        let err = import(name, content).unwrap_err();
+        assert!(matches!(err, ImportError::EmptyFile { .. }), "{err}");
+        assert!(err.to_string().contains(name));
+    }
+    let err = import("leads.xlsx", b"id\n").unwrap_err();
+    assert!(matches!(err, ImportError::UnknownFormat { .. }), "{err}");
+    assert!(err.to_string().contains("leads.xlsx"));
+
+    let err = import("array.json", b"[\n {\"id\":\"a\"}\n]\n").unwrap_err();
+    assert!(matches!(err, ImportError::NotJsonLines { .. }), "{err}");
+
+    let err = Importer::open(
+        Path::new("/nonexistent/x.csv"),
+        &Catalogue::standard(),
+        now(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ImportError::Io { .. }) && err.to_string().contains("/nonexistent/x.csv")
+    );
+}
+
+#[test]
+fn a_header_only_csv_has_no_rows_and_unnamed_columns_must_stay_empty() {
+    assert!(rows("h.csv", b"id,person.email\n").is_empty());
+    let rows = rows("h.csv", b"id,person.title,\na,CEO,\nb,CTO,oops\n");
+    assert_eq!(good_ids(&rows), ["a"]);
+    assert!(rejects(&rows)[0].reason.starts_with("column 3 has no name"));
+}
+
+#[test]
+fn suggestions_and_edit_distance() {
+    let fields = Fields::new(&Catalogue::standard());
+    assert_eq!(fields.suggest("email").as_deref(), Some("person.email"));
+    assert_eq!(fields.suggest("E-Mail").as_deref(), Some("person.email"));
+    assert_eq!(
+        fields.suggest("seniority").as_deref(),
+        Some("person.seniority")
+    );
+    assert_eq!(
+        fields.suggest("employee_cnt").as_deref(),
+        Some("company.employee_count")
+    );
+    assert_eq!(fields.suggest("xyz"), None);
+    assert_eq!(edit_distance("kitten", "sitting"), 3);
+    assert_eq!(edit_distance("", "abc"), 3);
+}
+
+#[test]
+fn summary_counts_rows() {
+    let rows = rows("s.csv", b"id,person.email\na,a@x.io\nb,bad\nc,\n");
+    let mut summary = ImportSummary::default();
+    for row in &rows {
+        summary.count(row);
+    }
+    assert_eq!(
+        summary,
+        ImportSummary {
+            rows: 3,
+            good: 2,
+            rejected: 1
+        }
+    );
+    assert_eq!(
+        serde_json::to_value(summary).unwrap(),
+        serde_json::json!({"rows":3,"good":2,"rejected":1})
+    );
+}
+
+#[test]
+fn rejects_file_is_written_lazily_with_a_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean-rejects.csv");
+    let writer = RejectsWriter::create(&clean).unwrap();
+    assert_eq!(writer.path(), clean);
+    assert_eq!(writer.finish().unwrap(), 0);
+    assert!(!clean.exists(), "a clean import leaves no rejects file");
+
+    let path = dir.path().join("rejects.csv");
+    let mut writer = RejectsWriter::create(&path).unwrap();
+    assert!(!path.exists());
+    let rows = rows("r.csv", b"id,person.email\na,a@x.io\nb,jane@\n,c@x.io\n");
+    for row in &rows {
+        if let Row::Rejected(r) = row {
+            writer.write(r).unwrap();
+        }
+    }
+    assert_eq!(writer.finish().unwrap(), 2);
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        written,
+        "line,id,reason,raw\n\
+         3,b,\"column person.email: \"\"jane@\"\" is not a valid email\",\"b,jane@\"\n\
+         4,,missing id,\",c@x.io\"\n"
+    );
+    // The rejects file is itself importable CSV: its reasons round-trip.
+    let mut back = ::csv::Reader::from_path(&path).unwrap();
+    assert_eq!(back.records().count(), 2);
+
+    assert!(RejectsWriter::create(dir.path().join("no/such/dir/r.csv")).is_err());
+}
+
+#[test]
+fn from_reader_streams_and_importer_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Importer>();
+    // 20k rows through a generated reader: nothing is collected up front.
+    let n = 20_000u64;
+    let body: Vec<u8> = std::iter::once("id,person.email,company.employee_count\n".to_string())
+        .chain((0..n).map(|i| format!("id{i},p{i}@x.io,{i}\n")))
+        .collect::<String>()
+        .into_bytes();
+    let importer = Importer::from_reader(
+        std::io::Cursor::new(body),
+        Format::Csv,
+        Path::new("<memory>"),
+        &Catalogue::standard(),
+        now(),
+    )
+    .unwrap();
+    assert_eq!(importer.format(), Format::Csv);
+    let mut summary = ImportSummary::default();
+    for row in importer {
+        summary.count(&row);
+    }
+    assert_eq!(
+        summary,
+        ImportSummary {
+            rows: n,
+            good: n,
+            rejected: 0
+        }
+    );
+}
+
+#[test]
+fn a_read_error_mid_file_ends_with_a_reject_and_an_error() {
+    struct Failing(std::io::Cursor<Vec<u8>>);
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.read(buf)? {
+                0 => Err(std::io::Error::other("disk on fire")),
+                n => Ok(n),
+            }
+        }
+    }
+    let input = Failing(std::io::Cursor::new(
+        b"{\"id\":\"a\"}\n{\"id\":\"b\"}\n".to_vec(),
+    ));
+    let mut importer = Importer::from_reader(
+        input,
+        Format::JsonLines,
+        Path::new("f.jsonl"),
+        &Catalogue::standard(),
+        now(),
+    )
+    .unwrap();
+    let rows: Vec<Row> = importer.by_ref().collect();
+    assert_eq!(good_ids(&rows), ["a", "b"]);
+    let last = rejects(&rows);
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0].line, 3);
+    assert!(last[0].reason.contains("disk on fire"));
+    assert!(importer.next().is_none());
+    assert!(matches!(
+        importer.take_error(),
+        Some(ImportError::Io { .. })
+    ));
+}
+
+/// A million-row file streams in constant memory. Slow in debug builds:
+/// `cargo test --release -- --ignored million`.
+#[test]
+#[ignore]
+fn a_million_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.csv");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    writeln!(out, "id,person.email,company.domain,person.title").unwrap();
+    for i in 0..1_000_000u64 {
+        writeln!(out, "id{i},p{i}@acme.io,acme{i}.io,VP Sales").unwrap();
+    }
+    out.flush().unwrap();
+    drop(out);
+    let started = std::time::Instant::now();
+    let mut summary = ImportSummary::default();
+    for row in Importer::open(&path, &Catalogue::standard(), now()).unwrap() {
+        summary.count(&row);
+    }
+    eprintln!("1M rows in {:?}", started.elapsed());
+    assert_eq!(summary.good, 1_000_000);
+}
+
+/// Kinds of bad row for the property test.
+#[derive(Debug, Clone, Copy)]
+enum Bad {
+    Ragged,
+    Email,
+    Utf8,
+    Quote,
+    MissingId,
+    Duplicate,
+    Malformed,
+    UnknownKey,
+}
+
+fn bad_row(kind: Bad, i: usize, csv: bool, earlier_good: Option<usize>) -> Vec<u8> {
+    let id = format!("b{i}");
+    match (kind, csv) {
+        (Bad::Ragged, true) => format!("{id},x@y.io,CEO,extra").into_bytes(),
+        (Bad::Ragged | Bad::Malformed, false) => format!("{{\"id\":\"{id}\",").into_bytes(),
+        (Bad::Malformed, true) => id.into_bytes(),
+        (Bad::Email, true) => format!("{id},nope@,CEO").into_bytes(),
+        (Bad::Email, false) => format!("{{\"id\":\"{id}\",\"email\":\"nope@\"}}").into_bytes(),
+        (Bad::Utf8, true) => [format!("{id},x@y.io,").as_bytes(), b"\xff\xfe"].concat(),
+        (Bad::Utf8, false) => [
+            format!("{{\"id\":\"{id}\",\"title\":\"").as_bytes(),
+            b"\xff\"}",
+        ]
+        .concat(),
+        (Bad::Quote, true) => format!("{id},\"x@y.io,CEO").into_bytes(),
+        (Bad::Quote, false) => format!("{{\"id\":\"{id}\",\"title\":\"CEO}}").into_bytes(),
+        (Bad::MissingId, true) => b",x@y.io,CEO".to_vec(),
+        (Bad::MissingId, false) => b"{\"email\":\"x@y.io\"}".to_vec(),
+        (Bad::UnknownKey, true) => format!("{id},x@y.io,\"CEO\"junk").into_bytes(),
+        (Bad::UnknownKey, false) => {
+            format!("{{\"id\":\"{id}\",\"emial\":\"x@y.io\"}}").into_bytes()
+        }
+        (Bad::Duplicate, _) => match earlier_good {
+            Some(g) if csv => format!("g{g},dup@y.io,CEO").into_bytes(),
+            Some(g) => format!("{{\"id\":\"g{g}\"}}").into_bytes(),
+            None => bad_row(Bad::Email, i, csv, None),
+        },
+    }
+}
+
+fn good_row(i: usize, variant: u8, csv: bool) -> Vec<u8> {
+    let id = format!("g{i}");
+    match (variant % 4, csv) {
+        (0, true) => format!("{id},p{i}@x.io,CEO"),
+        (1, true) => format!("{id},,\"VP, Sales\""),
+        (2, true) => format!("{id},,"),
+        (_, true) => format!("\"{id}\",p{i}@x.io,\"Head of \"\"Growth\"\"\""),
+        (0, false) => format!("{{\"id\":\"{id}\",\"person.email\":\"p{i}@x.io\"}}"),
+        (1, false) => format!("{{\"id\":\"{id}\",\"person\":{{\"title\":\"VP\"}}}}"),
+        (2, false) => format!("{{\"id\":\"{id}\"}}"),
+        (_, false) => format!("{{\"id\":\"{id}\",\"title\":\"a \\\"b\\\"\",\"email\":null}}"),
+    }
+    .into_bytes()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn no_good_row_is_ever_lost(
+        csv in proptest::bool::ANY,
+        plan in proptest::collection::vec((proptest::bool::ANY, 0u8..8, 0u8..4), 0..40),
+    ) {
+        let kinds = [Bad::Ragged, Bad::Email, Bad::Utf8, Bad::Quote, Bad::MissingId, Bad::Duplicate, Bad::Malformed, Bad::UnknownKey];
+        let mut body: Vec<u8> = if csv { b"id,person.email,person.title\n".to_vec() } else { Vec::new() };
+        let mut want_good = BTreeSet::new();
+        let mut last_good = None;
+        for (i, (good, kind, variant)) in plan.iter().enumerate() {
+            let line = if *good {
+                want_good.insert(format!("g{i}"));
+                last_good = Some(i);
+                good_row(i, *variant, csv)
+            } else {
+                bad_row(kinds[*kind as usize], i, csv, last_good)
+            };
+            body.extend_from_slice(&line);
+            body.push(b'\n');
+        }
+        // JSON lines needs a first line; an all-bad plan keeps it honest.
+        if !csv && body.is_empty() {
+            body.extend_from_slice(b"\n{\"id\":\"g-last\"}\n");
+            want_good.insert("g-last".to_string());
+        }
+        let name = if csv { "p.csv" } else { "p.jsonl" };
+        let rows = rows(name, &body);
+        let got: BTreeSet<String> = good_ids(&rows).into_iter().collect();
+        proptest::prop_assert_eq!(&got, &want_good);
+        proptest::prop_assert_eq!(rows.len(), plan.len().max(usize::from(!csv)));
+    }
+}
