@@ -74,7 +74,15 @@ pub fn toml_error(file: impl Into<PathBuf>, text: &str, err: &toml::de::Error) -
     let line = err
         .span()
         .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-    let message = err.message().trim().to_string();
+    // toml's messages span lines; one line per error reads better in `check`.
+    let message = err
+        .message()
+        .trim()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ");
     ConfigError {
         file: file.into(),
         key: String::new(),

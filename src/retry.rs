@@ -15,6 +15,7 @@ pub struct RetrySchedule {
     policy: RetryPolicy,
     backoff: backoff::ExponentialBackoff,
     attempts: u32,
+    failures: u32,
     started: Instant,
 }
 
@@ -35,6 +36,7 @@ impl RetrySchedule {
             policy,
             backoff,
             attempts: 1,
+            failures: 0,
             started: Instant::now(),
         }
     }
@@ -46,9 +48,15 @@ impl RetrySchedule {
 
     /// The wait before the next attempt, or `None` to give up. A vendor's
     /// Retry-After wins over the computed backoff; one beyond
-    /// `max_retry_after` gives up at once.
-    pub fn next_delay(&mut self, retry_after: Option<Duration>) -> Option<Duration> {
-        if self.attempts >= self.policy.max_attempts {
+    /// `max_retry_after` gives up at once. Throttling (`throttled`) is bounded
+    /// by the total time only: a vendor that says "come back in a second" is
+    /// not failing, and giving up after a few 429s would turn pacing into errors.
+    pub fn next_delay(
+        &mut self,
+        retry_after: Option<Duration>,
+        throttled: bool,
+    ) -> Option<Duration> {
+        if !throttled && self.failures >= self.policy.max_attempts.saturating_sub(1) {
             return None;
         }
         let computed = self.backoff.next_backoff()?;
@@ -61,6 +69,9 @@ impl RetrySchedule {
             return None;
         }
         self.attempts += 1;
+        if !throttled {
+            self.failures += 1;
+        }
         Some(delay)
     }
 }
@@ -83,7 +94,7 @@ mod tests {
     async fn bounded_by_attempts_and_backoff_cap() {
         let mut s = RetrySchedule::new(policy(5));
         let mut delays = Vec::new();
-        while let Some(d) = s.next_delay(None) {
+        while let Some(d) = s.next_delay(None, false) {
             assert!(d <= Duration::from_millis(400), "{d:?} over the cap");
             delays.push(d);
         }
@@ -95,11 +106,11 @@ mod tests {
     async fn retry_after_is_honoured_and_capped() {
         let mut s = RetrySchedule::new(policy(5));
         assert_eq!(
-            s.next_delay(Some(Duration::from_secs(1))),
+            s.next_delay(Some(Duration::from_secs(1)), true),
             Some(Duration::from_secs(1))
         );
         assert_eq!(
-            s.next_delay(Some(Duration::from_secs(3))),
+            s.next_delay(Some(Duration::from_secs(3)), true),
             None,
             "beyond max_retry_after"
         );
@@ -109,6 +120,22 @@ mod tests {
     async fn bounded_in_total_time() {
         let mut s = RetrySchedule::new(policy(100));
         tokio::time::advance(Duration::from_millis(4_900)).await;
-        assert_eq!(s.next_delay(Some(Duration::from_millis(200))), None);
+        assert_eq!(s.next_delay(Some(Duration::from_millis(200)), true), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_is_bounded_by_time_not_attempts() {
+        let mut s = RetrySchedule::new(policy(2));
+        for _ in 0..10 {
+            let d = s
+                .next_delay(Some(Duration::from_millis(100)), true)
+                .expect("429s keep waiting");
+            tokio::time::advance(d).await;
+        }
+        assert!(
+            s.next_delay(None, false).is_some(),
+            "one failure allowed with max_attempts 2"
+        );
+        assert!(s.next_delay(None, false).is_none());
     }
 }

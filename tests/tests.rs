@@ -1,1 +1,12 @@
-mod x {}
+//! The one integration-test binary (one link step on a 2-core CI). Each module
+//! runs the real `leadfall` binary against an in-process sandbox on 127.0.0.1:0.
+
+/// Shared helpers: temp dirs, the sandbox, running the binary.
+mod util;
+
+/// `leadfall check`: valid and broken configurations, messages verbatim.
+mod check;
+/// `leadfall demo`: the newcomer's path, reconciled with the sandbox bill.
+mod demo;
+/// `leadfall enrich`: bad input, cache, faults, secrets.
+mod enrich;

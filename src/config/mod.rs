@@ -78,7 +78,9 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
     let mut providers = ProviderSet::default();
     let mut provider_files = Vec::new();
     for dir in &raw.provider_dirs {
+        // Canonical, so errors name `providers/x.toml`, not `config/../providers/x.toml`.
         let dir_path = base.join(dir);
+        let dir_path = dir_path.canonicalize().unwrap_or(dir_path);
         let entries = match std::fs::read_dir(&dir_path) {
             Ok(e) => e,
             Err(e) => {

@@ -56,7 +56,10 @@ impl Engine {
             catalogue: &self.settings.catalogue,
         };
         let store = self.executor.store().clone();
-        let pattern = move |domain: &str| store.email_pattern(domain).ok().flatten();
+        let pattern = move |first: &str, last: &str, domain: &str| {
+            let memo = store.guess_memo(first, last, domain).ok().flatten();
+            memo.or_else(|| store.email_pattern(domain).ok().flatten())
+        };
         let mut run = RunState::default();
         let mut ledger = Vec::new();
         for _ in 0..MAX_ROUNDS {
@@ -96,13 +99,41 @@ impl Engine {
                     result.entry.credits,
                     now,
                 );
-                if let Purpose::Verify { .. } = call.purpose {
+                if let Purpose::Verify {
+                    guess, candidate, ..
+                } = &call.purpose
+                {
+                    if *guess {
+                        self.memo_guess(&record, candidate);
+                    }
                     self.learn_pattern(&record);
                 }
                 ledger.push(result.entry);
             }
         }
         (record, ledger)
+    }
+
+    /// Remember which pattern this person's guess used, whatever the verdict.
+    fn memo_guess(&self, record: &Record, candidate: &crate::waterfall::Candidate) {
+        let text = |f: &str| record.value(f).map(Value::render);
+        let (Some(first), Some(last)) = (text("person.first_name"), text("person.last_name"))
+        else {
+            return;
+        };
+        let email = candidate.value.render();
+        let Some((local, domain)) = email.split_once('@') else {
+            return;
+        };
+        if let Some(p) = detect_pattern(local, &first, &last) {
+            if let Err(e) = self
+                .executor
+                .store()
+                .set_guess_memo(&first, &last, domain, p)
+            {
+                tracing::warn!(error = %e, "could not store a guess memo");
+            }
+        }
     }
 
     /// Remember the domain's email pattern once an email is verified valid.

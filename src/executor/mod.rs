@@ -451,7 +451,8 @@ impl Executor {
                         // Everyone waits, not just this call: the vendor asked for a pause.
                         rt.pause(Instant::now() + *ra);
                     }
-                    match schedule.next_delay(retry_after) {
+                    let is_throttle = matches!(o, Outcome::RateLimited(_));
+                    match schedule.next_delay(retry_after, is_throttle) {
                         Some(delay) => {
                             tracing::debug!(operation, kind = o.kind(), ?delay, "retrying");
                             tokio::time::sleep(delay).await;

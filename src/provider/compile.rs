@@ -560,7 +560,9 @@ fn provide(cx: &mut Ctx<'_>, key: &str, p: &ProvideFile) -> Provide {
     let check = |v: f64| (0.0..=1.0).contains(&v);
     let bad_conf = match &confidence {
         Confidence::Fixed(v) => !check(*v),
-        Confidence::Scaled { scale, default, .. } => scale.is_nan() || *scale <= 0.0 || !check(*default),
+        Confidence::Scaled { scale, default, .. } => {
+            scale.is_nan() || *scale <= 0.0 || !check(*default)
+        }
         Confidence::Categorical { map, default, .. } => {
             !map.values().all(|v| check(*v)) || !check(*default)
         }

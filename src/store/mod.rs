@@ -19,6 +19,7 @@ pub struct Store {
     cache: sled::Tree,
     ledger: sled::Tree,
     patterns: sled::Tree,
+    guesses: sled::Tree,
 }
 
 impl Store {
@@ -46,6 +47,7 @@ impl Store {
             cache: db.open_tree("cache")?,
             ledger: db.open_tree("ledger")?,
             patterns: db.open_tree("email_patterns")?,
+            guesses: db.open_tree("email_guesses")?,
             db,
         })
     }
@@ -64,10 +66,47 @@ impl Store {
             .and_then(|v| String::from_utf8(v.to_vec()).ok()))
     }
 
+    /// The pattern an earlier guess used for this person, so a repeat pass
+    /// guesses the same address (and the verifier's answer comes from the cache).
+    pub fn guess_memo(
+        &self,
+        first: &str,
+        last: &str,
+        domain: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .guesses
+            .get(guess_key(first, last, domain))?
+            .and_then(|v| String::from_utf8(v.to_vec()).ok()))
+    }
+
+    /// Remember the pattern a guess used for this person.
+    pub fn set_guess_memo(
+        &self,
+        first: &str,
+        last: &str,
+        domain: &str,
+        pattern: &str,
+    ) -> Result<(), StoreError> {
+        self.guesses
+            .insert(guess_key(first, last, domain), pattern.as_bytes())?;
+        Ok(())
+    }
+
     /// Remember a domain's pattern (from a verified email).
     pub fn set_email_pattern(&self, domain: &str, pattern: &str) -> Result<(), StoreError> {
         self.patterns
             .insert(domain.as_bytes(), pattern.as_bytes())?;
         Ok(())
     }
+}
+
+fn guess_key(first: &str, last: &str, domain: &str) -> Vec<u8> {
+    format!(
+        "{}\0{}\0{}",
+        first.to_lowercase(),
+        last.to_lowercase(),
+        domain.to_lowercase()
+    )
+    .into_bytes()
 }

@@ -126,13 +126,14 @@ impl<'a> Planner<'a> {
 
     /// The next calls. Fields with nothing left to do are finished in `record`.
     /// An empty result means the pass is over.
-    /// `pattern` looks up a domain's learned email pattern.
+    /// `pattern(first, last, domain)` gives the local-part pattern to guess with
+    /// (the one used before for this person, else the domain's learned one).
     pub fn next(
         &self,
         record: &mut Record,
         run: &mut RunState,
         now: DateTime<Utc>,
-        pattern: &dyn Fn(&str) -> Option<String>,
+        pattern: &dyn Fn(&str, &str, &str) -> Option<String>,
     ) -> Vec<PlannedCall> {
         let calls = self.round(record, run, now, pattern, true);
         if !calls.is_empty() {
@@ -148,7 +149,7 @@ impl<'a> Planner<'a> {
         record: &mut Record,
         run: &mut RunState,
         now: DateTime<Utc>,
-        pattern: &dyn Fn(&str) -> Option<String>,
+        pattern: &dyn Fn(&str, &str, &str) -> Option<String>,
         allow_wait: bool,
     ) -> Vec<PlannedCall> {
         let mut calls: Vec<PlannedCall> = Vec::new();
@@ -267,7 +268,7 @@ impl<'a> Planner<'a> {
         w: &FieldWaterfall,
         step: &Step,
         reserved: f64,
-        pattern: &dyn Fn(&str) -> Option<String>,
+        pattern: &dyn Fn(&str, &str, &str) -> Option<String>,
         planned: &[PlannedCall],
     ) -> StepCheck {
         let known = |f: &str| record.value(f).is_some();
@@ -292,10 +293,10 @@ impl<'a> Planner<'a> {
                 };
                 let text = |f: &str| record.value(f).map(|v| v.render()).unwrap_or_default();
                 let domain = text("company.domain");
-                let pat = pattern(&domain).unwrap_or_else(|| guess::DEFAULT_PATTERN.to_string());
-                let Some(local) =
-                    guess::local_part(&pat, &text("person.first_name"), &text("person.last_name"))
-                else {
+                let (first, last) = (text("person.first_name"), text("person.last_name"));
+                let pat = pattern(&first, &last, &domain)
+                    .unwrap_or_else(|| guess::DEFAULT_PATTERN.to_string());
+                let Some(local) = guess::local_part(&pat, &first, &last) else {
                     return StepCheck::Skip { budget: false };
                 };
                 let Ok(email) = crate::model::email(&format!("{local}@{domain}")) else {

@@ -141,7 +141,7 @@ fn run_pass(
     let mut run = RunState::default();
     let mut rounds = Vec::new();
     for _ in 0..20 {
-        let calls = planner.next(record, &mut run, t0(), &|_| None);
+        let calls = planner.next(record, &mut run, t0(), &|_, _, _| None);
         if calls.is_empty() {
             break;
         }
