@@ -21,8 +21,10 @@ pub struct BenchOptions {
     pub config: PathBuf,
     /// Seconds of queued work per vendor (utilisation).
     pub seconds: u64,
-    /// Calls (overhead).
+    /// Calls per overhead run.
     pub calls: usize,
+    /// Overhead runs (the median is reported).
+    pub repeat: usize,
     /// Leads (cache effect).
     pub leads: usize,
 }
@@ -44,9 +46,9 @@ pub struct Utilisation {
     pub rate_limited: u64,
 }
 
-/// Overhead figures.
+/// One overhead run.
 #[derive(Debug, Clone, Serialize)]
-pub struct Overhead {
+pub struct OverheadRun {
     /// Calls made.
     pub calls: usize,
     /// Wall seconds.
@@ -55,6 +57,26 @@ pub struct Overhead {
     pub calls_per_sec: f64,
     /// Process CPU time (client and in-process sandbox) per call, µs.
     pub cpu_us_per_call: f64,
+}
+
+/// Overhead over several runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Overhead {
+    /// Every run.
+    pub runs: Vec<OverheadRun>,
+    /// Median calls per second.
+    pub median_calls_per_sec: f64,
+    /// Median CPU-µs per call.
+    pub median_cpu_us_per_call: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 /// Cache-effect figures.
@@ -226,6 +248,18 @@ async fn utilisation(opts: &BenchOptions) -> anyhow::Result<Vec<Utilisation>> {
 }
 
 async fn overhead(opts: &BenchOptions) -> anyhow::Result<Overhead> {
+    let mut runs = Vec::new();
+    for _ in 0..opts.repeat.max(1) {
+        runs.push(overhead_run(opts).await?);
+    }
+    Ok(Overhead {
+        median_calls_per_sec: median(runs.iter().map(|r| r.calls_per_sec).collect()),
+        median_cpu_us_per_call: median(runs.iter().map(|r| r.cpu_us_per_call).collect()),
+        runs,
+    })
+}
+
+async fn overhead_run(opts: &BenchOptions) -> anyhow::Result<OverheadRun> {
     let run = start(SandboxSettings::default()).await?;
     let mut settings = load(opts, &run.base)?;
     for p in settings.providers.providers.values_mut() {
@@ -254,7 +288,7 @@ async fn overhead(opts: &BenchOptions) -> anyhow::Result<Overhead> {
     let seconds = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     let calls = per_task * 64;
-    Ok(Overhead {
+    Ok(OverheadRun {
         calls,
         seconds,
         calls_per_sec: calls as f64 / seconds,

@@ -13,9 +13,12 @@ pub struct Args {
     /// Seconds of queued work per vendor in the utilisation run.
     #[arg(long, default_value_t = 8)]
     pub seconds: u64,
-    /// Calls in the overhead run.
+    /// Calls in each overhead run.
     #[arg(long, default_value_t = 20_000)]
     pub calls: usize,
+    /// Overhead runs; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    pub repeat: usize,
     /// Leads in the cache-effect run.
     #[arg(long, default_value_t = 500)]
     pub leads: usize,
@@ -27,6 +30,7 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         config: g.config.clone(),
         seconds: args.seconds,
         calls: args.calls,
+        repeat: args.repeat,
         leads: args.leads,
     };
     let report = bench::run(&opts).await?;
@@ -59,8 +63,12 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     println!("{t}");
     let o = &report.overhead;
     println!(
-        "overhead (no limits, no latency, sandbox in-process): {} calls in {:.2}s = {:.0} calls/s, {:.1} CPU-µs per call (client + sandbox)",
-        o.calls, o.seconds, o.calls_per_sec, o.cpu_us_per_call
+        "overhead (no limits, no latency, sandbox in-process, {} runs of {} calls): median {:.0} calls/s, median {:.1} CPU-µs per call (client + sandbox); runs: {}",
+        o.runs.len(),
+        args.calls,
+        o.median_calls_per_sec,
+        o.median_cpu_us_per_call,
+        o.runs.iter().map(|r| format!("{:.0}/s", r.calls_per_sec)).collect::<Vec<_>>().join(", ")
     );
     let c = &report.cache;
     println!(

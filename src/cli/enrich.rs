@@ -36,6 +36,7 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
+    warn_disabled(&settings);
     let store = Store::open(&settings.data_dir.join("store")).context("opening the store")?;
     let engine = Engine::from_settings(settings, store, Arc::new(SystemClock))?;
     let rejects = args.rejects.clone().unwrap_or_else(|| {
@@ -50,6 +51,18 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let report = enrich_file(&engine, &args.input, &args.out, &opts).await?;
     print_report(&report, g.json)?;
     Ok(exit_code(&report))
+}
+
+/// Say which providers are off for lack of a key, before any work starts.
+pub fn warn_disabled(settings: &crate::config::Settings) {
+    for p in settings.providers.providers.values() {
+        if let Some(env) = &p.missing_key_env {
+            eprintln!(
+                "warning: provider {} is disabled: set {env} (fields it fills end `not_attempted`)",
+                p.id
+            );
+        }
+    }
 }
 
 /// Exit 0, or [`EXIT_ROWS_REJECTED`] when rows were rejected.

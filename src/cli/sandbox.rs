@@ -59,6 +59,11 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::json!({ "address": addr.to_string() }));
     } else {
         println!("sandbox vendors on http://{addr} (counters: http://{addr}/_sandbox/counters); Ctrl-C stops");
+        println!("# point the default config at it (keys are the sandbox's own, not secrets):");
+        for (vendor, key) in crate::sandbox::API_KEYS {
+            let up = vendor.to_uppercase();
+            println!("export LEADFALL_SANDBOX_KEY_{up}={key} LEADFALL_PROVIDER_{up}_BASE_URL=http://{addr}/{vendor}");
+        }
     }
     serve(listener, sandbox, async {
         let _ = tokio::signal::ctrl_c().await;

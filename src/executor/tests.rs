@@ -404,3 +404,33 @@ async fn pacing_keeps_under_the_vendor_limit() {
     assert_eq!(c.requests, 30);
     assert_eq!(c.rate_limited, 0, "pacing, not bursting into 429s");
 }
+
+#[tokio::test]
+async fn an_exhausted_rate_window_header_pauses_the_next_call() {
+    let fx = fixture(|s| {
+        let p = provider(s, "mailfinder");
+        p.rate_headers.remaining = Some("x-ratelimit-remaining".into());
+        p.rate_headers.reset = Some("x-ratelimit-reset".into());
+    })
+    .await;
+    fx.sandbox
+        .script(
+            "mailfinder",
+            serde_json::json!({"status": 200, "headers": {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1"},
+                "body": {"data": {"email": "a@b.io", "score": 90}}}),
+        )
+        .unwrap();
+    let mut a = fx.person(true);
+    a.insert("person.first_name".into(), Value::Text("first".into()));
+    fx.executor.execute(FINDER, &a, None).await;
+    let t = std::time::Instant::now();
+    fx.executor.execute(FINDER, &fx.person(true), None).await;
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "waited for the window to reset: {:?}",
+        t.elapsed()
+    );
+    let times = fx.sandbox.timeline("mailfinder");
+    assert_eq!(times.len(), 2);
+    assert!(times[1] - times[0] >= 900, "{times:?}");
+}

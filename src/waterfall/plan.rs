@@ -612,18 +612,23 @@ impl<'a> Planner<'a> {
             (UnknownReason::NotFound, None, None)
         } else if tried.is_empty() {
             let missing = self.missing_inputs(record, w);
-            if missing.is_empty() {
-                (
-                    UnknownReason::NotAttempted,
-                    None,
-                    Some("no enabled provider for this field".to_string()),
-                )
-            } else {
+            if !missing.is_empty() {
                 (
                     UnknownReason::MissingInput,
                     None,
                     Some(format!("needs {missing}")),
                 )
+            } else {
+                let keys = self.missing_keys(w);
+                let detail = if keys.is_empty() {
+                    "no enabled provider for this field".to_string()
+                } else {
+                    format!(
+                        "no enabled provider for this field (set {})",
+                        keys.join(", ")
+                    )
+                };
+                (UnknownReason::NotAttempted, None, Some(detail))
             }
         } else {
             (UnknownReason::NotFound, None, None)
@@ -647,20 +652,39 @@ impl<'a> Planner<'a> {
         );
     }
 
+    /// Environment variables that would enable this field's disabled providers.
+    fn missing_keys(&self, w: &FieldWaterfall) -> Vec<String> {
+        let mut keys: Vec<String> = w
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Operation(id) => self
+                    .providers
+                    .operation(id)
+                    .and_then(|(p, _)| p.missing_key_env.clone()),
+                Step::Guess => None,
+            })
+            .collect();
+        keys.dedup();
+        keys
+    }
+
+    /// The inputs the enabled steps lack, as `a + b or c`.
     fn missing_inputs(&self, record: &Record, w: &FieldWaterfall) -> String {
         let mut sets: Vec<String> = Vec::new();
         for step in &w.steps {
             let reqs: Vec<Vec<String>> = match step {
-                Step::Guess => vec![vec![
+                Step::Guess if w.verify.as_ref().is_some_and(|v| self.enabled(v)) => vec![vec![
                     "person.first_name".into(),
                     "person.last_name".into(),
                     "company.domain".into(),
                 ]],
-                Step::Operation(id) => self
+                Step::Operation(id) if self.enabled(id) => self
                     .providers
                     .operation(id)
                     .map(|(_, o)| o.requires.clone())
                     .unwrap_or_default(),
+                _ => vec![],
             };
             for set in reqs {
                 let missing: Vec<String> = set
