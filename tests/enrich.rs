@@ -53,15 +53,7 @@ fn bad_rows_are_rejected_with_line_and_reason_and_good_rows_all_processed() {
     let input = t.write("in/leads.csv", csv);
     let out = t.path("out/enriched.jsonl");
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    let o = run(
-        t.cmd(&[
-            "enrich",
-            input.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]),
-        3,
-    );
+    let o = run(t.enrich(&input, &out, &[]), 3);
     let summary = stdout(&o);
     assert!(
         summary.contains("28 rows read: 21 enriched, 7 rejected"),
@@ -117,32 +109,14 @@ fn a_second_run_over_the_same_input_makes_zero_provider_calls() {
     let t = TestDir::new();
     let input = t.write("leads.csv", leads(&t, 60));
     let first = t.path("first.jsonl");
-    run(
-        t.cmd(&[
-            "enrich",
-            input.to_str().unwrap(),
-            "--out",
-            first.to_str().unwrap(),
-            "--json",
-        ]),
-        0,
-    );
+    run(t.enrich(&input, &first, &["--json"]), 0);
     let after_first = t.sandbox_requests();
     assert!(
         after_first > 60,
         "the first run calls the vendors ({after_first})"
     );
     let second = t.path("second.jsonl");
-    let o = run(
-        t.cmd(&[
-            "enrich",
-            input.to_str().unwrap(),
-            "--out",
-            second.to_str().unwrap(),
-            "--json",
-        ]),
-        0,
-    );
+    let o = run(t.enrich(&input, &second, &["--json"]), 0);
     assert_eq!(
         t.sandbox_requests(),
         after_first,
@@ -183,15 +157,7 @@ fn an_outage_ends_in_provider_error_with_retry_at_and_the_record_intact() {
     let t = TestDir::with_sandbox(s);
     let input = t.write("leads.csv", leads(&t, 10));
     let out = t.path("out.jsonl");
-    run(
-        t.cmd(&[
-            "enrich",
-            input.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]),
-        0,
-    );
+    run(t.enrich(&input, &out, &[]), 0);
     let records = read_jsonl(&out);
     assert_eq!(records.len(), 10);
     assert_complete(&records);
@@ -231,16 +197,7 @@ fn a_vendor_throttling_with_retry_after_is_waited_out() {
     let t = TestDir::with_sandbox(s);
     let input = t.write("leads.csv", leads(&t, 40));
     let out = t.path("out.jsonl");
-    let o = run(
-        t.cmd(&[
-            "enrich",
-            input.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--json",
-        ]),
-        0,
-    );
+    let o = run(t.enrich(&input, &out, &["--json"]), 0);
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let mf = &report["summary"]["providers"]["mailfinder"];
     assert!(

@@ -99,6 +99,13 @@ impl TestDir {
         c
     }
 
+    /// `leadfall enrich INPUT --out OUT` plus `extra` arguments.
+    pub fn enrich(&self, input: &Path, out: &Path, extra: &[&str]) -> Command {
+        let mut c = self.cmd(&["enrich"]);
+        c.arg(input).arg("--out").arg(out).args(extra);
+        c
+    }
+
     /// Total requests the sandbox received.
     pub fn sandbox_requests(&self) -> u64 {
         self.sandbox.counters().values().map(|c| c.requests).sum()
