@@ -22,6 +22,8 @@ pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod control;
+pub mod daemon;
 pub mod diag;
 pub mod engine;
 pub mod executor;

@@ -3,6 +3,7 @@
 //! Prints nothing; callers render.
 
 mod batch;
+pub mod merge;
 mod summary;
 
 pub use batch::{enrich_file, BatchOptions, BatchReport};

@@ -11,6 +11,15 @@ pub enum StoreError {
     /// sled failed.
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
+    /// The worker's lease was taken back (expired and recovered) before it committed.
+    #[error("lease on record {0:?} was lost before the commit")]
+    LeaseLost(String),
+    /// An upsert changed the record while a worker held it; the worker's result is dropped.
+    #[error("record {0:?} changed during the step; it is queued again")]
+    Superseded(String),
+    /// A transaction failed.
+    #[error("store transaction: {0}")]
+    Transaction(String),
     /// A stored value did not decode (written by another version?).
     #[error("store: corrupt {what}: {message}")]
     Corrupt {

@@ -1,14 +1,21 @@
-//! The embedded store (sled): the provider cache, the call ledger and learned
-//! email patterns. Key encoding lives here; no HTTP, no rules.
-//! (The daemon's records, queue, leases and outbox join it with the daemon issue.)
+//! The embedded store (sled): records, the work queue, leases, the outbox, the
+//! provider cache, the call ledger and learned email patterns. Key encoding
+//! lives here; no HTTP, no rules. [`RecordStore`] and [`CallStore`] are the
+//! traits other backends implement.
 
 mod cache;
 mod error;
 mod ledger;
+mod records;
+mod traits;
+
+#[cfg(test)]
+mod tests;
 
 pub use cache::{cache_key, CacheEntry, CachedOutcome};
 pub use error::StoreError;
 pub use ledger::LedgerEntry;
+pub use traits::{CallStore, Leased, MergeFn, QueueStats, RecordStore, StepCommit};
 
 use std::path::Path;
 
@@ -20,6 +27,16 @@ pub struct Store {
     ledger: sled::Tree,
     patterns: sled::Tree,
     guesses: sled::Tree,
+    records: sled::Tree,
+    /// `due_ms (BE) ++ id` → "": ordered by due time.
+    queue: sled::Tree,
+    /// `id` → `due_ms (BE)`: where a record sits in `queue`.
+    queued: sled::Tree,
+    /// `id` → `expiry_ms (BE) ++ token (BE)`.
+    leases: sled::Tree,
+    outbox: sled::Tree,
+    /// Lease tokens come from here.
+    tokens: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -48,6 +65,13 @@ impl Store {
             ledger: db.open_tree("ledger")?,
             patterns: db.open_tree("email_patterns")?,
             guesses: db.open_tree("email_guesses")?,
+            records: db.open_tree("records")?,
+            queue: db.open_tree("queue")?,
+            queued: db.open_tree("queued")?,
+            leases: db.open_tree("leases")?,
+            outbox: db.open_tree("outbox")?,
+            // Tokens only need to differ from any lease a previous process left.
+            tokens: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(db.generate_id()? << 16)),
             db,
         })
     }

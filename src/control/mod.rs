@@ -1,0 +1,130 @@
+//! The control surface of a running daemon: what the control API (and tests)
+//! can ask of it. Handlers in `api/` translate HTTP to these calls; the rules
+//! (merging, selection, pricing) live here, over the store.
+
+mod types;
+
+pub use types::*;
+
+use crate::config::Settings;
+use crate::executor::Executor;
+use crate::model::Record;
+use crate::store::{RecordStore, StoreError};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use thiserror::Error;
+
+/// Why a control call failed; the API maps each to a status code.
+#[derive(Debug, Error)]
+pub enum ControlError {
+    /// No such record.
+    #[error("no record with id {0:?}")]
+    NotFound(String),
+    /// The request is invalid (names the problem).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Handle on the running daemon's state. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Control {
+    pub(crate) store: Arc<dyn RecordStore>,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) executor: Executor,
+    pub(crate) wake: Arc<tokio::sync::Notify>,
+    pub(crate) stats: Arc<crate::daemon::DaemonStats>,
+}
+
+impl Control {
+    /// A control handle over a store, the settings and the executor.
+    pub fn new(store: Arc<dyn RecordStore>, settings: Arc<Settings>, executor: Executor, wake: Arc<tokio::sync::Notify>, stats: Arc<crate::daemon::DaemonStats>) -> Control {
+        Control { store, settings, executor, wake, stats }
+    }
+
+    /// The daemon's counters.
+    pub fn stats(&self) -> &crate::daemon::DaemonStats {
+        &self.stats
+    }
+
+    /// Upsert a batch: input values become `known` with source `input`; new and
+    /// changed records are queued now.
+    pub fn upsert(&self, records: Vec<Record>, now: DateTime<Utc>) -> Result<UpsertSummary, ControlError> {
+        for r in &records {
+            validate_record(&self.settings, r)?;
+        }
+        let summary = self.store.upsert(records, now, &crate::engine::merge::merge_input)?;
+        if summary.queued > 0 {
+            self.wake.notify_one();
+        }
+        Ok(summary)
+    }
+
+    /// One record.
+    pub fn show(&self, id: &str) -> Result<StoredRecord, ControlError> {
+        self.store.get(id)?.ok_or_else(|| ControlError::NotFound(id.to_string()))
+    }
+
+    /// Record a behaviour event and queue the record for rescoring.
+    pub fn signal(&self, id: &str, signal: Signal, now: DateTime<Utc>) -> Result<(), ControlError> {
+        if signal.kind.trim().is_empty() || signal.kind.len() > 100 {
+            return Err(ControlError::BadRequest("signal kind must be 1..=100 characters".into()));
+        }
+        if !self.store.add_signal(id, signal, now)? {
+            return Err(ControlError::NotFound(id.to_string()));
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Select records and queue them (or, for a dry run, count and price them).
+    pub fn reenrich(&self, req: &ReenrichRequest, now: DateTime<Utc>) -> Result<ReenrichSummary, ControlError> {
+        crate::daemon::select::reenrich(self, req, now)
+    }
+
+    /// Queue and provider health.
+    pub fn status(&self, now: DateTime<Utc>) -> Result<Status, ControlError> {
+        crate::daemon::status::status(self, now)
+    }
+
+    /// Visit every record matching `filter`, in id order; stop when `f` returns false.
+    pub fn export(&self, filter: &ExportFilter, f: &mut dyn FnMut(StoredRecord) -> bool) -> Result<(), ControlError> {
+        let _ = filter; // routes arrive with scoring; until then every record matches
+        self.store.scan(f)?;
+        Ok(())
+    }
+
+    /// The settings the daemon runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The provider executor (for provider health).
+    pub fn executor(&self) -> &Executor {
+        &self.executor
+    }
+}
+
+/// Reject records a worker could not handle: bad ids, unknown fields,
+/// non-input states.
+fn validate_record(settings: &Settings, r: &Record) -> Result<(), ControlError> {
+    if r.id.trim().is_empty() || r.id.len() > 200 || r.id.chars().any(char::is_control) {
+        return Err(ControlError::BadRequest(format!("record id {:?} must be 1..=200 printable characters", r.id)));
+    }
+    for (field, state) in &r.fields {
+        if !settings.catalogue.contains(field) {
+            return Err(ControlError::BadRequest(format!("record {:?}: unknown field {field:?}", r.id)));
+        }
+        if let crate::model::FieldState::Known(k) = state {
+            if k.source != crate::model::SOURCE_INPUT && k.source != "manual" {
+                return Err(ControlError::BadRequest(format!(
+                    "record {:?}: field {field} has source {:?}; upserts carry `input` or `manual` values",
+                    r.id, k.source
+                )));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,239 @@
+//! The request and answer types of the control surface. They are the JSON
+//! bodies of the control API and what the CLI renders; serde is the contract.
+
+use crate::model::{FieldState, Record};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where a record stands in the work queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum QueueState {
+    /// Waiting for a worker from `due`.
+    Queued {
+        /// When it becomes due.
+        due: DateTime<Utc>,
+    },
+    /// A worker holds it until `until`.
+    Leased {
+        /// Lease expiry.
+        until: DateTime<Utc>,
+    },
+    /// Nothing to do now; the scheduler wakes it at `next_due` (stale values, retries).
+    Idle {
+        /// Next time something is due, if ever.
+        next_due: Option<DateTime<Utc>>,
+    },
+    /// Given up after repeated failures of the step itself (not of providers).
+    Dead {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One change to a field, for `show`'s history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Which field.
+    pub field: String,
+    /// `input`, `enriched`, `conflict`, `expired`, `reenrich`.
+    pub kind: String,
+    /// The state before (absent for a first value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old: Option<FieldState>,
+    /// The state after.
+    pub new: FieldState,
+}
+
+/// A behaviour event (pricing page visit, demo request...), used by scoring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    /// Kind, free text from config (`pricing_page`, `demo_request`).
+    pub kind: String,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+}
+
+/// Everything stored about one lead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredRecord {
+    /// The record with its field states.
+    pub record: Record,
+    /// Field changes, oldest first (capped).
+    #[serde(default)]
+    pub history: Vec<Change>,
+    /// Behaviour events.
+    #[serde(default)]
+    pub signals: Vec<Signal>,
+    /// Queue position.
+    pub queue: QueueState,
+    /// Conflicting values seen (a provider disagreed with a held value).
+    #[serde(default)]
+    pub conflicts: u32,
+    /// Enrichment passes completed.
+    #[serde(default)]
+    pub passes: u32,
+    /// First seen.
+    pub created_at: DateTime<Utc>,
+    /// Bumped by every upsert and signal; a step started on an older revision is not committed.
+    #[serde(default)]
+    pub revision: u64,
+}
+
+/// `POST /v1/records`: upsert a batch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpsertRequest {
+    /// Records with input values (`known`, source `input`).
+    pub records: Vec<Record>,
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpsertSummary {
+    /// New records.
+    pub created: u64,
+    /// Existing records merged.
+    pub merged: u64,
+    /// Records put (back) on the queue.
+    pub queued: u64,
+}
+
+/// Which records `reenrich` selects. Fields combine with AND; `all` selects everything.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selector {
+    /// These ids.
+    #[serde(default)]
+    pub ids: Vec<String>,
+    /// Records where this field ...
+    #[serde(default)]
+    pub field: Option<String>,
+    /// ... is in this state: `known`, `unknown`, or an unknown reason (`not_found`, ...).
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Records with a stale value.
+    #[serde(default)]
+    pub stale: bool,
+    /// Records with a value from this provider (id or `provider.operation`).
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Records on this route (scoring issue; matches nothing until routes exist).
+    #[serde(default)]
+    pub route: Option<String>,
+    /// Every record.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// `POST /v1/reenrich`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReenrichRequest {
+    /// Which records.
+    pub selector: Selector,
+    /// Count and price only; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What `reenrich` did (or would do).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReenrichSummary {
+    /// Records selected.
+    pub matched: u64,
+    /// Records put on the queue (0 for a dry run).
+    pub queued: u64,
+    /// Most credits the selected records could cost (every step of every
+    /// waterfall they would re-run, at its worst case, capped by the record ceiling).
+    pub max_credits: f64,
+    /// Dry run.
+    pub dry_run: bool,
+}
+
+/// `POST /v1/records/{id}/signals`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalRequest {
+    /// Event kind.
+    pub kind: String,
+    /// When (default: now).
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// Per-provider health for `status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProviderHealth {
+    /// Configured rate, requests/s (None: unlimited).
+    pub rate_per_sec: Option<f64>,
+    /// Circuit state: `closed`, `open`, `half_open`.
+    pub circuit: String,
+    /// Calls in flight now.
+    pub in_flight: u64,
+    /// HTTP attempts since start.
+    pub attempts: u64,
+    /// 429s since start.
+    pub throttled: u64,
+    /// Cache answers since start.
+    pub cached: u64,
+    /// Failed calls since start.
+    pub errors: u64,
+    /// Failed / (answered + failed) since start.
+    pub error_rate: f64,
+    /// Disabled for lack of a key (the variable to set).
+    pub disabled: Option<String>,
+}
+
+/// `GET /v1/status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// Records stored.
+    pub records: u64,
+    /// Queued and due now.
+    pub queued_due: u64,
+    /// Queued for later.
+    pub queued_later: u64,
+    /// Leased (in flight).
+    pub leased: u64,
+    /// Idle (done for now).
+    pub idle: u64,
+    /// Dead-lettered.
+    pub dead: u64,
+    /// Dead-lettered records: id → reason (first 20).
+    pub dead_letters: BTreeMap<String, String>,
+    /// Enrichment passes completed since start.
+    pub passes_since_start: u64,
+    /// Passes per second over the last minute.
+    pub throughput_per_sec: f64,
+    /// Due time of the oldest queued item.
+    pub oldest_queued: Option<DateTime<Utc>>,
+    /// Expiry of the oldest lease.
+    pub oldest_lease: Option<DateTime<Utc>>,
+    /// Leases past their expiry that nobody rescued (should be 0).
+    pub expired_leases: u64,
+    /// Conflicting values seen, in all records.
+    pub conflicts: u64,
+    /// Per provider.
+    pub providers: BTreeMap<String, ProviderHealth>,
+    /// Seconds since the daemon started.
+    pub uptime_secs: u64,
+}
+
+/// Export filter (`GET /v1/export?route=...&format=jsonl|csv`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExportFilter {
+    /// Only this route (scoring issue).
+    #[serde(default)]
+    pub route: Option<String>,
+}
+
+/// The one JSON error body of the control API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong, for a person.
+    pub error: String,
+}

@@ -1,0 +1,356 @@
+//! sled implementation of [`RecordStore`] and [`CallStore`]. Key layout:
+//! `records` id → JSON; `queue` due_ms‖id → ""; `queued` id → due_ms;
+//! `leases` id → expiry_ms‖token; `ledger` seq → JSON; `outbox` seq → JSON.
+//! Every multi-tree change is one sled transaction.
+
+use super::traits::{CallStore, Leased, MergeFn, QueueStats, RecordStore, StepCommit};
+use super::{CacheEntry, LedgerEntry, Store, StoreError};
+use crate::control::{QueueState, Signal, StoredRecord, UpsertSummary};
+use crate::model::Record;
+use chrono::{DateTime, TimeZone, Utc};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+fn ms(t: DateTime<Utc>) -> u64 {
+    t.timestamp_millis().max(0) as u64
+}
+
+fn at(ms: u64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms as i64).single().unwrap_or_default()
+}
+
+fn queue_key(due: u64, id: &str) -> Vec<u8> {
+    let mut k = due.to_be_bytes().to_vec();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn u64_at(b: &[u8], i: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[i..i + 8]);
+    u64::from_be_bytes(a)
+}
+
+fn corrupt(what: &'static str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt { what, message: e.to_string() }
+}
+
+fn encode(r: &StoredRecord) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(r).map_err(|e| corrupt("record", e))
+}
+
+fn decode(b: &[u8]) -> Result<StoredRecord, StoreError> {
+    serde_json::from_slice(b).map_err(|e| corrupt("record", e))
+}
+
+type Tx = ConflictableTransactionError<StoreError>;
+
+fn abort(e: StoreError) -> Tx {
+    ConflictableTransactionError::Abort(e)
+}
+
+fn tx_err(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Sled(e),
+    }
+}
+
+/// Take `id` off the queue inside a transaction.
+fn dequeue(queue: &TransactionalTree, queued: &TransactionalTree, id: &str) -> Result<(), Tx> {
+    if let Some(due) = queued.remove(id.as_bytes())? {
+        queue.remove(queue_key(u64_at(&due, 0), id))?;
+    }
+    Ok(())
+}
+
+/// Put `id` on the queue at `due` (moving it if it was queued elsewhere).
+fn enqueue(queue: &TransactionalTree, queued: &TransactionalTree, id: &str, due: u64) -> Result<(), Tx> {
+    dequeue(queue, queued, id)?;
+    queue.insert(queue_key(due, id), &[][..])?;
+    queued.insert(id.as_bytes(), &due.to_be_bytes()[..])?;
+    Ok(())
+}
+
+impl Store {
+    /// The queue state of `id`, read from the queue and lease trees.
+    fn queue_state(&self, id: &str) -> Result<QueueState, StoreError> {
+        if let Some(l) = self.leases.get(id.as_bytes())? {
+            return Ok(QueueState::Leased { until: at(u64_at(&l, 0)) });
+        }
+        if let Some(d) = self.queued.get(id.as_bytes())? {
+            return Ok(QueueState::Queued { due: at(u64_at(&d, 0)) });
+        }
+        Ok(QueueState::Idle { next_due: None })
+    }
+
+    fn with_state(&self, mut r: StoredRecord) -> Result<StoredRecord, StoreError> {
+        if !matches!(r.queue, QueueState::Dead { .. }) {
+            r.queue = self.queue_state(&r.record.id)?;
+        }
+        Ok(r)
+    }
+}
+
+impl RecordStore for Store {
+    fn upsert(&self, records: Vec<Record>, now: DateTime<Utc>, merge: MergeFn<'_>) -> Result<UpsertSummary, StoreError> {
+        let due = ms(now);
+        (&self.records, &self.queue, &self.queued)
+            .transaction(|(recs, queue, queued)| {
+                let mut s = UpsertSummary::default();
+                for incoming in &records {
+                    let id = incoming.id.clone();
+                    let existing = match recs.get(id.as_bytes())? {
+                        Some(b) => Some(decode(&b).map_err(abort)?),
+                        None => None,
+                    };
+                    let is_new = existing.is_none();
+                    let (mut merged, changed) = merge(existing, incoming.clone(), now);
+                    if is_new {
+                        s.created += 1;
+                    } else {
+                        s.merged += 1;
+                    }
+                    if changed || is_new {
+                        merged.revision += 1;
+                        recs.insert(id.as_bytes(), encode(&merged).map_err(abort)?)?;
+                        enqueue(queue, queued, &id, due)?;
+                        s.queued += 1;
+                    }
+                }
+                Ok(s)
+            })
+            .map_err(tx_err)
+    }
+
+    fn get(&self, id: &str) -> Result<Option<StoredRecord>, StoreError> {
+        match self.records.get(id.as_bytes())? {
+            Some(b) => Ok(Some(self.with_state(decode(&b)?)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn lease_due(&self, now: DateTime<Utc>, n: usize, lease_for: Duration) -> Result<Vec<Leased>, StoreError> {
+        let now_ms = ms(now);
+        let until = now_ms + lease_for.as_millis() as u64;
+        let mut out = Vec::new();
+        let end = (now_ms + 1).to_be_bytes();
+        for item in self.queue.range(..&end[..]) {
+            if out.len() >= n {
+                break;
+            }
+            let (key, _) = item?;
+            let id = String::from_utf8_lossy(&key[8..]).into_owned();
+            if self.leases.contains_key(id.as_bytes())? {
+                continue; // upserted while leased: picked up after the lease ends
+            }
+            let token = self.tokens.fetch_add(1, Ordering::Relaxed);
+            let leased = (&self.records, &self.queue, &self.queued, &self.leases)
+                .transaction(|(recs, queue, queued, leases)| {
+                    let Some(b) = recs.get(id.as_bytes())? else {
+                        dequeue(queue, queued, &id)?;
+                        return Ok(None);
+                    };
+                    dequeue(queue, queued, &id)?;
+                    let mut v = until.to_be_bytes().to_vec();
+                    v.extend_from_slice(&token.to_be_bytes());
+                    leases.insert(id.as_bytes(), v)?;
+                    Ok(Some(decode(&b).map_err(abort)?))
+                })
+                .map_err(tx_err)?;
+            if let Some(mut record) = leased {
+                record.queue = QueueState::Leased { until: at(until) };
+                out.push(Leased { record, lease: token });
+            }
+        }
+        Ok(out)
+    }
+
+    fn commit_step(&self, step: StepCommit) -> Result<(), StoreError> {
+        let id = step.record.record.id.clone();
+        let bytes = encode(&step.record)?;
+        let events: Vec<Vec<u8>> = step
+            .outbox
+            .iter()
+            .map(|e| serde_json::to_vec(e).map_err(|e| corrupt("outbox event", e)))
+            .collect::<Result<_, _>>()?;
+        (&self.records, &self.queue, &self.queued, &self.leases, &self.outbox)
+            .transaction(|(recs, queue, queued, leases, outbox)| {
+                match leases.get(id.as_bytes())? {
+                    Some(l) if u64_at(&l, 8) == step.lease => {}
+                    _ => return Err(abort(StoreError::LeaseLost(id.clone()))),
+                }
+                leases.remove(id.as_bytes())?;
+                let current = recs.get(id.as_bytes())?.map(|b| decode(&b)).transpose().map_err(abort)?;
+                if current.as_ref().is_some_and(|c| c.revision != step.record.revision) {
+                    // An upsert or signal queued it again; that pass will see the new inputs.
+                    return Err(abort(StoreError::Superseded(id.clone())));
+                }
+                recs.insert(id.as_bytes(), bytes.clone())?;
+                match step.next_due {
+                    Some(due) => enqueue(queue, queued, &id, ms(due))?,
+                    None => dequeue(queue, queued, &id)?,
+                }
+                for e in &events {
+                    let seq = outbox.generate_id()?;
+                    outbox.insert(&seq.to_be_bytes(), e.clone())?;
+                }
+                Ok(())
+            })
+            .map_err(|e| match tx_err(e) {
+                // The lease is gone either way: a superseded step releases it.
+                StoreError::Superseded(id) => {
+                    let _ = self.leases.remove(id.as_bytes());
+                    StoreError::Superseded(id)
+                }
+                other => other,
+            })
+    }
+
+    fn release(&self, id: &str, lease: u64, due: DateTime<Utc>) -> Result<(), StoreError> {
+        (&self.queue, &self.queued, &self.leases)
+            .transaction(|(queue, queued, leases)| {
+                match leases.get(id.as_bytes())? {
+                    Some(l) if u64_at(&l, 8) == lease => {}
+                    _ => return Ok(()),
+                }
+                leases.remove(id.as_bytes())?;
+                if queued.get(id.as_bytes())?.is_none() {
+                    enqueue(queue, queued, id, ms(due))?;
+                }
+                Ok(())
+            })
+            .map_err(tx_err)
+    }
+
+    fn requeue(&self, ids: &[String], due: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for chunk in ids.chunks(1000) {
+            n += (&self.records, &self.queue, &self.queued)
+                .transaction(|(recs, queue, queued)| {
+                    let mut n = 0;
+                    for id in chunk {
+                        if recs.get(id.as_bytes())?.is_some() {
+                            enqueue(queue, queued, id, ms(due))?;
+                            n += 1;
+                        }
+                    }
+                    Ok(n)
+                })
+                .map_err(tx_err)?;
+        }
+        Ok(n)
+    }
+
+    fn recover_leases(&self, now: DateTime<Utc>, only_expired: bool) -> Result<u64, StoreError> {
+        let now_ms = ms(now);
+        let mut n = 0;
+        for item in self.leases.iter() {
+            let (id, v) = item?;
+            if only_expired && u64_at(&v, 0) > now_ms {
+                continue;
+            }
+            let id = String::from_utf8_lossy(&id).into_owned();
+            (&self.queue, &self.queued, &self.leases)
+                .transaction(|(queue, queued, leases)| {
+                    leases.remove(id.as_bytes())?;
+                    if queued.get(id.as_bytes())?.is_none() {
+                        enqueue(queue, queued, &id, now_ms)?;
+                    }
+                    Ok(())
+                })
+                .map_err(tx_err)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn add_signal(&self, id: &str, signal: Signal, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        (&self.records, &self.queue, &self.queued)
+            .transaction(|(recs, queue, queued)| {
+                let Some(b) = recs.get(id.as_bytes())? else { return Ok(false) };
+                let mut r = decode(&b).map_err(abort)?;
+                r.signals.push(signal.clone());
+                r.revision += 1;
+                recs.insert(id.as_bytes(), encode(&r).map_err(abort)?)?;
+                enqueue(queue, queued, id, ms(now))?;
+                Ok(true)
+            })
+            .map_err(tx_err)
+    }
+
+    fn scan(&self, f: &mut dyn FnMut(StoredRecord) -> bool) -> Result<(), StoreError> {
+        for item in self.records.iter() {
+            let (_, b) = item?;
+            if !f(self.with_state(decode(&b)?)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats, StoreError> {
+        let now_ms = ms(now);
+        let end = (now_ms + 1).to_be_bytes();
+        let mut s = QueueStats {
+            records: self.records.len() as u64,
+            ..QueueStats::default()
+        };
+        s.queued_due = self.queue.range(..&end[..]).count() as u64;
+        s.queued_later = self.queued.len() as u64 - s.queued_due.min(self.queued.len() as u64);
+        s.oldest_queued = self.queue.first()?.map(|(k, _)| at(u64_at(&k, 0)));
+        for item in self.leases.iter() {
+            let (_, v) = item?;
+            let exp = u64_at(&v, 0);
+            s.leased += 1;
+            if exp <= now_ms {
+                s.expired_leases += 1;
+            }
+            if s.oldest_lease.is_none_or(|o| at(exp) < o) {
+                s.oldest_lease = Some(at(exp));
+            }
+        }
+        Ok(s)
+    }
+
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self.queue.first()?.map(|(k, _)| at(u64_at(&k, 0))))
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Store::flush(self)
+    }
+}
+
+impl CallStore for Store {
+    fn cache_get(&self, key: &[u8], now: DateTime<Utc>) -> Result<Option<CacheEntry>, StoreError> {
+        Store::cache_get(self, key, now)
+    }
+
+    fn record_call(&self, cache: Option<(&[u8], &CacheEntry)>, row: &LedgerEntry) -> Result<(), StoreError> {
+        let row_bytes = serde_json::to_vec(row).map_err(|e| corrupt("ledger row", e))?;
+        let cache_bytes = cache
+            .map(|(k, e)| serde_json::to_vec(e).map(|b| (k.to_vec(), b)))
+            .transpose()
+            .map_err(|e| corrupt("cache entry", e))?;
+        (&self.cache, &self.ledger)
+            .transaction(|(cache, ledger)| {
+                if let Some((k, b)) = &cache_bytes {
+                    cache.insert(k.as_slice(), b.as_slice())?;
+                }
+                let seq = ledger.generate_id()?;
+                ledger.insert(&seq.to_be_bytes(), row_bytes.as_slice())?;
+                Ok(())
+            })
+            .map_err(tx_err)
+    }
+
+    fn ledger(&self) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.ledger_rows().collect()
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_object_safe(_: &dyn RecordStore, _: &dyn CallStore) {}

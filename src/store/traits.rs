@@ -1,0 +1,97 @@
+//! The store traits. `RecordStore` is what the daemon needs for records, the
+//! queue and leases; `CallStore` is what the executor needs (cache + ledger).
+//! sled implements both today; a PostgreSQL backend implements the same traits
+//! (several daemons sharing one queue) without touching the engine.
+
+use super::{CacheEntry, LedgerEntry, StoreError};
+use crate::control::{Signal, StoredRecord, UpsertSummary};
+use crate::model::Record;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// One worker step's result, committed atomically: the record (with history),
+/// outbox events, and the queue change; the lease is released.
+#[derive(Debug, Clone)]
+pub struct StepCommit {
+    /// The record after the step (history included).
+    pub record: StoredRecord,
+    /// The lease token the worker holds; a commit with a lost lease is refused.
+    pub lease: u64,
+    /// Events for the sinks (route changes, with the scoring issue).
+    pub outbox: Vec<serde_json::Value>,
+    /// When the record is due again (a retry, a value expiring); `None`: idle.
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+/// A leased record and its token.
+#[derive(Debug, Clone)]
+pub struct Leased {
+    /// The record.
+    pub record: StoredRecord,
+    /// Token to present at commit.
+    pub lease: u64,
+}
+
+/// Queue counts for `status`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueStats {
+    /// Records stored.
+    pub records: u64,
+    /// Queued and due now.
+    pub queued_due: u64,
+    /// Queued for later.
+    pub queued_later: u64,
+    /// Leased.
+    pub leased: u64,
+    /// Leases past expiry.
+    pub expired_leases: u64,
+    /// Oldest queued due time.
+    pub oldest_queued: Option<DateTime<Utc>>,
+    /// Oldest lease expiry.
+    pub oldest_lease: Option<DateTime<Utc>>,
+}
+
+/// How an upsert merges an incoming record into what is stored (the rule lives
+/// outside the store): returns the new stored record and whether it changed.
+pub type MergeFn<'a> = &'a dyn Fn(Option<StoredRecord>, Record, DateTime<Utc>) -> (StoredRecord, bool);
+
+/// Records, queue and leases.
+pub trait RecordStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Merge input records with `merge` (new ones created) and queue the changed ones now.
+    fn upsert(&self, records: Vec<Record>, now: DateTime<Utc>, merge: MergeFn<'_>) -> Result<UpsertSummary, StoreError>;
+    /// One record with its queue state.
+    fn get(&self, id: &str) -> Result<Option<StoredRecord>, StoreError>;
+    /// Lease up to `n` records due at `now`, each for `lease_for`.
+    fn lease_due(&self, now: DateTime<Utc>, n: usize, lease_for: Duration) -> Result<Vec<Leased>, StoreError>;
+    /// Commit a worker step (record + outbox + queue change + lease release)
+    /// atomically. Refused with `LeaseLost` when the lease was recovered, and with
+    /// `Superseded` when an upsert changed the record meanwhile (it is queued again).
+    fn commit_step(&self, step: StepCommit) -> Result<(), StoreError>;
+    /// Give a lease back without changes (shutdown), queueing the record at `due`.
+    fn release(&self, id: &str, lease: u64, due: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Queue these records at `due` (unknown ids are skipped). Returns how many.
+    fn requeue(&self, ids: &[String], due: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Return leases to the queue: all of them (start-up after a crash) or only expired ones.
+    fn recover_leases(&self, now: DateTime<Utc>, only_expired: bool) -> Result<u64, StoreError>;
+    /// Append a signal and queue the record; false when the id is unknown.
+    fn add_signal(&self, id: &str, signal: Signal, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Visit records in id order until `f` returns false.
+    fn scan(&self, f: &mut dyn FnMut(StoredRecord) -> bool) -> Result<(), StoreError>;
+    /// Queue counts.
+    fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats, StoreError>;
+    /// The next due time in the queue, if any.
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Make everything written so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// Cache and ledger, as the executor needs them.
+pub trait CallStore: Send + Sync + std::fmt::Debug + 'static {
+    /// A fresh cache entry.
+    fn cache_get(&self, key: &[u8], now: DateTime<Utc>) -> Result<Option<CacheEntry>, StoreError>;
+    /// Record a call: its cache entry (when cacheable) and its ledger row, atomically,
+    /// so a crash can neither lose a billed call nor make a replay pay again.
+    fn record_call(&self, cache: Option<(&[u8], &CacheEntry)>, row: &LedgerEntry) -> Result<(), StoreError>;
+    /// Every ledger row, oldest first.
+    fn ledger(&self) -> Result<Vec<LedgerEntry>, StoreError>;
+}
