@@ -144,7 +144,7 @@ fn executor(settings: &Settings) -> anyhow::Result<Executor> {
     Ok(Executor::new(
         Arc::new(settings.providers.clone()),
         Arc::new(settings.catalogue.clone()),
-        Store::temporary()?,
+        Arc::new(Store::temporary()?),
         Arc::new(SystemClock),
     )?)
 }
@@ -304,7 +304,7 @@ async fn cache_effect(opts: &BenchOptions) -> anyhow::Result<CacheEffect> {
     let leads = dir.path().join("leads.csv");
     std::fs::write(&leads, run.sandbox.world().sample_leads_csv(opts.leads))?;
     let store = Store::open(&settings.data_dir.join("store"))?;
-    let engine = Engine::from_settings(Arc::new(settings), store, Arc::new(SystemClock))?;
+    let engine = Engine::from_settings(Arc::new(settings), Arc::new(store), Arc::new(SystemClock))?;
     let batch = |name: &str| BatchOptions {
         progress: false,
         rejects: dir.path().join(format!("{name}.rejects.csv")),

@@ -80,7 +80,7 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     csv.push_str("lead00000,Dup,Licate,Dup Inc,dup.io,\n");
     std::fs::write(&leads, csv)?;
     let store = Store::open(&settings.data_dir.join("store"))?;
-    let engine = Engine::from_settings(Arc::new(settings), store, Arc::new(SystemClock))?;
+    let engine = Engine::from_settings(Arc::new(settings), Arc::new(store), Arc::new(SystemClock))?;
     if !g.json {
         println!(
             "sandbox vendors on http://{addr}; enriching {} sample leads from {}",

@@ -38,7 +38,7 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     };
     warn_disabled(&settings);
     let store = Store::open(&settings.data_dir.join("store")).context("opening the store")?;
-    let engine = Engine::from_settings(settings, store, Arc::new(SystemClock))?;
+    let engine = Engine::from_settings(settings, Arc::new(store), Arc::new(SystemClock))?;
     let rejects = args.rejects.clone().unwrap_or_else(|| {
         let mut p = args.out.clone().into_os_string();
         p.push(".rejects.csv");

@@ -94,7 +94,6 @@ pub async fn enrich_file(
     let mut rejects = RejectsWriter::create(&opts.rejects)?;
     let mut import = ImportSummary::default();
     let mut summary = Summary::default();
-    let mut pending_ledger = Vec::new();
     {
         let rows =
             futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
@@ -124,15 +123,11 @@ pub async fn enrich_file(
             out.write_all(b"\n")?;
             summary.add_record(&record);
             summary.add_calls(&ledger);
-            pending_ledger.extend(ledger);
-            if pending_ledger.len() >= 512 {
-                engine.executor().store().ledger_append(&pending_ledger)?;
-                pending_ledger.clear();
-            }
+
         }
     }
-    engine.executor().store().ledger_append(&pending_ledger)?;
-    engine.executor().store().flush()?;
+    // The executor recorded every call as it finished; make it durable now.
+    engine.executor().store().flush_calls()?;
     out.flush()?;
     if let Some(e) = reader.await? {
         // Everything read before the error was enriched and written above.

@@ -56,7 +56,7 @@ impl Engine {
             providers: &self.settings.providers,
             catalogue: &self.settings.catalogue,
         };
-        let store = self.executor.store().clone();
+        let store = self.executor.store();
         let pattern = move |first: &str, last: &str, domain: &str| {
             let memo = store.guess_memo(first, last, domain).ok().flatten();
             memo.or_else(|| store.email_pattern(domain).ok().flatten())
@@ -168,7 +168,7 @@ impl Engine {
     /// Build the executor and the engine for `settings` over `store`.
     pub fn from_settings(
         settings: Arc<Settings>,
-        store: crate::store::Store,
+        store: Arc<dyn crate::store::CallStore>,
         clock: Arc<dyn Clock>,
     ) -> Result<Engine, reqwest::Error> {
         let executor = Executor::new(

@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::model::Catalogue;
 use crate::provider::{build_request, classify, Extracted, Inputs, Outcome, ProviderSet};
 use crate::retry::RetrySchedule;
-use crate::store::{cache_key, CacheEntry, CachedOutcome, LedgerEntry, Store};
+use crate::store::{cache_key, CacheEntry, CachedOutcome, CallStore, LedgerEntry};
 use http::Attempt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -66,8 +66,9 @@ struct Inner {
     providers: Arc<ProviderSet>,
     catalogue: Arc<Catalogue>,
     runtimes: HashMap<String, ProviderRuntime>,
-    store: Store,
+    store: Arc<dyn CallStore>,
     clock: Arc<dyn Clock>,
+    durable: bool,
     // std Mutex: held only to look up or insert, never across an await.
     inflight: Mutex<HashMap<Vec<u8>, Flight>>,
 }
@@ -93,8 +94,21 @@ impl Executor {
     pub fn new(
         providers: Arc<ProviderSet>,
         catalogue: Arc<Catalogue>,
-        store: Store,
+        store: Arc<dyn CallStore>,
         clock: Arc<dyn Clock>,
+    ) -> Result<Executor, reqwest::Error> {
+        Executor::with_durability(providers, catalogue, store, clock, false)
+    }
+
+    /// Like [`Executor::new`]; with `durable`, every call's cache entry and
+    /// ledger row are flushed to disk before its answer is used, so a crash
+    /// (kill -9) can neither lose a billed call nor make its replay pay again.
+    pub fn with_durability(
+        providers: Arc<ProviderSet>,
+        catalogue: Arc<Catalogue>,
+        store: Arc<dyn CallStore>,
+        clock: Arc<dyn Clock>,
+        durable: bool,
     ) -> Result<Executor, reqwest::Error> {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
@@ -114,6 +128,7 @@ impl Executor {
                 runtimes,
                 store,
                 clock,
+                durable,
                 inflight: Mutex::new(HashMap::new()),
             }),
         })
@@ -125,8 +140,8 @@ impl Executor {
     }
 
     /// The store.
-    pub fn store(&self) -> &Store {
-        &self.inner.store
+    pub fn store(&self) -> &dyn CallStore {
+        self.inner.store.as_ref()
     }
 
     /// A provider's runtime state.
@@ -146,7 +161,11 @@ impl Executor {
         loop {
             let now = self.inner.clock.now();
             match self.inner.store.cache_get(&key, now) {
-                Ok(Some(entry)) => return self.cached(operation, record_id, entry, started),
+                Ok(Some(entry)) => {
+                    let res = self.cached(operation, record_id, entry, started);
+                    self.record(&key, None, &res.entry).await;
+                    return res;
+                }
                 Ok(None) => {}
                 Err(e) => {
                     tracing::warn!(operation, error = %e, "cache read failed; calling the provider")
@@ -173,16 +192,35 @@ impl Executor {
                     continue; // the leader went away: try again ourselves
                 };
                 let Some(res) = done else { continue };
-                return self.coalesced(res, record_id, started);
+                let res = self.coalesced(res, record_id, started);
+                self.record(&key, None, &res.entry).await;
+                return res;
             }
             let tx = tx.expect("leader holds the sender");
             let _guard = FlightGuard {
                 map: &self.inner.inflight,
                 key: key.clone(),
             };
-            let result = self.call(operation, inputs, record_id, &key, started).await;
+            let (result, cache) = self.call(operation, inputs, record_id, started).await;
+            // Durable before anyone (followers included) acts on the answer.
+            self.record(&key, cache, &result.entry).await;
             let _ = tx.send(Some(result.clone()));
             return result;
+        }
+    }
+
+    /// Write the ledger row (and the cache entry of a fresh answer) in one transaction.
+    async fn record(&self, key: &[u8], cache: Option<CacheEntry>, row: &LedgerEntry) {
+        if let Err(e) = self.inner.store.record_call(cache.as_ref().map(|c| (key, c)), row) {
+            tracing::error!(error = %e, operation = %row.operation, "could not record a provider call");
+        }
+        if self.inner.durable {
+            let store = self.inner.store.clone();
+            match tokio::task::spawn_blocking(move || store.flush_calls()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "could not flush the call ledger"),
+                Err(e) => tracing::error!(error = %e, "ledger flush task failed"),
+            }
         }
     }
 
@@ -262,32 +300,34 @@ impl Executor {
         operation: &str,
         inputs: &Inputs,
         record_id: Option<&str>,
-        key: &[u8],
         started: Instant,
-    ) -> CallResult {
+    ) -> (CallResult, Option<CacheEntry>) {
         let fail = |kind: &'static str,
                     message: String,
                     retry_after: Duration,
                     attempts,
                     throttled,
-                    status| CallResult {
-            outcome: CallOutcome::Failed {
-                kind,
-                message: message.clone(),
-                retry_after,
-            },
-            entry: self.entry(
-                operation,
-                record_id,
-                kind,
-                false,
-                0.0,
-                started,
-                attempts,
-                throttled,
-                status,
-                Some(message),
-            ),
+                    status| {
+            let result = CallResult {
+                outcome: CallOutcome::Failed {
+                    kind,
+                    message: message.clone(),
+                    retry_after,
+                },
+                entry: self.entry(
+                    operation,
+                    record_id,
+                    kind,
+                    false,
+                    0.0,
+                    started,
+                    attempts,
+                    throttled,
+                    status,
+                    Some(message),
+                ),
+            };
+            (result, None)
         };
         let Some((provider, op)) = self.inner.providers.operation(operation) else {
             return fail(
@@ -402,8 +442,7 @@ impl Executor {
             let attempts = schedule.attempts();
             match (outcome, retry_hint) {
                 (Outcome::Hit { extracted, credits }, _) => {
-                    self.store_cache(
-                        key,
+                    let cache = self.cache_entry(
                         CachedOutcome::Hit {
                             extracted: extracted.clone(),
                         },
@@ -423,14 +462,15 @@ impl Executor {
                         None,
                     );
                     e.credits = credits;
-                    return CallResult {
+                    let result = CallResult {
                         outcome: CallOutcome::Hit(extracted),
                         entry: e,
                     };
+                    return (result, cache);
                 }
                 (Outcome::NotFound { credits }, _) => {
-                    self.store_cache(key, CachedOutcome::NotFound, credits, op.cache.miss);
-                    return CallResult {
+                    let cache = self.cache_entry(CachedOutcome::NotFound, credits, op.cache.miss);
+                    let result = CallResult {
                         outcome: CallOutcome::NotFound,
                         entry: self.entry(
                             operation,
@@ -445,6 +485,7 @@ impl Executor {
                             None,
                         ),
                     };
+                    return (result, cache);
                 }
                 (o, Some(retry_after)) => {
                     if let Outcome::RateLimited(Some(ra)) = &o {
@@ -487,21 +528,18 @@ impl Executor {
         }
     }
 
-    fn store_cache(&self, key: &[u8], outcome: CachedOutcome, credits: f64, ttl: Duration) {
+    /// The cache entry for a fresh answer (`None` when caching is off for it).
+    fn cache_entry(&self, outcome: CachedOutcome, credits: f64, ttl: Duration) -> Option<CacheEntry> {
         if ttl.is_zero() {
-            return;
+            return None;
         }
         let now = self.inner.clock.now();
-        let entry = CacheEntry {
+        Some(CacheEntry {
             outcome,
             credits,
             stored_at: now,
-            expires_at: now
-                + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(3650)),
-        };
-        if let Err(e) = self.inner.store.cache_put(key, &entry) {
-            tracing::warn!(error = %e, "cache write failed");
-        }
+            expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(3650)),
+        })
     }
 
     /// Slow down when the vendor says its window is used up.

@@ -29,7 +29,7 @@ async fn fixture(tweak: impl FnOnce(&mut Settings)) -> Fx {
     let executor = Executor::new(
         Arc::new(settings.providers.clone()),
         Arc::new(settings.catalogue.clone()),
-        Store::temporary().unwrap(),
+        Arc::new(crate::store::Store::temporary().unwrap()),
         Arc::new(SystemClock),
     )
     .unwrap();

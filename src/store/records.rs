@@ -350,6 +350,26 @@ impl CallStore for Store {
     fn ledger(&self) -> Result<Vec<LedgerEntry>, StoreError> {
         self.ledger_rows().collect()
     }
+
+    fn flush_calls(&self) -> Result<(), StoreError> {
+        Store::flush(self)
+    }
+
+    fn email_pattern(&self, domain: &str) -> Result<Option<String>, StoreError> {
+        Store::email_pattern(self, domain)
+    }
+
+    fn set_email_pattern(&self, domain: &str, pattern: &str) -> Result<(), StoreError> {
+        Store::set_email_pattern(self, domain, pattern)
+    }
+
+    fn guess_memo(&self, first: &str, last: &str, domain: &str) -> Result<Option<String>, StoreError> {
+        Store::guess_memo(self, first, last, domain)
+    }
+
+    fn set_guess_memo(&self, first: &str, last: &str, domain: &str, pattern: &str) -> Result<(), StoreError> {
+        Store::set_guess_memo(self, first, last, domain, pattern)
+    }
 }
 
 #[allow(dead_code)]

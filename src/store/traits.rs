@@ -94,4 +94,14 @@ pub trait CallStore: Send + Sync + std::fmt::Debug + 'static {
     fn record_call(&self, cache: Option<(&[u8], &CacheEntry)>, row: &LedgerEntry) -> Result<(), StoreError>;
     /// Every ledger row, oldest first.
     fn ledger(&self) -> Result<Vec<LedgerEntry>, StoreError>;
+    /// Make recorded calls durable.
+    fn flush_calls(&self) -> Result<(), StoreError>;
+    /// The learned email local-part pattern of a domain.
+    fn email_pattern(&self, domain: &str) -> Result<Option<String>, StoreError>;
+    /// Remember a domain's pattern.
+    fn set_email_pattern(&self, domain: &str, pattern: &str) -> Result<(), StoreError>;
+    /// The pattern an earlier guess used for this person.
+    fn guess_memo(&self, first: &str, last: &str, domain: &str) -> Result<Option<String>, StoreError>;
+    /// Remember the pattern a guess used for this person.
+    fn set_guess_memo(&self, first: &str, last: &str, domain: &str, pattern: &str) -> Result<(), StoreError>;
 }
