@@ -24,6 +24,56 @@ pub struct ConfigFile {
     /// Per-field waterfalls and guard rails.
     #[serde(default)]
     pub waterfall: WaterfallFile,
+    /// The daemon (`leadfall serve`).
+    #[serde(default)]
+    pub daemon: DaemonFile,
+}
+
+/// `[daemon]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonFile {
+    /// Control API address. Loopback unless `allow_non_loopback`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Allow a control API address that is not loopback (it is token-protected, but think twice).
+    #[serde(default)]
+    pub allow_non_loopback: bool,
+    /// Records worked on at once. Vendor concurrency is capped per provider; this bounds memory.
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    /// How long a worker holds a record before another may take it over, in seconds.
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
+    /// Shortest wait before a record is worked on again after a pass, in seconds
+    /// (guards against hot loops when a retry time is already past).
+    #[serde(default = "default_min_requeue_secs")]
+    pub min_requeue_secs: u64,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:7878".to_string()
+}
+const fn default_workers() -> usize {
+    256
+}
+const fn default_lease_secs() -> u64 {
+    300
+}
+const fn default_min_requeue_secs() -> u64 {
+    60
+}
+
+impl Default for DaemonFile {
+    fn default() -> Self {
+        DaemonFile {
+            listen: default_listen(),
+            allow_non_loopback: false,
+            workers: default_workers(),
+            lease_secs: default_lease_secs(),
+            min_requeue_secs: default_min_requeue_secs(),
+        }
+    }
 }
 
 fn default_provider_dirs() -> Vec<String> {

@@ -4,7 +4,7 @@
 
 mod file;
 
-pub use file::{ConfigFile, CustomFieldFile, EngineFile};
+pub use file::{ConfigFile, CustomFieldFile, DaemonFile, EngineFile};
 
 use crate::diag::{toml_error, ConfigError, ConfigErrors};
 use crate::model::{Catalogue, FieldDef};
@@ -29,6 +29,21 @@ pub struct Settings {
     pub waterfall: WaterfallSettings,
     /// Records in flight.
     pub records_in_flight: usize,
+    /// Daemon settings.
+    pub daemon: DaemonSettings,
+}
+
+/// Validated `[daemon]` settings.
+#[derive(Debug, Clone)]
+pub struct DaemonSettings {
+    /// Control API address.
+    pub listen: std::net::SocketAddr,
+    /// Workers.
+    pub workers: usize,
+    /// Lease length.
+    pub lease: std::time::Duration,
+    /// Shortest requeue delay.
+    pub min_requeue: std::time::Duration,
 }
 
 /// Environment lookup used for secrets and URL overrides.
@@ -131,6 +146,24 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
             "must be ≥ 1, got 0",
         ));
     }
+    let d = &raw.daemon;
+    let listen = match d.listen.parse::<std::net::SocketAddr>() {
+        Ok(a) if !a.ip().is_loopback() && !d.allow_non_loopback => {
+            errors.push(ConfigError::at(path, "daemon.listen", format!("{a} is not a loopback address; set daemon.allow_non_loopback = true to expose the control API")));
+            a
+        }
+        Ok(a) => a,
+        Err(_) => {
+            errors.push(ConfigError::at(path, "daemon.listen", format!("{:?} is not an address like 127.0.0.1:7878", d.listen)));
+            std::net::SocketAddr::from(([127, 0, 0, 1], 7878))
+        }
+    };
+    if d.workers == 0 {
+        errors.push(ConfigError::at(path, "daemon.workers", "must be ≥ 1, got 0"));
+    }
+    if d.lease_secs == 0 {
+        errors.push(ConfigError::at(path, "daemon.lease_secs", "must be ≥ 1, got 0"));
+    }
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
@@ -142,5 +175,11 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
         provider_files,
         waterfall,
         records_in_flight: raw.engine.records_in_flight,
+        daemon: DaemonSettings {
+            listen,
+            workers: raw.daemon.workers,
+            lease: std::time::Duration::from_secs(raw.daemon.lease_secs),
+            min_requeue: std::time::Duration::from_secs(raw.daemon.min_requeue_secs),
+        },
     })
 }

@@ -1,19 +1,71 @@
-//! `status`: queue counts and provider health.
+//! `status`: queue counts, throughput and provider health.
 
-use crate::control::{Control, ControlError, Status};
+use crate::control::{Control, ControlError, ProviderHealth, Status};
 use chrono::{DateTime, Utc};
+use std::sync::atomic::Ordering;
 
 /// Build the status answer.
 pub fn status(c: &Control, now: DateTime<Utc>) -> Result<Status, ControlError> {
     let q = c.store.queue_stats(now)?;
+    let mut dead_letters = std::collections::BTreeMap::new();
+    let mut conflicts = 0u64;
+    let mut dead = 0u64;
+    // Conflicts and dead letters live in the records; counting them is a scan,
+    // done only when the store is small enough to answer fast.
+    if q.records <= 200_000 {
+        c.store.scan(&mut |r| {
+            conflicts += r.conflicts as u64;
+            if let crate::control::QueueState::Dead { reason } = &r.queue {
+                dead += 1;
+                if dead_letters.len() < 20 {
+                    dead_letters.insert(r.record.id.clone(), reason.clone());
+                }
+            }
+            true
+        })?;
+    }
+    let providers = c
+        .settings()
+        .providers
+        .providers
+        .values()
+        .map(|p| {
+            let mut h = ProviderHealth {
+                rate_per_sec: p.rate.map(|r| r.per_second()),
+                disabled: p.missing_key_env.clone(),
+                circuit: "closed".into(),
+                ..ProviderHealth::default()
+            };
+            if let Some(rt) = c.executor().runtime(&p.id) {
+                h.circuit = rt.circuit.lock().unwrap_or_else(|e| e.into_inner()).name().to_string();
+                h.in_flight = (p.max_concurrency - rt.permits.available_permits().min(p.max_concurrency)) as u64;
+                h.attempts = rt.stats.attempts.load(Ordering::Relaxed);
+                h.throttled = rt.stats.throttled.load(Ordering::Relaxed);
+                h.cached = rt.stats.cached.load(Ordering::Relaxed);
+                h.errors = rt.stats.failed.load(Ordering::Relaxed);
+                let answered = rt.stats.answered.load(Ordering::Relaxed);
+                let total = answered + h.errors;
+                h.error_rate = if total == 0 { 0.0 } else { h.errors as f64 / total as f64 };
+            }
+            (p.id.clone(), h)
+        })
+        .collect();
+    let stats = c.stats();
     Ok(Status {
         records: q.records,
         queued_due: q.queued_due,
         queued_later: q.queued_later,
         leased: q.leased,
-        expired_leases: q.expired_leases,
+        idle: q.records.saturating_sub(q.queued_due + q.queued_later + q.leased + dead),
+        dead,
+        dead_letters,
+        passes_since_start: stats.passes.load(Ordering::Relaxed),
+        throughput_per_sec: stats.throughput(),
         oldest_queued: q.oldest_queued,
         oldest_lease: q.oldest_lease,
-        ..Status::default()
+        expired_leases: q.expired_leases,
+        conflicts,
+        providers,
+        uptime_secs: stats.started.elapsed().as_secs(),
     })
 }

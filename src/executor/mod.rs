@@ -202,6 +202,13 @@ impl Executor {
                 key: key.clone(),
             };
             let (result, cache) = self.call(operation, inputs, record_id, started).await;
+            if let Some(rt) = self.inner.runtimes.get(&result.entry.provider) {
+                let counter = match result.outcome {
+                    CallOutcome::Failed { .. } => &rt.stats.failed,
+                    _ => &rt.stats.answered,
+                };
+                ProviderStats::bump(counter);
+            }
             // Durable before anyone (followers included) acts on the answer.
             self.record(&key, cache, &result.entry).await;
             let _ = tx.send(Some(result.clone()));

@@ -19,6 +19,10 @@ pub struct ProviderStats {
     pub throttled: AtomicU64,
     /// Calls served from the cache or coalesced.
     pub cached: AtomicU64,
+    /// Calls answered (found or not found) after any retries.
+    pub answered: AtomicU64,
+    /// Calls that failed after any retries.
+    pub failed: AtomicU64,
 }
 
 impl ProviderStats {

@@ -244,6 +244,29 @@ impl RecordStore for Store {
         Ok(n)
     }
 
+    fn touch(&self, ids: &[String], due: DateTime<Utc>, f: &(dyn Fn(&mut StoredRecord) -> bool + Sync)) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for chunk in ids.chunks(500) {
+            n += (&self.records, &self.queue, &self.queued)
+                .transaction(|(recs, queue, queued)| {
+                    let mut n = 0;
+                    for id in chunk {
+                        let Some(b) = recs.get(id.as_bytes())? else { continue };
+                        let mut r = decode(&b).map_err(abort)?;
+                        if f(&mut r) {
+                            r.revision += 1;
+                            recs.insert(id.as_bytes(), encode(&r).map_err(abort)?)?;
+                        }
+                        enqueue(queue, queued, id, ms(due))?;
+                        n += 1;
+                    }
+                    Ok(n)
+                })
+                .map_err(tx_err)?;
+        }
+        Ok(n)
+    }
+
     fn recover_leases(&self, now: DateTime<Utc>, only_expired: bool) -> Result<u64, StoreError> {
         let now_ms = ms(now);
         let mut n = 0;

@@ -1,0 +1,202 @@
+//! RecordStore tests on sled in a temp dir, including a model-based run of
+//! random upsert / lease / commit / recover / reopen sequences.
+
+use super::*;
+use crate::control::{QueueState, StoredRecord};
+use crate::engine::merge::merge_input;
+use crate::model::{FieldState, Known, Record, Value};
+use chrono::{DateTime, Duration as CDuration, TimeZone, Utc};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+fn t(s: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + CDuration::seconds(s)
+}
+
+fn rec(id: &str, name: &str) -> Record {
+    let mut r = Record::new(id, t(0));
+    r.set(
+        "person.first_name",
+        FieldState::Known(Known {
+            value: Value::Text(name.into()),
+            source: "input".into(),
+            confidence: 1.0,
+            observed_at: t(0),
+            expires_at: None,
+            verified: None,
+        }),
+    );
+    r
+}
+
+fn commit(store: &Store, l: &Leased, next_due: Option<DateTime<Utc>>) -> Result<(), StoreError> {
+    store.commit_step(StepCommit { record: l.record.clone(), lease: l.lease, outbox: vec![], next_due })
+}
+
+#[test]
+fn upsert_lease_commit_and_idle() {
+    let s = Store::temporary().unwrap();
+    let sum = s.upsert(vec![rec("a", "Ann"), rec("b", "Bob")], t(0), &merge_input).unwrap();
+    assert_eq!((sum.created, sum.queued), (2, 2));
+    let leased = s.lease_due(t(1), 10, Duration::from_secs(60)).unwrap();
+    assert_eq!(leased.len(), 2);
+    assert!(s.lease_due(t(1), 10, Duration::from_secs(60)).unwrap().is_empty(), "leased records are not leased twice");
+    commit(&s, &leased[0], None).unwrap();
+    commit(&s, &leased[1], Some(t(100))).unwrap();
+    assert_eq!(s.get("a").unwrap().unwrap().queue, QueueState::Idle { next_due: None });
+    assert_eq!(s.get("b").unwrap().unwrap().queue, QueueState::Queued { due: t(100) });
+    assert!(s.lease_due(t(50), 10, Duration::from_secs(60)).unwrap().is_empty(), "not due yet");
+    assert_eq!(s.lease_due(t(100), 10, Duration::from_secs(60)).unwrap().len(), 1);
+    // Re-importing the same values changes nothing and queues nothing.
+    let again = s.upsert(vec![rec("a", "Ann")], t(200), &merge_input).unwrap();
+    assert_eq!((again.merged, again.queued), (1, 0));
+}
+
+#[test]
+fn a_recovered_lease_cannot_commit() {
+    let s = Store::temporary().unwrap();
+    s.upsert(vec![rec("a", "Ann")], t(0), &merge_input).unwrap();
+    let l = s.lease_due(t(0), 1, Duration::from_secs(10)).unwrap().remove(0);
+    assert_eq!(s.recover_leases(t(5), true).unwrap(), 0, "not expired yet");
+    assert_eq!(s.recover_leases(t(11), true).unwrap(), 1);
+    assert!(matches!(commit(&s, &l, None), Err(StoreError::LeaseLost(_))));
+    assert!(matches!(s.get("a").unwrap().unwrap().queue, QueueState::Queued { .. }));
+}
+
+#[test]
+fn an_upsert_during_a_pass_supersedes_it() {
+    let s = Store::temporary().unwrap();
+    s.upsert(vec![rec("a", "Ann")], t(0), &merge_input).unwrap();
+    let l = s.lease_due(t(0), 1, Duration::from_secs(60)).unwrap().remove(0);
+    s.upsert(vec![rec("a", "Anna")], t(1), &merge_input).unwrap();
+    assert!(matches!(commit(&s, &l, None), Err(StoreError::Superseded(_))));
+    let r = s.get("a").unwrap().unwrap();
+    assert_eq!(r.record.value("person.first_name"), Some(&Value::Text("Anna".into())));
+    assert!(matches!(r.queue, QueueState::Queued { .. }), "queued again for the new input");
+    assert_eq!(s.lease_due(t(2), 1, Duration::from_secs(60)).unwrap().len(), 1);
+}
+
+#[test]
+fn data_and_leases_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path()).unwrap();
+        s.upsert(vec![rec("a", "Ann"), rec("b", "Bob")], t(0), &merge_input).unwrap();
+        let _ = s.lease_due(t(0), 1, Duration::from_secs(60)).unwrap();
+        s.flush().unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.queue_stats(t(0)).unwrap().leased, 1);
+    assert_eq!(s.recover_leases(t(0), false).unwrap(), 1);
+    assert_eq!(s.lease_due(t(0), 10, Duration::from_secs(60)).unwrap().len(), 2);
+}
+
+#[test]
+fn calls_are_recorded_with_their_cache_entry() {
+    let s = Store::temporary().unwrap();
+    let row = LedgerEntry {
+        at: t(0),
+        record_id: Some("a".into()),
+        operation: "x.y".into(),
+        provider: "x".into(),
+        outcome: "not_found".into(),
+        cached: false,
+        credits: 0.0,
+        latency_ms: 1,
+        attempts: 1,
+        throttled: 0,
+        status: Some(404),
+        error: None,
+    };
+    let entry = CacheEntry { outcome: CachedOutcome::NotFound, credits: 0.0, stored_at: t(0), expires_at: t(10) };
+    s.record_call(Some((b"k", &entry)), &row).unwrap();
+    assert_eq!(CallStore::cache_get(&s, b"k", t(1)).unwrap(), Some(entry));
+    assert_eq!(CallStore::cache_get(&s, b"k", t(11)).unwrap(), None, "expired");
+    assert_eq!(s.ledger().unwrap(), vec![row]);
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Upsert(u8),
+    Lease(u8),
+    Commit(u8, bool),
+    RecoverAll,
+    Reopen,
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0u8..8).prop_map(Op::Upsert),
+        (1u8..4).prop_map(Op::Lease),
+        (0u8..8, any::<bool>()).prop_map(|(i, again)| Op::Commit(i, again)),
+        Just(Op::RecoverAll),
+        Just(Op::Reopen),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    /// Against a model: every record is in exactly one place (queued, leased or
+    /// idle), nothing is lost across reopen, and a record is never leased twice.
+    #[test]
+    fn queue_matches_a_model(ops in proptest::collection::vec(op(), 1..40)) {
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        enum Where { Queued, Leased, Idle }
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        let mut model: BTreeMap<String, Where> = BTreeMap::new();
+        let mut held: BTreeMap<String, Leased> = BTreeMap::new();
+        let now = t(0);
+        for op in ops {
+            match op {
+                Op::Upsert(i) => {
+                    let id = format!("r{i}");
+                    // A new name each time, so every upsert is a change.
+                    let n = model.len();
+                    s.upsert(vec![rec(&id, &format!("n{n}{i}{}", held.len()))], now, &merge_input).unwrap();
+                    let w = model.entry(id.clone()).or_insert(Where::Queued);
+                    if *w != Where::Leased { *w = Where::Queued; }
+                    if let Some(l) = held.get_mut(&id) { l.record.revision = u64::MAX; } // its commit will be superseded
+                }
+                Op::Lease(n) => {
+                    for l in s.lease_due(now, n as usize, Duration::from_secs(60)).unwrap() {
+                        let id = l.record.record.id.clone();
+                        proptest::prop_assert_eq!(model.get(&id), Some(&Where::Queued), "leased {} from {:?}", id, model.get(&id));
+                        model.insert(id.clone(), Where::Leased);
+                        held.insert(id, l);
+                    }
+                }
+                Op::Commit(i, again) => {
+                    let id = format!("r{i}");
+                    if let Some(l) = held.remove(&id) {
+                        let superseded = l.record.revision == u64::MAX;
+                        let mut l = l;
+                        if superseded { l.record.revision = 0; }
+                        match commit(&s, &l, again.then_some(now)) {
+                            Ok(()) => { model.insert(id, if again { Where::Queued } else { Where::Idle }); }
+                            Err(StoreError::Superseded(_)) => { model.insert(id, Where::Queued); }
+                            Err(e) => proptest::prop_assert!(false, "{e}"),
+                        }
+                    }
+                }
+                Op::RecoverAll => {
+                    s.recover_leases(now, false).unwrap();
+                    held.clear();
+                    for w in model.values_mut() { if *w == Where::Leased { *w = Where::Queued; } }
+                }
+                Op::Reopen => {
+                    s.flush().unwrap();
+                    drop(s);
+                    s = Store::open(dir.path()).unwrap();
+                }
+            }
+            let st = s.queue_stats(now).unwrap();
+            let count = |w: Where| model.values().filter(|x| **x == w).count() as u64;
+            proptest::prop_assert_eq!(st.records, model.len() as u64);
+            proptest::prop_assert_eq!(st.leased, count(Where::Leased));
+            proptest::prop_assert_eq!(st.queued_due, count(Where::Queued));
+        }
+        let _ = StoredRecord::clone;
+    }
+}

@@ -71,6 +71,9 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug + 'static {
     fn release(&self, id: &str, lease: u64, due: DateTime<Utc>) -> Result<(), StoreError>;
     /// Queue these records at `due` (unknown ids are skipped). Returns how many.
     fn requeue(&self, ids: &[String], due: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Change these records with `f` (which returns whether it changed anything)
+    /// and queue them at `due`, one transaction per chunk. Returns how many were queued.
+    fn touch(&self, ids: &[String], due: DateTime<Utc>, f: &(dyn Fn(&mut StoredRecord) -> bool + Sync)) -> Result<u64, StoreError>;
     /// Return leases to the queue: all of them (start-up after a crash) or only expired ones.
     fn recover_leases(&self, now: DateTime<Utc>, only_expired: bool) -> Result<u64, StoreError>;
     /// Append a signal and queue the record; false when the id is unknown.

@@ -1,0 +1,122 @@
+//! `serve` wiring: store, lease recovery, the control API, the leaser and
+//! workers, the expired-lease sweeper, and the drain on shutdown. Wiring only:
+//! the rules live in the engine, the store and the control surface.
+
+use super::lock::DataDirLock;
+use super::worker::{run_leaser, WorkerContext};
+use super::DaemonStats;
+use crate::clock::SystemClock;
+use crate::config::Settings;
+use crate::control::Control;
+use crate::engine::Engine;
+use crate::executor::Executor;
+use crate::store::{RecordStore, Store};
+use anyhow::Context;
+use chrono::Utc;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How often expired leases (a stuck worker) are put back on the queue.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Where the daemon tells clients its address.
+pub fn addr_file(settings: &Settings) -> PathBuf {
+    settings.data_dir.join("control.addr")
+}
+
+/// Run the daemon on `listener` until `shutdown` resolves, then drain for at
+/// most `drain`. The caller holds `lock` (one daemon per data directory).
+pub async fn serve(
+    listener: TcpListener,
+    settings: Arc<Settings>,
+    lock: DataDirLock,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> anyhow::Result<()> {
+    let data_dir = settings.data_dir.clone();
+    let store = Store::open(&data_dir.join("store")).context("opening the store")?;
+    let records: Arc<dyn RecordStore> = Arc::new(store.clone());
+    // Every lease in the store belongs to a daemon that is gone (we hold the lock).
+    let recovered = records.recover_leases(Utc::now(), false)?;
+    if recovered > 0 {
+        tracing::warn!(recovered, "returned leases left by a previous run to the queue");
+    }
+    let executor = Executor::with_durability(
+        Arc::new(settings.providers.clone()),
+        Arc::new(settings.catalogue.clone()),
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+        true,
+    )?;
+    let engine = Engine::new(settings.clone(), executor.clone(), Arc::new(SystemClock));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let stats = Arc::new(DaemonStats::default());
+    let control = Control::new(records.clone(), settings.clone(), executor, wake.clone(), stats.clone());
+    let token = crate::api::Token::load_or_create(&data_dir).context("control token")?;
+    let addr = listener.local_addr()?;
+    let app = crate::api::router(control, token);
+
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let ctx = WorkerContext {
+        store: records.clone(),
+        engine,
+        wake,
+        stats,
+        lease: settings.daemon.lease,
+        min_requeue: settings.daemon.min_requeue,
+    };
+    let leaser = tokio::spawn(run_leaser(ctx, settings.daemon.workers, cancel.child_token(), tracker.clone()));
+    let sweeper = {
+        let cancel = cancel.child_token();
+        let records = records.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(SWEEP_EVERY) => {}
+                    _ = cancel.cancelled() => break,
+                }
+                match records.recover_leases(Utc::now(), true) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(n, "expired leases returned to the queue"),
+                    Err(e) => tracing::error!(error = %e, "lease sweep failed"),
+                }
+            }
+        })
+    };
+    let api_cancel = CancellationToken::new();
+    let api = {
+        let stop = api_cancel.clone();
+        tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await })
+    };
+    // Clients find the daemon here; written once the API is listening.
+    let addr_path = data_dir.join("control.addr");
+    let tmp = data_dir.join("control.addr.tmp");
+    std::fs::write(&tmp, format!("{addr}\n"))?;
+    std::fs::rename(&tmp, &addr_path)?;
+    tracing::info!(%addr, data_dir = %data_dir.display(), lock = %lock.path().display(), "leadfall daemon serving");
+    eprintln!("leadfall daemon: control API on http://{addr}, data in {}", data_dir.display());
+
+    shutdown.await;
+    tracing::info!("shutting down: no new leases; draining in-flight passes");
+    cancel.cancel();
+    let _ = leaser.await;
+    let _ = sweeper.await;
+    tracker.close();
+    if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
+        tracing::warn!(?drain, "drain deadline passed; unfinished passes are recovered at the next start");
+    }
+    api_cancel.cancel();
+    if let Ok(Err(e)) = api.await {
+        tracing::error!(error = %e, "control API stopped with an error");
+    }
+    let _ = std::fs::remove_file(&addr_path);
+    records.flush()?;
+    drop(lock);
+    Ok(())
+}
