@@ -18,8 +18,10 @@
 //! - [`cli`]: one file per verb.
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod bench;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod control;
@@ -27,6 +29,7 @@ pub mod daemon;
 pub mod diag;
 pub mod engine;
 pub mod executor;
+pub mod export;
 pub mod import;
 pub mod model;
 pub mod provider;

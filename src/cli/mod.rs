@@ -5,8 +5,15 @@ mod bench;
 mod check;
 mod demo;
 mod enrich;
+mod export;
+mod import;
+mod reenrich;
 mod render;
 mod sandbox;
+mod serve;
+mod show;
+mod signal;
+mod status;
 
 use crate::telemetry::LogFormat;
 use clap::{Args, Parser, Subcommand};
@@ -66,6 +73,8 @@ impl Global {
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: the durable queue, workers and the control API on 127.0.0.1.
+    Serve(serve::Args),
     /// Validate the configuration and every provider definition.
     Check(check::Args),
     /// Enrich a CSV or JSON-lines file in-process and write JSON lines.
@@ -76,6 +85,18 @@ pub enum Command {
     Demo(demo::Args),
     /// Measure rate-limit utilisation, overhead and the cache effect against the sandbox.
     Bench(bench::Args),
+    /// Send a lead file (CSV or JSON lines) to the running daemon; bad rows go to a rejects file.
+    Import(import::Args),
+    /// Queue records again (by id, field state, staleness, provider, route, or all); --dry-run prices it.
+    Reenrich(reenrich::Args),
+    /// Show the daemon's queue, provider health and dead letters.
+    Status(status::Args),
+    /// Show one record: field states with provenance, history and signals.
+    Show(show::Args),
+    /// Export records from the daemon as JSON lines or CSV (with state columns).
+    Export(export::Args),
+    /// Record a behaviour event (pricing page visit, demo request) on a record.
+    Signal(signal::Args),
 }
 
 /// Run a parsed command line.
@@ -86,11 +107,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
     rt.block_on(async {
         match cli.command {
+            Command::Serve(a) => serve::run(a, g).await,
             Command::Check(a) => check::run(a, g),
             Command::Enrich(a) => enrich::run(a, g).await,
             Command::Sandbox(a) => sandbox::run(a, g).await,
             Command::Demo(a) => demo::run(a, g).await,
             Command::Bench(a) => bench::run(a, g).await,
+            Command::Import(a) => import::run(a, g).await,
+            Command::Reenrich(a) => reenrich::run(a, g).await,
+            Command::Status(a) => status::run(a, g).await,
+            Command::Show(a) => show::run(a, g).await,
+            Command::Export(a) => export::run(a, g).await,
+            Command::Signal(a) => signal::run(a, g).await,
         }
     })
 }

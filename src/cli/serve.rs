@@ -27,7 +27,10 @@ pub struct Args {
 /// leases left behind are recovered at the next start).
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         // Without signal handlers, only a kill stops us; wait forever.
         return std::future::pending().await;
     };
@@ -67,6 +70,13 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(settings.daemon.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.daemon.listen))?;
-    daemon::serve(listener, Arc::new(settings), lock, shutdown_signal(), Duration::from_secs(args.drain_secs)).await?;
+    daemon::serve(
+        listener,
+        Arc::new(settings),
+        lock,
+        shutdown_signal(),
+        Duration::from_secs(args.drain_secs),
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }

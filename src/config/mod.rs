@@ -154,15 +154,27 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
         }
         Ok(a) => a,
         Err(_) => {
-            errors.push(ConfigError::at(path, "daemon.listen", format!("{:?} is not an address like 127.0.0.1:7878", d.listen)));
+            errors.push(ConfigError::at(
+                path,
+                "daemon.listen",
+                format!("{:?} is not an address like 127.0.0.1:7878", d.listen),
+            ));
             std::net::SocketAddr::from(([127, 0, 0, 1], 7878))
         }
     };
     if d.workers == 0 {
-        errors.push(ConfigError::at(path, "daemon.workers", "must be ≥ 1, got 0"));
+        errors.push(ConfigError::at(
+            path,
+            "daemon.workers",
+            "must be ≥ 1, got 0",
+        ));
     }
     if d.lease_secs == 0 {
-        errors.push(ConfigError::at(path, "daemon.lease_secs", "must be ≥ 1, got 0"));
+        errors.push(ConfigError::at(
+            path,
+            "daemon.lease_secs",
+            "must be ≥ 1, got 0",
+        ));
     }
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));

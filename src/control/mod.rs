@@ -40,8 +40,20 @@ pub struct Control {
 
 impl Control {
     /// A control handle over a store, the settings and the executor.
-    pub fn new(store: Arc<dyn RecordStore>, settings: Arc<Settings>, executor: Executor, wake: Arc<tokio::sync::Notify>, stats: Arc<crate::daemon::DaemonStats>) -> Control {
-        Control { store, settings, executor, wake, stats }
+    pub fn new(
+        store: Arc<dyn RecordStore>,
+        settings: Arc<Settings>,
+        executor: Executor,
+        wake: Arc<tokio::sync::Notify>,
+        stats: Arc<crate::daemon::DaemonStats>,
+    ) -> Control {
+        Control {
+            store,
+            settings,
+            executor,
+            wake,
+            stats,
+        }
     }
 
     /// The daemon's counters.
@@ -51,11 +63,17 @@ impl Control {
 
     /// Upsert a batch: input values become `known` with source `input`; new and
     /// changed records are queued now.
-    pub fn upsert(&self, records: Vec<Record>, now: DateTime<Utc>) -> Result<UpsertSummary, ControlError> {
+    pub fn upsert(
+        &self,
+        records: Vec<Record>,
+        now: DateTime<Utc>,
+    ) -> Result<UpsertSummary, ControlError> {
         for r in &records {
             validate_record(&self.settings, r)?;
         }
-        let summary = self.store.upsert(records, now, &crate::engine::merge::merge_input)?;
+        let summary = self
+            .store
+            .upsert(records, now, &crate::engine::merge::merge_input)?;
         if summary.queued > 0 {
             self.wake.notify_one();
         }
@@ -64,13 +82,17 @@ impl Control {
 
     /// One record.
     pub fn show(&self, id: &str) -> Result<StoredRecord, ControlError> {
-        self.store.get(id)?.ok_or_else(|| ControlError::NotFound(id.to_string()))
+        self.store
+            .get(id)?
+            .ok_or_else(|| ControlError::NotFound(id.to_string()))
     }
 
     /// Record a behaviour event and queue the record for rescoring.
     pub fn signal(&self, id: &str, signal: Signal, now: DateTime<Utc>) -> Result<(), ControlError> {
         if signal.kind.trim().is_empty() || signal.kind.len() > 100 {
-            return Err(ControlError::BadRequest("signal kind must be 1..=100 characters".into()));
+            return Err(ControlError::BadRequest(
+                "signal kind must be 1..=100 characters".into(),
+            ));
         }
         if !self.store.add_signal(id, signal, now)? {
             return Err(ControlError::NotFound(id.to_string()));
@@ -80,7 +102,11 @@ impl Control {
     }
 
     /// Select records and queue them (or, for a dry run, count and price them).
-    pub fn reenrich(&self, req: &ReenrichRequest, now: DateTime<Utc>) -> Result<ReenrichSummary, ControlError> {
+    pub fn reenrich(
+        &self,
+        req: &ReenrichRequest,
+        now: DateTime<Utc>,
+    ) -> Result<ReenrichSummary, ControlError> {
         crate::daemon::select::reenrich(self, req, now)
     }
 
@@ -90,7 +116,11 @@ impl Control {
     }
 
     /// Visit every record matching `filter`, in id order; stop when `f` returns false.
-    pub fn export(&self, filter: &ExportFilter, f: &mut dyn FnMut(StoredRecord) -> bool) -> Result<(), ControlError> {
+    pub fn export(
+        &self,
+        filter: &ExportFilter,
+        f: &mut dyn FnMut(StoredRecord) -> bool,
+    ) -> Result<(), ControlError> {
         let _ = filter; // routes arrive with scoring; until then every record matches
         self.store.scan(f)?;
         Ok(())
@@ -111,11 +141,17 @@ impl Control {
 /// non-input states.
 fn validate_record(settings: &Settings, r: &Record) -> Result<(), ControlError> {
     if r.id.trim().is_empty() || r.id.len() > 200 || r.id.chars().any(char::is_control) {
-        return Err(ControlError::BadRequest(format!("record id {:?} must be 1..=200 printable characters", r.id)));
+        return Err(ControlError::BadRequest(format!(
+            "record id {:?} must be 1..=200 printable characters",
+            r.id
+        )));
     }
     for (field, state) in &r.fields {
         if !settings.catalogue.contains(field) {
-            return Err(ControlError::BadRequest(format!("record {:?}: unknown field {field:?}", r.id)));
+            return Err(ControlError::BadRequest(format!(
+                "record {:?}: unknown field {field:?}",
+                r.id
+            )));
         }
         if let crate::model::FieldState::Known(k) = state {
             if k.source != crate::model::SOURCE_INPUT && k.source != "manual" {

@@ -15,7 +15,12 @@ pub struct DataDirLock {
 impl DataDirLock {
     /// Take the lock or explain who holds it.
     pub fn acquire(data_dir: &Path) -> anyhow::Result<DataDirLock> {
-        std::fs::create_dir_all(data_dir).map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the data directory {}: {e}",
+                data_dir.display()
+            )
+        })?;
         let path = data_dir.join("daemon.lock");
         let mut file = std::fs::OpenOptions::new()
             .read(true)

@@ -3,12 +3,12 @@
 //! control API until a shutdown signal; then drains within a deadline.
 
 pub mod lock;
-// mod run; (enabled once the api module lands)
+mod run;
 pub mod select;
 pub mod status;
 pub mod worker;
 
-// pub use run::{addr_file, serve};
+pub use run::{addr_file, serve};
 
 use std::sync::atomic::AtomicU64;
 
@@ -36,12 +36,16 @@ impl Default for DaemonStats {
 impl DaemonStats {
     /// Count a committed pass.
     pub fn record_pass(&self) {
-        self.passes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.passes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let now = std::time::Instant::now();
         let mut r = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         r.push_back(now);
         // Keep one minute of history, bounded.
-        while r.len() > 100_000 || r.front().is_some_and(|t| now.duration_since(*t).as_secs() >= 60) {
+        while r.len() > 100_000
+            || r.front()
+                .is_some_and(|t| now.duration_since(*t).as_secs() >= 60)
+        {
             r.pop_front();
         }
     }
@@ -50,8 +54,14 @@ impl DaemonStats {
     pub fn throughput(&self) -> f64 {
         let now = std::time::Instant::now();
         let r = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        let n = r.iter().filter(|t| now.duration_since(**t).as_secs() < 60).count();
-        let window = now.duration_since(self.started).as_secs_f64().clamp(1.0, 60.0);
+        let n = r
+            .iter()
+            .filter(|t| now.duration_since(**t).as_secs() < 60)
+            .count();
+        let window = now
+            .duration_since(self.started)
+            .as_secs_f64()
+            .clamp(1.0, 60.0);
         n as f64 / window
     }
 }

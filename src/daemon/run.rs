@@ -44,7 +44,10 @@ pub async fn serve(
     // Every lease in the store belongs to a daemon that is gone (we hold the lock).
     let recovered = records.recover_leases(Utc::now(), false)?;
     if recovered > 0 {
-        tracing::warn!(recovered, "returned leases left by a previous run to the queue");
+        tracing::warn!(
+            recovered,
+            "returned leases left by a previous run to the queue"
+        );
     }
     let executor = Executor::with_durability(
         Arc::new(settings.providers.clone()),
@@ -56,7 +59,13 @@ pub async fn serve(
     let engine = Engine::new(settings.clone(), executor.clone(), Arc::new(SystemClock));
     let wake = Arc::new(tokio::sync::Notify::new());
     let stats = Arc::new(DaemonStats::default());
-    let control = Control::new(records.clone(), settings.clone(), executor, wake.clone(), stats.clone());
+    let control = Control::new(
+        records.clone(),
+        settings.clone(),
+        executor,
+        wake.clone(),
+        stats.clone(),
+    );
     let token = crate::api::Token::load_or_create(&data_dir).context("control token")?;
     let addr = listener.local_addr()?;
     let app = crate::api::router(control, token);
@@ -71,7 +80,12 @@ pub async fn serve(
         lease: settings.daemon.lease,
         min_requeue: settings.daemon.min_requeue,
     };
-    let leaser = tokio::spawn(run_leaser(ctx, settings.daemon.workers, cancel.child_token(), tracker.clone()));
+    let leaser = tokio::spawn(run_leaser(
+        ctx,
+        settings.daemon.workers,
+        cancel.child_token(),
+        tracker.clone(),
+    ));
     let sweeper = {
         let cancel = cancel.child_token();
         let records = records.clone();
@@ -92,7 +106,11 @@ pub async fn serve(
     let api_cancel = CancellationToken::new();
     let api = {
         let stop = api_cancel.clone();
-        tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await })
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+        })
     };
     // Clients find the daemon here; written once the API is listening.
     let addr_path = data_dir.join("control.addr");
@@ -100,7 +118,10 @@ pub async fn serve(
     std::fs::write(&tmp, format!("{addr}\n"))?;
     std::fs::rename(&tmp, &addr_path)?;
     tracing::info!(%addr, data_dir = %data_dir.display(), lock = %lock.path().display(), "leadfall daemon serving");
-    eprintln!("leadfall daemon: control API on http://{addr}, data in {}", data_dir.display());
+    eprintln!(
+        "leadfall daemon: control API on http://{addr}, data in {}",
+        data_dir.display()
+    );
 
     shutdown.await;
     tracing::info!("shutting down: no new leases; draining in-flight passes");
@@ -109,7 +130,10 @@ pub async fn serve(
     let _ = sweeper.await;
     tracker.close();
     if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
-        tracing::warn!(?drain, "drain deadline passed; unfinished passes are recovered at the next start");
+        tracing::warn!(
+            ?drain,
+            "drain deadline passed; unfinished passes are recovered at the next start"
+        );
     }
     api_cancel.cancel();
     if let Ok(Err(e)) = api.await {

@@ -3,7 +3,9 @@
 //! field in a known state, a provider's values) are marked expired so the next
 //! pass replaces them; unknown and stale fields re-run anyway.
 
-use crate::control::{Control, ControlError, ReenrichRequest, ReenrichSummary, Selector, StoredRecord};
+use crate::control::{
+    Control, ControlError, ReenrichRequest, ReenrichSummary, Selector, StoredRecord,
+};
 use crate::model::{FieldState, Record};
 use crate::waterfall::Step;
 use chrono::{DateTime, Utc};
@@ -41,7 +43,10 @@ pub fn matches(sel: &Selector, r: &StoredRecord, now: DateTime<Utc>) -> bool {
 }
 
 fn from_provider(source: &str, p: &str) -> bool {
-    source == p || source.strip_prefix(p).is_some_and(|rest| rest.starts_with('.'))
+    source == p
+        || source
+            .strip_prefix(p)
+            .is_some_and(|rest| rest.starts_with('.'))
 }
 
 fn targeted_by_provider(rec: &Record, p: &str) -> Vec<String> {
@@ -56,7 +61,10 @@ fn targeted_by_provider(rec: &Record, p: &str) -> Vec<String> {
 fn targeted(sel: &Selector, rec: &Record) -> Vec<String> {
     let mut out = Vec::new();
     if let (Some(f), Some("known" | "stale")) = (&sel.field, sel.state.as_deref()) {
-        if rec.fields.get(f).is_some_and(|s| s.known().is_some_and(|k| k.source != crate::model::SOURCE_INPUT)) {
+        if rec.fields.get(f).is_some_and(|s| {
+            s.known()
+                .is_some_and(|k| k.source != crate::model::SOURCE_INPUT)
+        }) {
             out.push(f.clone());
         }
     }
@@ -67,9 +75,17 @@ fn targeted(sel: &Selector, rec: &Record) -> Vec<String> {
 }
 
 fn validate(sel: &Selector, c: &Control) -> Result<(), ControlError> {
-    let any = !sel.ids.is_empty() || sel.field.is_some() || sel.stale || sel.provider.is_some() || sel.route.is_some() || sel.all;
+    let any = !sel.ids.is_empty()
+        || sel.field.is_some()
+        || sel.stale
+        || sel.provider.is_some()
+        || sel.route.is_some()
+        || sel.all;
     if !any {
-        return Err(ControlError::BadRequest("empty selector: give ids, a field and state, stale, a provider, a route, or all".into()));
+        return Err(ControlError::BadRequest(
+            "empty selector: give ids, a field and state, stale, a provider, a route, or all"
+                .into(),
+        ));
     }
     if sel.state.is_some() && sel.field.is_none() {
         return Err(ControlError::BadRequest("`state` needs `field`".into()));
@@ -80,9 +96,14 @@ fn validate(sel: &Selector, c: &Control) -> Result<(), ControlError> {
         }
     }
     if let Some(s) = sel.state.as_deref() {
-        let ok = matches!(s, "known" | "stale" | "unknown") || crate::model::UnknownReason::ALL.iter().any(|r| r.as_str() == s);
+        let ok = matches!(s, "known" | "stale" | "unknown")
+            || crate::model::UnknownReason::ALL
+                .iter()
+                .any(|r| r.as_str() == s);
         if !ok {
-            return Err(ControlError::BadRequest(format!("unknown state {s:?}: known, stale, unknown or an unknown reason")));
+            return Err(ControlError::BadRequest(format!(
+                "unknown state {s:?}: known, stale, unknown or an unknown reason"
+            )));
         }
     }
     if let Some(p) = &sel.provider {
@@ -101,7 +122,8 @@ fn max_cost(c: &Control, rec: &Record, targeted: &[String], now: DateTime<Utc>) 
     let s = c.settings();
     let mut ops: BTreeSet<&str> = BTreeSet::new();
     for w in &s.waterfall.fields {
-        let runs = targeted.contains(&w.field) || !rec.fields.get(&w.field).is_some_and(|st| st.is_fresh(now));
+        let runs = targeted.contains(&w.field)
+            || !rec.fields.get(&w.field).is_some_and(|st| st.is_fresh(now));
         if !runs {
             continue;
         }
@@ -129,7 +151,11 @@ fn max_cost(c: &Control, rec: &Record, targeted: &[String], now: DateTime<Utc>) 
 }
 
 /// Select, price, and (unless a dry run) queue.
-pub fn reenrich(c: &Control, req: &ReenrichRequest, now: DateTime<Utc>) -> Result<ReenrichSummary, ControlError> {
+pub fn reenrich(
+    c: &Control,
+    req: &ReenrichRequest,
+    now: DateTime<Utc>,
+) -> Result<ReenrichSummary, ControlError> {
     let sel = &req.selector;
     validate(sel, c)?;
     let mut ids = Vec::new();

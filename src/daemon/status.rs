@@ -37,15 +37,26 @@ pub fn status(c: &Control, now: DateTime<Utc>) -> Result<Status, ControlError> {
                 ..ProviderHealth::default()
             };
             if let Some(rt) = c.executor().runtime(&p.id) {
-                h.circuit = rt.circuit.lock().unwrap_or_else(|e| e.into_inner()).name().to_string();
-                h.in_flight = (p.max_concurrency - rt.permits.available_permits().min(p.max_concurrency)) as u64;
+                h.circuit = rt
+                    .circuit
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .name()
+                    .to_string();
+                h.in_flight = (p.max_concurrency
+                    - rt.permits.available_permits().min(p.max_concurrency))
+                    as u64;
                 h.attempts = rt.stats.attempts.load(Ordering::Relaxed);
                 h.throttled = rt.stats.throttled.load(Ordering::Relaxed);
                 h.cached = rt.stats.cached.load(Ordering::Relaxed);
                 h.errors = rt.stats.failed.load(Ordering::Relaxed);
                 let answered = rt.stats.answered.load(Ordering::Relaxed);
                 let total = answered + h.errors;
-                h.error_rate = if total == 0 { 0.0 } else { h.errors as f64 / total as f64 };
+                h.error_rate = if total == 0 {
+                    0.0
+                } else {
+                    h.errors as f64 / total as f64
+                };
             }
             (p.id.clone(), h)
         })
@@ -56,7 +67,9 @@ pub fn status(c: &Control, now: DateTime<Utc>) -> Result<Status, ControlError> {
         queued_due: q.queued_due,
         queued_later: q.queued_later,
         leased: q.leased,
-        idle: q.records.saturating_sub(q.queued_due + q.queued_later + q.leased + dead),
+        idle: q
+            .records
+            .saturating_sub(q.queued_due + q.queued_later + q.leased + dead),
         dead,
         dead_letters,
         passes_since_start: stats.passes.load(Ordering::Relaxed),

@@ -35,7 +35,11 @@ pub struct WorkerContext {
 
 /// When a record is due again: the earliest retry time of a failed field or
 /// expiry of a vendor value, never sooner than `min_requeue` from now.
-pub fn next_due(record: &Record, now: DateTime<Utc>, min_requeue: Duration) -> Option<DateTime<Utc>> {
+pub fn next_due(
+    record: &Record,
+    now: DateTime<Utc>,
+    min_requeue: Duration,
+) -> Option<DateTime<Utc>> {
     let due = record
         .fields
         .values()
@@ -50,7 +54,12 @@ pub fn next_due(record: &Record, now: DateTime<Utc>, min_requeue: Duration) -> O
 }
 
 /// Run the leaser until `cancel`; workers are tracked by `tracker`.
-pub async fn run_leaser(ctx: WorkerContext, workers: usize, cancel: CancellationToken, tracker: TaskTracker) {
+pub async fn run_leaser(
+    ctx: WorkerContext,
+    workers: usize,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+) {
     let slots = Arc::new(Semaphore::new(workers));
     loop {
         if cancel.is_cancelled() {
@@ -64,7 +73,9 @@ pub async fn run_leaser(ctx: WorkerContext, workers: usize, cancel: Cancellation
         let free = slots.available_permits() + 1;
         let store = ctx.store.clone();
         let lease = ctx.lease;
-        let leased = tokio::task::spawn_blocking(move || store.lease_due(Utc::now(), free.min(512), lease)).await;
+        let leased =
+            tokio::task::spawn_blocking(move || store.lease_due(Utc::now(), free.min(512), lease))
+                .await;
         let batch = match leased {
             Ok(Ok(b)) => b,
             Ok(Err(e)) => {
@@ -81,7 +92,10 @@ pub async fn run_leaser(ctx: WorkerContext, workers: usize, cancel: Cancellation
         if batch.is_empty() {
             drop(first);
             let wait = match ctx.store.next_due() {
-                Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or_default().min(Duration::from_secs(5)),
+                Ok(Some(due)) => (due - Utc::now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(Duration::from_secs(5)),
                 _ => Duration::from_secs(5),
             };
             tokio::select! {
@@ -112,7 +126,10 @@ pub async fn run_leaser(ctx: WorkerContext, workers: usize, cancel: Cancellation
 
 /// One pass over one leased record, committed atomically.
 pub async fn step(ctx: &WorkerContext, leased: Leased) {
-    let Leased { record: stored, lease } = leased;
+    let Leased {
+        record: stored,
+        lease,
+    } = leased;
     let id = stored.record.id.clone();
     let span = tracing::debug_span!("step", record = %id);
     let _ = span;
@@ -140,7 +157,9 @@ pub async fn step(ctx: &WorkerContext, leased: Leased) {
             tracing::debug!(record = %id, "record changed during the pass; it runs again");
             ctx.wake.notify_one();
         }
-        Ok(Err(e)) => tracing::error!(record = %id, error = %e, "could not commit a pass; the lease will expire and it runs again"),
+        Ok(Err(e)) => {
+            tracing::error!(record = %id, error = %e, "could not commit a pass; the lease will expire and it runs again")
+        }
         Err(e) => tracing::error!(record = %id, error = %e, "commit task failed"),
     }
 }

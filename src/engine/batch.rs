@@ -123,7 +123,6 @@ pub async fn enrich_file(
             out.write_all(b"\n")?;
             summary.add_record(&record);
             summary.add_calls(&ledger);
-
         }
     }
     // The executor recorded every call as it finished; make it durable now.

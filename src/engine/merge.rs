@@ -31,7 +31,11 @@ fn push(history: &mut Vec<Change>, change: Change) {
 /// Merge an imported record into what is stored. Input values replace vendor
 /// and guessed values and older inputs, never manual ones (that is a conflict).
 /// Returns the new stored record and whether anything changed.
-pub fn merge_input(existing: Option<StoredRecord>, incoming: Record, now: DateTime<Utc>) -> (StoredRecord, bool) {
+pub fn merge_input(
+    existing: Option<StoredRecord>,
+    incoming: Record,
+    now: DateTime<Utc>,
+) -> (StoredRecord, bool) {
     let mut stored = existing.unwrap_or_else(|| StoredRecord {
         record: Record::new(incoming.id.clone(), now),
         history: Vec::new(),
@@ -44,7 +48,9 @@ pub fn merge_input(existing: Option<StoredRecord>, incoming: Record, now: DateTi
     });
     let mut changed = false;
     for (field, new) in incoming.fields {
-        let FieldState::Known(nk) = &new else { continue };
+        let FieldState::Known(nk) = &new else {
+            continue;
+        };
         let old = stored.record.fields.get(&field).cloned();
         match old.as_ref().and_then(FieldState::known) {
             Some(ok) if ok.value == nk.value => {
@@ -53,13 +59,31 @@ pub fn merge_input(existing: Option<StoredRecord>, incoming: Record, now: DateTi
             }
             Some(ok) if precedence(&ok.source) > precedence(&nk.source) => {
                 stored.conflicts += 1;
-                push(&mut stored.history, Change { at: now, field, kind: "conflict".into(), old: old.clone(), new });
+                push(
+                    &mut stored.history,
+                    Change {
+                        at: now,
+                        field,
+                        kind: "conflict".into(),
+                        old: old.clone(),
+                        new,
+                    },
+                );
                 changed = true;
                 continue;
             }
             _ => {}
         }
-        push(&mut stored.history, Change { at: now, field: field.clone(), kind: "input".into(), old, new: new.clone() });
+        push(
+            &mut stored.history,
+            Change {
+                at: now,
+                field: field.clone(),
+                kind: "input".into(),
+                old,
+                new: new.clone(),
+            },
+        );
         stored.record.fields.insert(field, new);
         changed = true;
     }
@@ -82,7 +106,16 @@ pub fn merge_step(stored: &mut StoredRecord, after: Record, now: DateTime<Utc>) 
             (Some(ok), Some(nk)) if ok.value != nk.value => {
                 if precedence(&ok.source) > precedence(&nk.source) {
                     stored.conflicts += 1;
-                    push(&mut stored.history, Change { at: now, field, kind: "conflict".into(), old, new });
+                    push(
+                        &mut stored.history,
+                        Change {
+                            at: now,
+                            field,
+                            kind: "conflict".into(),
+                            old,
+                            new,
+                        },
+                    );
                     continue;
                 }
                 // A refreshed value that differs is worth counting: the vendor changed its mind.
@@ -93,7 +126,16 @@ pub fn merge_step(stored: &mut StoredRecord, after: Record, now: DateTime<Utc>) 
             (_, Some(_)) => "enriched",
             (_, None) => "unknown",
         };
-        push(&mut stored.history, Change { at: now, field: field.clone(), kind: kind.into(), old, new: new.clone() });
+        push(
+            &mut stored.history,
+            Change {
+                at: now,
+                field: field.clone(),
+                kind: kind.into(),
+                old,
+                new: new.clone(),
+            },
+        );
         stored.record.fields.insert(field, new);
     }
     stored.record.credits_spent = after.credits_spent;

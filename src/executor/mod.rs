@@ -218,7 +218,11 @@ impl Executor {
 
     /// Write the ledger row (and the cache entry of a fresh answer) in one transaction.
     async fn record(&self, key: &[u8], cache: Option<CacheEntry>, row: &LedgerEntry) {
-        if let Err(e) = self.inner.store.record_call(cache.as_ref().map(|c| (key, c)), row) {
+        if let Err(e) = self
+            .inner
+            .store
+            .record_call(cache.as_ref().map(|c| (key, c)), row)
+        {
             tracing::error!(error = %e, operation = %row.operation, "could not record a provider call");
         }
         if self.inner.durable {
@@ -536,7 +540,12 @@ impl Executor {
     }
 
     /// The cache entry for a fresh answer (`None` when caching is off for it).
-    fn cache_entry(&self, outcome: CachedOutcome, credits: f64, ttl: Duration) -> Option<CacheEntry> {
+    fn cache_entry(
+        &self,
+        outcome: CachedOutcome,
+        credits: f64,
+        ttl: Duration,
+    ) -> Option<CacheEntry> {
         if ttl.is_zero() {
             return None;
         }
@@ -545,7 +554,8 @@ impl Executor {
             outcome,
             credits,
             stored_at: now,
-            expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(3650)),
+            expires_at: now
+                + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(3650)),
         })
     }
 

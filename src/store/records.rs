@@ -18,7 +18,9 @@ fn ms(t: DateTime<Utc>) -> u64 {
 }
 
 fn at(ms: u64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms as i64).single().unwrap_or_default()
+    Utc.timestamp_millis_opt(ms as i64)
+        .single()
+        .unwrap_or_default()
 }
 
 fn queue_key(due: u64, id: &str) -> Vec<u8> {
@@ -34,7 +36,10 @@ fn u64_at(b: &[u8], i: usize) -> u64 {
 }
 
 fn corrupt(what: &'static str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt { what, message: e.to_string() }
+    StoreError::Corrupt {
+        what,
+        message: e.to_string(),
+    }
 }
 
 fn encode(r: &StoredRecord) -> Result<Vec<u8>, StoreError> {
@@ -67,7 +72,12 @@ fn dequeue(queue: &TransactionalTree, queued: &TransactionalTree, id: &str) -> R
 }
 
 /// Put `id` on the queue at `due` (moving it if it was queued elsewhere).
-fn enqueue(queue: &TransactionalTree, queued: &TransactionalTree, id: &str, due: u64) -> Result<(), Tx> {
+fn enqueue(
+    queue: &TransactionalTree,
+    queued: &TransactionalTree,
+    id: &str,
+    due: u64,
+) -> Result<(), Tx> {
     dequeue(queue, queued, id)?;
     queue.insert(queue_key(due, id), &[][..])?;
     queued.insert(id.as_bytes(), &due.to_be_bytes()[..])?;
@@ -78,10 +88,14 @@ impl Store {
     /// The queue state of `id`, read from the queue and lease trees.
     fn queue_state(&self, id: &str) -> Result<QueueState, StoreError> {
         if let Some(l) = self.leases.get(id.as_bytes())? {
-            return Ok(QueueState::Leased { until: at(u64_at(&l, 0)) });
+            return Ok(QueueState::Leased {
+                until: at(u64_at(&l, 0)),
+            });
         }
         if let Some(d) = self.queued.get(id.as_bytes())? {
-            return Ok(QueueState::Queued { due: at(u64_at(&d, 0)) });
+            return Ok(QueueState::Queued {
+                due: at(u64_at(&d, 0)),
+            });
         }
         Ok(QueueState::Idle { next_due: None })
     }
@@ -95,7 +109,12 @@ impl Store {
 }
 
 impl RecordStore for Store {
-    fn upsert(&self, records: Vec<Record>, now: DateTime<Utc>, merge: MergeFn<'_>) -> Result<UpsertSummary, StoreError> {
+    fn upsert(
+        &self,
+        records: Vec<Record>,
+        now: DateTime<Utc>,
+        merge: MergeFn<'_>,
+    ) -> Result<UpsertSummary, StoreError> {
         let due = ms(now);
         (&self.records, &self.queue, &self.queued)
             .transaction(|(recs, queue, queued)| {
@@ -132,7 +151,12 @@ impl RecordStore for Store {
         }
     }
 
-    fn lease_due(&self, now: DateTime<Utc>, n: usize, lease_for: Duration) -> Result<Vec<Leased>, StoreError> {
+    fn lease_due(
+        &self,
+        now: DateTime<Utc>,
+        n: usize,
+        lease_for: Duration,
+    ) -> Result<Vec<Leased>, StoreError> {
         let now_ms = ms(now);
         let until = now_ms + lease_for.as_millis() as u64;
         let mut out = Vec::new();
@@ -162,7 +186,10 @@ impl RecordStore for Store {
                 .map_err(tx_err)?;
             if let Some(mut record) = leased {
                 record.queue = QueueState::Leased { until: at(until) };
-                out.push(Leased { record, lease: token });
+                out.push(Leased {
+                    record,
+                    lease: token,
+                });
             }
         }
         Ok(out)
@@ -176,15 +203,28 @@ impl RecordStore for Store {
             .iter()
             .map(|e| serde_json::to_vec(e).map_err(|e| corrupt("outbox event", e)))
             .collect::<Result<_, _>>()?;
-        (&self.records, &self.queue, &self.queued, &self.leases, &self.outbox)
+        (
+            &self.records,
+            &self.queue,
+            &self.queued,
+            &self.leases,
+            &self.outbox,
+        )
             .transaction(|(recs, queue, queued, leases, outbox)| {
                 match leases.get(id.as_bytes())? {
                     Some(l) if u64_at(&l, 8) == step.lease => {}
                     _ => return Err(abort(StoreError::LeaseLost(id.clone()))),
                 }
                 leases.remove(id.as_bytes())?;
-                let current = recs.get(id.as_bytes())?.map(|b| decode(&b)).transpose().map_err(abort)?;
-                if current.as_ref().is_some_and(|c| c.revision != step.record.revision) {
+                let current = recs
+                    .get(id.as_bytes())?
+                    .map(|b| decode(&b))
+                    .transpose()
+                    .map_err(abort)?;
+                if current
+                    .as_ref()
+                    .is_some_and(|c| c.revision != step.record.revision)
+                {
                     // An upsert or signal queued it again; that pass will see the new inputs.
                     return Err(abort(StoreError::Superseded(id.clone())));
                 }
@@ -244,14 +284,21 @@ impl RecordStore for Store {
         Ok(n)
     }
 
-    fn touch(&self, ids: &[String], due: DateTime<Utc>, f: &(dyn Fn(&mut StoredRecord) -> bool + Sync)) -> Result<u64, StoreError> {
+    fn touch(
+        &self,
+        ids: &[String],
+        due: DateTime<Utc>,
+        f: &(dyn Fn(&mut StoredRecord) -> bool + Sync),
+    ) -> Result<u64, StoreError> {
         let mut n = 0;
         for chunk in ids.chunks(500) {
             n += (&self.records, &self.queue, &self.queued)
                 .transaction(|(recs, queue, queued)| {
                     let mut n = 0;
                     for id in chunk {
-                        let Some(b) = recs.get(id.as_bytes())? else { continue };
+                        let Some(b) = recs.get(id.as_bytes())? else {
+                            continue;
+                        };
                         let mut r = decode(&b).map_err(abort)?;
                         if f(&mut r) {
                             r.revision += 1;
@@ -293,7 +340,9 @@ impl RecordStore for Store {
     fn add_signal(&self, id: &str, signal: Signal, now: DateTime<Utc>) -> Result<bool, StoreError> {
         (&self.records, &self.queue, &self.queued)
             .transaction(|(recs, queue, queued)| {
-                let Some(b) = recs.get(id.as_bytes())? else { return Ok(false) };
+                let Some(b) = recs.get(id.as_bytes())? else {
+                    return Ok(false);
+                };
                 let mut r = decode(&b).map_err(abort)?;
                 r.signals.push(signal.clone());
                 r.revision += 1;
@@ -352,7 +401,11 @@ impl CallStore for Store {
         Store::cache_get(self, key, now)
     }
 
-    fn record_call(&self, cache: Option<(&[u8], &CacheEntry)>, row: &LedgerEntry) -> Result<(), StoreError> {
+    fn record_call(
+        &self,
+        cache: Option<(&[u8], &CacheEntry)>,
+        row: &LedgerEntry,
+    ) -> Result<(), StoreError> {
         let row_bytes = serde_json::to_vec(row).map_err(|e| corrupt("ledger row", e))?;
         let cache_bytes = cache
             .map(|(k, e)| serde_json::to_vec(e).map(|b| (k.to_vec(), b)))
@@ -386,11 +439,22 @@ impl CallStore for Store {
         Store::set_email_pattern(self, domain, pattern)
     }
 
-    fn guess_memo(&self, first: &str, last: &str, domain: &str) -> Result<Option<String>, StoreError> {
+    fn guess_memo(
+        &self,
+        first: &str,
+        last: &str,
+        domain: &str,
+    ) -> Result<Option<String>, StoreError> {
         Store::guess_memo(self, first, last, domain)
     }
 
-    fn set_guess_memo(&self, first: &str, last: &str, domain: &str, pattern: &str) -> Result<(), StoreError> {
+    fn set_guess_memo(
+        &self,
+        first: &str,
+        last: &str,
+        domain: &str,
+        pattern: &str,
+    ) -> Result<(), StoreError> {
         Store::set_guess_memo(self, first, last, domain, pattern)
     }
 }

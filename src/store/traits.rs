@@ -53,16 +53,27 @@ pub struct QueueStats {
 
 /// How an upsert merges an incoming record into what is stored (the rule lives
 /// outside the store): returns the new stored record and whether it changed.
-pub type MergeFn<'a> = &'a dyn Fn(Option<StoredRecord>, Record, DateTime<Utc>) -> (StoredRecord, bool);
+pub type MergeFn<'a> =
+    &'a dyn Fn(Option<StoredRecord>, Record, DateTime<Utc>) -> (StoredRecord, bool);
 
 /// Records, queue and leases.
 pub trait RecordStore: Send + Sync + std::fmt::Debug + 'static {
     /// Merge input records with `merge` (new ones created) and queue the changed ones now.
-    fn upsert(&self, records: Vec<Record>, now: DateTime<Utc>, merge: MergeFn<'_>) -> Result<UpsertSummary, StoreError>;
+    fn upsert(
+        &self,
+        records: Vec<Record>,
+        now: DateTime<Utc>,
+        merge: MergeFn<'_>,
+    ) -> Result<UpsertSummary, StoreError>;
     /// One record with its queue state.
     fn get(&self, id: &str) -> Result<Option<StoredRecord>, StoreError>;
     /// Lease up to `n` records due at `now`, each for `lease_for`.
-    fn lease_due(&self, now: DateTime<Utc>, n: usize, lease_for: Duration) -> Result<Vec<Leased>, StoreError>;
+    fn lease_due(
+        &self,
+        now: DateTime<Utc>,
+        n: usize,
+        lease_for: Duration,
+    ) -> Result<Vec<Leased>, StoreError>;
     /// Commit a worker step (record + outbox + queue change + lease release)
     /// atomically. Refused with `LeaseLost` when the lease was recovered, and with
     /// `Superseded` when an upsert changed the record meanwhile (it is queued again).
@@ -73,7 +84,12 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug + 'static {
     fn requeue(&self, ids: &[String], due: DateTime<Utc>) -> Result<u64, StoreError>;
     /// Change these records with `f` (which returns whether it changed anything)
     /// and queue them at `due`, one transaction per chunk. Returns how many were queued.
-    fn touch(&self, ids: &[String], due: DateTime<Utc>, f: &(dyn Fn(&mut StoredRecord) -> bool + Sync)) -> Result<u64, StoreError>;
+    fn touch(
+        &self,
+        ids: &[String],
+        due: DateTime<Utc>,
+        f: &(dyn Fn(&mut StoredRecord) -> bool + Sync),
+    ) -> Result<u64, StoreError>;
     /// Return leases to the queue: all of them (start-up after a crash) or only expired ones.
     fn recover_leases(&self, now: DateTime<Utc>, only_expired: bool) -> Result<u64, StoreError>;
     /// Append a signal and queue the record; false when the id is unknown.
@@ -94,7 +110,11 @@ pub trait CallStore: Send + Sync + std::fmt::Debug + 'static {
     fn cache_get(&self, key: &[u8], now: DateTime<Utc>) -> Result<Option<CacheEntry>, StoreError>;
     /// Record a call: its cache entry (when cacheable) and its ledger row, atomically,
     /// so a crash can neither lose a billed call nor make a replay pay again.
-    fn record_call(&self, cache: Option<(&[u8], &CacheEntry)>, row: &LedgerEntry) -> Result<(), StoreError>;
+    fn record_call(
+        &self,
+        cache: Option<(&[u8], &CacheEntry)>,
+        row: &LedgerEntry,
+    ) -> Result<(), StoreError>;
     /// Every ledger row, oldest first.
     fn ledger(&self) -> Result<Vec<LedgerEntry>, StoreError>;
     /// Make recorded calls durable.
@@ -104,7 +124,18 @@ pub trait CallStore: Send + Sync + std::fmt::Debug + 'static {
     /// Remember a domain's pattern.
     fn set_email_pattern(&self, domain: &str, pattern: &str) -> Result<(), StoreError>;
     /// The pattern an earlier guess used for this person.
-    fn guess_memo(&self, first: &str, last: &str, domain: &str) -> Result<Option<String>, StoreError>;
+    fn guess_memo(
+        &self,
+        first: &str,
+        last: &str,
+        domain: &str,
+    ) -> Result<Option<String>, StoreError>;
     /// Remember the pattern a guess used for this person.
-    fn set_guess_memo(&self, first: &str, last: &str, domain: &str, pattern: &str) -> Result<(), StoreError>;
+    fn set_guess_memo(
+        &self,
+        first: &str,
+        last: &str,
+        domain: &str,
+        pattern: &str,
+    ) -> Result<(), StoreError>;
 }

@@ -88,6 +88,8 @@ pub struct FieldRun {
     pub budget_blocked: bool,
     /// Finished in this pass.
     pub done: bool,
+    /// The stale value was re-checked with the verifier (cheap refresh).
+    pub rechecked: bool,
 }
 
 /// Everything one pass over a record has done.
@@ -161,6 +163,9 @@ impl<'a> Planner<'a> {
             {
                 continue;
             }
+            // Cheap refresh: an expired value is first re-checked by the verifier;
+            // only if that fails does the paid waterfall run again.
+            self.queue_recheck(record, run, w, now);
             // A candidate waiting for the verifier comes first.
             if let Some(call) = self.verify_call(record, run, w) {
                 let cost = self.cost_of(&call.operation);
@@ -251,6 +256,36 @@ impl<'a> Planner<'a> {
                 guess: false,
             },
         })
+    }
+
+    fn queue_recheck(
+        &self,
+        record: &Record,
+        run: &mut RunState,
+        w: &FieldWaterfall,
+        now: DateTime<Utc>,
+    ) {
+        let Some(k) = record
+            .fields
+            .get(&w.field)
+            .filter(|s| s.is_stale(now))
+            .and_then(FieldState::known)
+        else {
+            return;
+        };
+        if !w.verify.as_ref().is_some_and(|v| self.enabled(v)) {
+            return;
+        }
+        let fr = run.fields.entry(w.field.clone()).or_default();
+        if fr.rechecked {
+            return;
+        }
+        fr.rechecked = true;
+        fr.pending.push_front(Candidate {
+            value: k.value.clone(),
+            source: k.source.clone(),
+            confidence: k.confidence,
+        });
     }
 
     /// Can `f` still become known in this pass (another waterfall is working on it)?
@@ -633,11 +668,13 @@ impl<'a> Planner<'a> {
         } else {
             (UnknownReason::NotFound, None, None)
         };
-        // A stale value stays (reported stale) rather than being replaced by "unknown".
+        // A stale value stays (reported stale) rather than being replaced by
+        // "unknown", unless the verifier has just rejected it.
         if record
             .fields
             .get(&w.field)
-            .is_some_and(|s| s.value().is_some())
+            .and_then(FieldState::value)
+            .is_some_and(|v| !fr.rejected.contains(v))
         {
             return;
         }

@@ -467,6 +467,60 @@ fn fresh_known_fields_are_not_looked_up_but_stale_ones_are() {
     assert_eq!(r.value("person.title"), Some(&Value::Text("New".into())));
 }
 
+#[test]
+fn an_expired_email_is_rechecked_by_the_verifier_before_paying_again() {
+    let s = settings(
+        r#"fields."person.email" = { steps = ["a.finder", "a.person"], verify = "a.verify" }"#,
+        None,
+    );
+    let stale = |r: &mut Record| {
+        r.set(
+            "person.email",
+            FieldState::Known(Known {
+                value: Value::Text("jane@acme.io".into()),
+                source: "a.person".into(),
+                confidence: 0.9,
+                observed_at: t0() - chrono::Duration::days(200),
+                expires_at: Some(t0() - chrono::Duration::days(1)),
+                verified: Some("valid".into()),
+            }),
+        );
+    };
+    let mut r = record(PERSON);
+    stale(&mut r);
+    let rounds = run_pass(&s, &mut r, &|c| match c.operation.as_str() {
+        "a.verify" => (verdict(Verdict::Valid), 0.5),
+        other => panic!("{other} must not run: the re-check passed"),
+    });
+    assert_eq!(rounds, vec![vec!["a.verify"]]);
+    let k = r.fields["person.email"].known().unwrap();
+    assert!(k.expires_at.unwrap() > t0(), "fresh again");
+    assert_eq!(k.source, "a.person", "provenance kept");
+
+    // The re-check fails: the paid waterfall runs.
+    let mut r = record(PERSON);
+    stale(&mut r);
+    let rounds = run_pass(&s, &mut r, &|c| match (
+        c.operation.as_str(),
+        c.inputs.get("person.email"),
+    ) {
+        ("a.verify", Some(Value::Text(e))) if e == "jane@acme.io" => {
+            (verdict(Verdict::Invalid), 0.5)
+        }
+        ("a.verify", _) => (verdict(Verdict::Valid), 0.5),
+        ("a.finder", _) => (hit(&[("person.email", "jane.doe@acme.io", 0.9)]), 1.0),
+        other => panic!("{other:?}"),
+    });
+    assert_eq!(
+        rounds,
+        vec![vec!["a.verify"], vec!["a.finder"], vec!["a.verify"]]
+    );
+    assert_eq!(
+        r.value("person.email"),
+        Some(&Value::Text("jane.doe@acme.io".into()))
+    );
+}
+
 proptest::proptest! {
     /// Whatever is known, the planner never schedules a fill call that provides
     /// no field needing work, never calls an operation twice, and every

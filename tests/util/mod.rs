@@ -1,6 +1,8 @@
 //! Test helpers: a temp dir with a config pointed at an in-process sandbox, and
 //! the real binary run with the sandbox's URLs and keys in its environment.
 
+pub mod daemon;
+
 use leadfall::sandbox::{serve, Sandbox, SandboxSettings, API_KEYS};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

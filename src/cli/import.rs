@@ -1,0 +1,298 @@
+//! `leadfall import FILE`: stream a CSV or JSON-lines file into the running
+//! daemon. Rows are read and checked on a blocking thread, good ones are sent
+//! in batches (at most two in flight, so memory stays bounded however large
+//! the file), bad ones go to the rejects file with line and reason.
+
+use super::status::Connect;
+use super::{render, Global, EXIT_CONFIG, EXIT_ROWS_REJECTED};
+use crate::config;
+use crate::import::{Format, ImportSummary, Importer, RejectsWriter, Row};
+use crate::model::Record;
+use anyhow::Context;
+use futures::StreamExt;
+use serde::Serialize;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Upsert batches sent concurrently: one on the wire while the next is
+/// merged, without letting a fast reader pile batches up in memory.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// `import` arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The lead file (.csv, or .jsonl / .ndjson).
+    pub file: PathBuf,
+    /// Rejected rows (CSV with line, id, reason, raw) [default: `<FILE>.rejects.csv`].
+    #[arg(long)]
+    pub rejects: Option<PathBuf>,
+    /// Good rows per upsert request.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=50_000))]
+    pub batch_size: u64,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub connect: Connect,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportReport {
+    /// The file read.
+    pub file: PathBuf,
+    /// Rows read.
+    pub rows: u64,
+    /// Rows sent to the daemon.
+    pub good: u64,
+    /// Rows rejected (in the rejects file).
+    pub rejected: u64,
+    /// New records.
+    pub created: u64,
+    /// Existing records merged.
+    pub merged: u64,
+    /// Records queued for enrichment.
+    pub queued: u64,
+    /// Wall time.
+    pub seconds: f64,
+    /// Rows per second.
+    pub rows_per_sec: f64,
+    /// Where rejects were written, when there were any.
+    pub rejects_file: Option<PathBuf>,
+}
+
+/// One upsert's worth of good rows, with the lines they came from (for messages).
+struct Batch {
+    first_line: u64,
+    last_line: u64,
+    records: Vec<Record>,
+}
+
+/// Run `import`.
+pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
+    let settings = match config::load(&g.config, &config::process_env) {
+        Ok(s) => s,
+        Err(errs) => {
+            eprint!("{errs}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let client = args.connect.client_for(&settings)?;
+    // Fail before reading a byte when the daemon is not there.
+    client.health().await?;
+
+    let started = std::time::Instant::now();
+    let format = Format::from_path(&args.file).with_context(|| {
+        format!(
+            "cannot tell the format of {}: name it .csv, .jsonl or .ndjson",
+            args.file.display()
+        )
+    })?;
+    let file = std::fs::File::open(&args.file)
+        .with_context(|| format!("cannot open {}", args.file.display()))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = progress_bar(
+        len,
+        !args.no_progress && !g.json && std::io::stderr().is_terminal(),
+    );
+    let reader = Counted {
+        inner: file,
+        bar: bar.clone(),
+    };
+    let importer = Importer::from_reader(
+        reader,
+        format,
+        &args.file,
+        &settings.catalogue,
+        chrono::Utc::now(),
+    )?;
+    let rejects_path = args
+        .rejects
+        .clone()
+        .unwrap_or_else(|| suffixed(&args.file, ".rejects.csv"));
+    // A rejects file left by an earlier run would mislead: this run writes its own.
+    let _ = std::fs::remove_file(&rejects_path);
+    let rejects = RejectsWriter::create(&rejects_path)
+        .with_context(|| format!("cannot write rejects to {}", rejects_path.display()))?;
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<Batch>(1);
+    let batch_size = args.batch_size as usize;
+    let reader =
+        tokio::task::spawn_blocking(move || read_batches(importer, rejects, batch_size, tx));
+
+    let mut report = ImportReport {
+        file: args.file.clone(),
+        ..ImportReport::default()
+    };
+    let sent =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) })
+            .map(|batch| {
+                let client = client.clone();
+                async move {
+                    let result = client.upsert(&batch.records).await;
+                    (
+                        batch.first_line,
+                        batch.last_line,
+                        batch.records.len(),
+                        result,
+                    )
+                }
+            })
+            .buffered(BATCHES_IN_FLIGHT);
+    // Boxed, so that `drop` below really drops it (and the receiver with it).
+    let mut sent = Box::pin(sent);
+    let mut failure = None;
+    while let Some((first, last, n, result)) = sent.next().await {
+        match result {
+            Ok(s) => {
+                report.created += s.created;
+                report.merged += s.merged;
+                report.queued += s.queued;
+                bar.set_message(format!("{} records sent", report.created + report.merged));
+            }
+            Err(e) => {
+                failure = Some(anyhow::Error::new(e).context(format!(
+                    "the daemon did not take the {n} rows on lines {first}-{last}; \
+                     batches sent before it were imported"
+                )));
+                break;
+            }
+        }
+    }
+    // Dropping the stream closes the channel, so a reader blocked on a full
+    // channel after a failure stops instead of waiting forever.
+    drop(sent);
+    let (summary, rejected, read_error) = reader.await.context("the file reader failed")??;
+    bar.finish_and_clear();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if let Some(e) = read_error {
+        return Err(anyhow::Error::new(e).context("the input could not be read to the end"));
+    }
+    report.rows = summary.rows;
+    report.good = summary.good;
+    report.rejected = summary.rejected;
+    report.seconds = started.elapsed().as_secs_f64();
+    report.rows_per_sec = if report.seconds > 0.0 {
+        report.rows as f64 / report.seconds
+    } else {
+        0.0
+    };
+    report.rejects_file = (rejected > 0).then_some(rejects_path);
+    if g.json {
+        render::json(&report)?;
+    } else {
+        print_report(&report);
+    }
+    Ok(if report.rejected > 0 {
+        ExitCode::from(EXIT_ROWS_REJECTED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The blocking half: read every row, write rejects, send full batches.
+/// Returns the row counts, the rejects written and a read error that cut the file short.
+fn read_batches(
+    mut importer: Importer,
+    mut rejects: RejectsWriter,
+    batch_size: usize,
+    tx: tokio::sync::mpsc::Sender<Batch>,
+) -> anyhow::Result<(ImportSummary, u64, Option<crate::import::ImportError>)> {
+    let mut summary = ImportSummary::default();
+    let mut batch = Batch {
+        first_line: 0,
+        last_line: 0,
+        records: Vec::with_capacity(batch_size),
+    };
+    for row in importer.by_ref() {
+        summary.count(&row);
+        match row {
+            Row::Good { line, record } => {
+                if batch.records.is_empty() {
+                    batch.first_line = line;
+                }
+                batch.last_line = line;
+                batch.records.push(record);
+                if batch.records.len() >= batch_size {
+                    let next = Batch {
+                        first_line: 0,
+                        last_line: 0,
+                        records: Vec::with_capacity(batch_size),
+                    };
+                    if tx
+                        .blocking_send(std::mem::replace(&mut batch, next))
+                        .is_err()
+                    {
+                        // The sender side failed and said why; stop reading.
+                        break;
+                    }
+                }
+            }
+            Row::Rejected(r) => rejects
+                .write(&r)
+                .with_context(|| format!("cannot write {}", rejects.path().display()))?,
+        }
+    }
+    if !batch.records.is_empty() {
+        let _ = tx.blocking_send(batch);
+    }
+    let rejected = rejects.finish().context("cannot finish the rejects file")?;
+    Ok((summary, rejected, importer.take_error()))
+}
+
+fn print_report(r: &ImportReport) {
+    println!(
+        "{} rows read: {} imported, {} rejected{} · {} new, {} merged, {} queued · {:.1}s ({:.0} rows/s)",
+        r.rows,
+        r.good,
+        r.rejected,
+        r.rejects_file
+            .as_ref()
+            .map(|p| format!(" (see {})", p.display()))
+            .unwrap_or_default(),
+        r.created,
+        r.merged,
+        r.queued,
+        r.seconds,
+        r.rows_per_sec,
+    );
+}
+
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    p.into()
+}
+
+fn progress_bar(len: u64, visible: bool) -> indicatif::ProgressBar {
+    if !visible {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(len);
+    b.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    b
+}
+
+/// Counts bytes read into the progress bar (the file's size is its length).
+struct Counted {
+    inner: std::fs::File,
+    bar: indicatif::ProgressBar,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}

@@ -1,0 +1,323 @@
+use crate::util::daemon::{wait_for, Daemon};
+use crate::util::{read_jsonl, run, stderr, stdout, TestDir};
+use leadfall::sandbox::{SandboxSettings, VendorSettings};
+use leadfall::store::{CallStore, RecordStore, Store};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+fn status(t: &TestDir) -> Result<serde_json::Value, String> {
+    let out = t
+        .cmd(&["status", "--json"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+}
+
+/// Wait until nothing is due or leased.
+fn wait_idle(t: &TestDir, timeout: Duration) -> serde_json::Value {
+    wait_for(timeout, "the queue to drain", || {
+        let s = status(t)?;
+        if s["queued_due"] == 0 && s["leased"] == 0 {
+            Ok(s)
+        } else {
+            Err(format!(
+                "queued_due {} leased {} passes {}",
+                s["queued_due"], s["leased"], s["passes_since_start"]
+            ))
+        }
+    })
+}
+
+fn export(t: &TestDir) -> Vec<serde_json::Value> {
+    let out = t.path(&format!("export-{}.jsonl", std::process::id()));
+    run(
+        t.cmd(&[
+            "export",
+            "--format",
+            "jsonl",
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        0,
+    );
+    read_jsonl(&out)
+}
+
+const WATERFALL_FIELDS: &[&str] = &[
+    "company.domain",
+    "person.email",
+    "person.title",
+    "company.industry",
+    "person.phone",
+];
+
+#[test]
+fn kill_9_at_random_moments_loses_nothing_and_pays_nothing_twice() {
+    let mut s = SandboxSettings::default();
+    for v in [
+        "mailfinder",
+        "personapi",
+        "peoplematch",
+        "companyapi",
+        "verifier",
+    ] {
+        s.vendors.insert(
+            v.into(),
+            VendorSettings {
+                latency_ms: 2,
+                ..Default::default()
+            },
+        );
+    }
+    let t = TestDir::with_sandbox(s);
+    let leads = t.write(
+        "leads.csv",
+        t.sandbox
+            .world()
+            .sample_leads_csv(2000)
+            .replace("lead0", "a-lead0")
+            + &t.sandbox
+                .world()
+                .sample_leads_csv(2000)
+                .lines()
+                .skip(1)
+                .map(|l| format!("b-{l}\n"))
+                .collect::<String>()
+            + &t.sandbox
+                .world()
+                .sample_leads_csv(1000)
+                .lines()
+                .skip(1)
+                .map(|l| format!("c-{l}\n"))
+                .collect::<String>(),
+    );
+    let mut d = Daemon::start(&t);
+    let o = run(t.cmd(&["import", leads.to_str().unwrap(), "--json"]), 0);
+    let imported: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(imported["good"], 5000, "{imported}");
+    let kills = 10;
+    let mut last = t.sandbox_requests();
+    for k in 0..kills {
+        // Kill once the vendors have seen a few hundred more calls: mid-work, at a varying moment.
+        let step = 150 + 97 * k as u64;
+        wait_for(
+            Duration::from_secs(120),
+            "provider calls to progress",
+            || {
+                let now = t.sandbox_requests();
+                if now >= last + step {
+                    Ok(now)
+                } else {
+                    Err(format!("{now} requests (want {})", last + step))
+                }
+            },
+        );
+        d.kill9();
+        last = t.sandbox_requests();
+        d = Daemon::start(&t);
+    }
+    let st = wait_idle(&t, Duration::from_secs(300));
+    let records = export(&t);
+    drop(d);
+    // Every record exactly once, every waterfall field known or unknown with a reason.
+    assert_eq!(records.len(), 5000, "status {st}");
+    let mut ids: Vec<&str> = records
+        .iter()
+        .map(|r| r["record"]["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5000);
+    for r in &records {
+        for f in WATERFALL_FIELDS {
+            let s = &r["record"]["fields"][f];
+            assert!(
+                s["state"] == "known" || s["reason"].is_string(),
+                "{} {f}: {s}",
+                r["record"]["id"]
+            );
+        }
+    }
+    // The ledger against the vendors' bill: only calls in flight at a kill may be
+    // billed without a ledger row (their answer never arrived).
+    let store = Store::open(&t.path("data/store")).unwrap();
+    let ledger = store.ledger().unwrap();
+    let ours: f64 = ledger.iter().map(|r| r.credits).sum();
+    let billed: f64 = t
+        .sandbox
+        .counters()
+        .values()
+        .map(|c| c.credits_billed)
+        .sum();
+    let in_flight_bound = kills as f64 * 5.0 * 16.0; // kills × vendors × max_concurrency
+    assert!(
+        ours <= billed && billed - ours <= in_flight_bound,
+        "ledger {ours} vs billed {billed}"
+    );
+    // No (record, operation) paid twice, beyond calls replayed after a kill.
+    let mut paid: BTreeMap<(String, String), u32> = BTreeMap::new();
+    for r in ledger
+        .iter()
+        .filter(|r| r.credits > 0.0 && r.provider != "verifier")
+    {
+        *paid
+            .entry((r.record_id.clone().unwrap_or_default(), r.operation.clone()))
+            .or_default() += 1;
+    }
+    let twice = paid.values().filter(|n| **n > 1).count() as f64;
+    eprintln!(
+        "crash test: {kills} kills, {} sandbox requests, ledger {ours} credits vs billed {billed}, {twice} (record, operation) pairs paid twice, {} passes in the last run",
+        t.sandbox_requests(),
+        st["passes_since_start"]
+    );
+    assert!(twice <= in_flight_bound, "{twice} calls paid twice");
+    assert_eq!(store.queue_stats(chrono::Utc::now()).unwrap().leased, 0);
+}
+
+#[test]
+fn sigterm_drains_and_leaves_no_lease() {
+    let mut s = SandboxSettings::default();
+    s.vendors.insert(
+        "personapi".into(),
+        VendorSettings {
+            latency_ms: 50,
+            ..Default::default()
+        },
+    );
+    let t = TestDir::with_sandbox(s);
+    let leads = t.write("leads.csv", t.sandbox.world().sample_leads_csv(300));
+    let mut d = Daemon::start(&t);
+    run(t.cmd(&["import", leads.to_str().unwrap()]), 0);
+    wait_for(Duration::from_secs(60), "work to start", || {
+        let s = status(&t)?;
+        if s["leased"].as_u64().unwrap_or(0) > 0 {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
+    });
+    let code = d.terminate();
+    assert!(code.success(), "exit {code}: {}", d.log());
+    let store = Store::open(&t.path("data/store")).unwrap();
+    assert_eq!(
+        store.queue_stats(chrono::Utc::now()).unwrap().leased,
+        0,
+        "no lease left behind"
+    );
+    assert!(!t.path("data/control.addr").exists());
+}
+
+#[test]
+fn a_second_daemon_on_the_same_data_dir_is_refused() {
+    let t = TestDir::new();
+    let _first = Daemon::start(&t);
+    let out = Daemon::command(&t).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("another leadfall daemon is already running on"),
+        "{err}"
+    );
+    assert!(status(&t).is_ok(), "the first daemon still answers");
+}
+
+#[test]
+fn the_control_api_wants_the_token_and_loopback() {
+    let t = TestDir::new();
+    let d = Daemon::start(&t);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/v1/status", d.addr);
+    let code = |req: reqwest::RequestBuilder| rt.block_on(req.send()).unwrap().status().as_u16();
+    assert_eq!(code(client.get(&url)), 401);
+    assert_eq!(code(client.get(&url).bearer_auth("not-the-token")), 401);
+    let token = std::fs::read_to_string(t.path("data/control.token")).unwrap();
+    assert_eq!(code(client.get(&url).bearer_auth(token.trim())), 200);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(t.path("data/control.token"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(code(client.get(format!("http://{}/healthz", d.addr))), 200);
+    drop(d);
+    let out = t.cmd(&["serve", "--listen", "0.0.0.0:0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("is not a loopback address"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn import_queues_every_good_row_and_reenrich_by_provider_is_exact() {
+    let t = TestDir::new();
+    let _d = Daemon::start(&t);
+    let mut csv = t.sandbox.world().sample_leads_csv(200);
+    csv.push_str("bad-1,Ann,Lee,Acme,acme.io,ann@@acme\nbad-2,Bob\n");
+    let leads = t.write("leads.csv", csv);
+    let o = run(t.cmd(&["import", leads.to_str().unwrap(), "--json"]), 3);
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (summary["good"].as_u64(), summary["rejected"].as_u64()),
+        (Some(200), Some(2)),
+        "{summary}"
+    );
+    let rejects = std::fs::read_to_string(t.path("leads.csv.rejects.csv")).unwrap();
+    assert!(
+        rejects.contains("202,bad-1,") && rejects.contains("203,bad-2,"),
+        "{rejects}"
+    );
+    wait_idle(&t, Duration::from_secs(120));
+    let records = export(&t);
+    assert_eq!(records.len(), 200);
+    let by_companyapi = records
+        .iter()
+        .filter(|r| {
+            r["record"]["fields"]
+                .as_object()
+                .unwrap()
+                .values()
+                .any(|s| {
+                    s["source"]
+                        .as_str()
+                        .is_some_and(|x| x.starts_with("companyapi."))
+                })
+        })
+        .count() as u64;
+    assert!(by_companyapi > 0);
+    let before = t.sandbox_requests();
+    let o = run(
+        t.cmd(&[
+            "reenrich",
+            "--provider",
+            "companyapi",
+            "--dry-run",
+            "--json",
+        ]),
+        0,
+    );
+    let dry: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(dry["matched"].as_u64(), Some(by_companyapi), "{dry}");
+    assert_eq!(dry["queued"], 0);
+    assert!(dry["max_credits"].as_f64().unwrap() > 0.0);
+    let st = status(&t).unwrap();
+    assert_eq!(st["queued_due"], 0, "a dry run changes nothing");
+    assert_eq!(t.sandbox_requests(), before);
+    let o = run(
+        t.cmd(&["reenrich", "--provider", "companyapi", "--json"]),
+        0,
+    );
+    let real: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(real["queued"].as_u64(), Some(by_companyapi), "{real}");
+    wait_idle(&t, Duration::from_secs(120));
+    let out = stdout(&run(t.cmd(&["show", "lead00001"]), 0));
+    assert!(out.contains("person.first_name"), "{out}");
+}
