@@ -21,6 +21,9 @@ pub struct Args {
     /// Allow a non-loopback `--listen`.
     #[arg(long)]
     pub allow_non_loopback: bool,
+    /// Serve the API and keep the queue, but work no records (bulk loads, inspection).
+    #[arg(long)]
+    pub no_workers: bool,
 }
 
 /// Resolves at the first SIGINT or SIGTERM; a second one exits at once (the
@@ -63,6 +66,9 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
             anyhow::bail!("--listen {addr} is not a loopback address; add --allow-non-loopback to expose the control API");
         }
         settings.daemon.listen = addr;
+    }
+    if args.no_workers {
+        settings.daemon.workers = 0;
     }
     super::enrich::warn_disabled(&settings);
     // The lock first: a second daemon gets "already running", not "address in use".

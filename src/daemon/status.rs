@@ -7,23 +7,9 @@ use std::sync::atomic::Ordering;
 /// Build the status answer.
 pub fn status(c: &Control, now: DateTime<Utc>) -> Result<Status, ControlError> {
     let q = c.store.queue_stats(now)?;
-    let mut dead_letters = std::collections::BTreeMap::new();
-    let mut conflicts = 0u64;
-    let mut dead = 0u64;
-    // Conflicts and dead letters live in the records; counting them is a scan,
-    // done only when the store is small enough to answer fast.
-    if q.records <= 200_000 {
-        c.store.scan(&mut |r| {
-            conflicts += r.conflicts as u64;
-            if let crate::control::QueueState::Dead { reason } = &r.queue {
-                dead += 1;
-                if dead_letters.len() < 20 {
-                    dead_letters.insert(r.record.id.clone(), reason.clone());
-                }
-            }
-            true
-        })?;
-    }
+    let conflicts = c.store.conflicts()?;
+    let (dead, first) = c.store.dead_letters(20)?;
+    let dead_letters = first.into_iter().collect();
     let providers = c
         .settings()
         .providers

@@ -60,6 +60,10 @@ pub async fn run_leaser(
     cancel: CancellationToken,
     tracker: TaskTracker,
 ) {
+    if workers == 0 {
+        cancel.cancelled().await;
+        return;
+    }
     let slots = Arc::new(Semaphore::new(workers));
     loop {
         if cancel.is_cancelled() {
@@ -131,9 +135,26 @@ pub async fn step(ctx: &WorkerContext, leased: Leased) {
         lease,
     } = leased;
     let id = stored.record.id.clone();
-    let span = tracing::debug_span!("step", record = %id);
-    let _ = span;
-    let (after, _ledger) = ctx.engine.enrich(stored.record.clone()).await;
+    // A panic in a pass is a bug, not a vendor problem: retrying would panic
+    // again, so the record is dead-lettered with the reason.
+    let engine = ctx.engine.clone();
+    let input = stored.record.clone();
+    let after = match tokio::spawn(async move { engine.enrich(input).await }).await {
+        Ok((after, _ledger)) => after,
+        Err(e) => {
+            let reason = format!("the enrichment pass failed: {e}");
+            tracing::error!(record = %id, %reason, "dead-lettering the record");
+            let store = ctx.store.clone();
+            let res =
+                tokio::task::spawn_blocking(move || store.dead_letter(&id, lease, &reason)).await;
+            if let Ok(Err(e)) | Err(e) =
+                res.map_err(|e| crate::store::StoreError::Transaction(e.to_string()))
+            {
+                tracing::error!(error = %e, "could not dead-letter");
+            }
+            return;
+        }
+    };
     let now = Utc::now();
     let mut updated: StoredRecord = stored;
     merge_step(&mut updated, after, now);

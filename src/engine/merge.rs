@@ -46,6 +46,7 @@ pub fn merge_input(
         created_at: now,
         revision: 0,
     });
+    let is_new = stored.revision == 0 && stored.passes == 0 && stored.record.fields.is_empty();
     let mut changed = false;
     for (field, new) in incoming.fields {
         let FieldState::Known(nk) = &new else {
@@ -74,16 +75,20 @@ pub fn merge_input(
             }
             _ => {}
         }
-        push(
-            &mut stored.history,
-            Change {
-                at: now,
-                field: field.clone(),
-                kind: "input".into(),
-                old,
-                new: new.clone(),
-            },
-        );
+        // A new record's inputs are its first state, not changes: they show in
+        // the fields (source `input`); history starts with the first change.
+        if !is_new {
+            push(
+                &mut stored.history,
+                Change {
+                    at: now,
+                    field: field.clone(),
+                    kind: "input".into(),
+                    old,
+                    new: new.clone(),
+                },
+            );
+        }
         stored.record.fields.insert(field, new);
         changed = true;
     }

@@ -14,7 +14,7 @@ pub const SOURCE_INPUT: &str = "input";
 
 /// A field is either known (with provenance) or unknown (with a reason).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[serde(tag = "state", rename_all = "snake_case", try_from = "RawFieldState")]
 pub enum FieldState {
     /// A value, where it came from and how far to trust it.
     Known(Known),
@@ -157,5 +157,59 @@ impl FieldState {
     /// True when the value is known but past `expires_at`.
     pub fn is_stale(&self, now: DateTime<Utc>) -> bool {
         matches!(self, FieldState::Known(k) if k.expires_at.is_some_and(|e| e <= now))
+    }
+}
+
+/// The flat wire shape of a field state, read in one pass: an internally
+/// tagged enum would buffer every field before choosing a variant.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFieldState {
+    state: String,
+    #[serde(default)]
+    value: Option<Value>,
+    #[serde(default)]
+    source: Option<Source>,
+    #[serde(default)]
+    confidence: Option<f64>,
+    #[serde(default)]
+    observed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    verified: Option<String>,
+    #[serde(default)]
+    reason: Option<UnknownReason>,
+    #[serde(default)]
+    tried: Vec<String>,
+    #[serde(default)]
+    retry_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    detail: Option<String>,
+}
+
+impl TryFrom<RawFieldState> for FieldState {
+    type Error = String;
+
+    fn try_from(r: RawFieldState) -> Result<FieldState, String> {
+        match r.state.as_str() {
+            "known" => Ok(FieldState::Known(Known {
+                value: r.value.ok_or("a known field needs `value`")?,
+                source: r.source.ok_or("a known field needs `source`")?,
+                confidence: r.confidence.ok_or("a known field needs `confidence`")?,
+                observed_at: r.observed_at.ok_or("a known field needs `observed_at`")?,
+                expires_at: r.expires_at,
+                verified: r.verified,
+            })),
+            "unknown" => Ok(FieldState::Unknown(Unknown {
+                reason: r.reason.ok_or("an unknown field needs `reason`")?,
+                tried: r.tried,
+                retry_at: r.retry_at,
+                detail: r.detail,
+            })),
+            other => Err(format!(
+                "`state` must be \"known\" or \"unknown\", got {other:?}"
+            )),
+        }
     }
 }

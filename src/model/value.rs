@@ -1,11 +1,12 @@
 //! Typed field values. A value is always present: absence is a `FieldState::Unknown`,
 //! never an empty string or a zero.
 
-use serde::{Deserialize, Serialize};
+use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
+use serde::Serialize;
 use std::fmt;
 
-/// One field value after normalisation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One field value after normalisation. Serialises as the bare JSON value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Value {
     /// A boolean flag.
@@ -51,5 +52,44 @@ impl fmt::Display for Value {
             Value::Text(s) => f.write_str(s),
             Value::List(l) => f.write_str(&l.join(";")),
         }
+    }
+}
+
+/// Deserialised by the JSON type directly: `untagged` would try each variant in
+/// turn and build an error for every miss, which dominated bulk imports.
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Value;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a boolean, an integer, a string or a list of strings")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+                Ok(Value::Bool(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+                Ok(Value::Integer(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+                i64::try_from(v)
+                    .map(Value::Integer)
+                    .map_err(|_| E::custom("integer too large"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+                Ok(Value::Text(v.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+                Ok(Value::Text(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(s) = seq.next_element::<String>()? {
+                    out.push(s);
+                }
+                Ok(Value::List(out))
+            }
+        }
+        d.deserialize_any(V)
     }
 }

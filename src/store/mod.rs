@@ -35,6 +35,12 @@ pub struct Store {
     /// `id` → `expiry_ms (BE) ++ token (BE)`.
     leases: sled::Tree,
     outbox: sled::Tree,
+    /// Counters kept in transactions (`records`, `conflicts`), u64 BE.
+    meta: sled::Tree,
+    /// Dead-lettered records: id → reason.
+    dead: sled::Tree,
+    /// Queued records per due second (in memory, rebuilt at open).
+    index: std::sync::Arc<records::DueIndex>,
     /// Lease tokens come from here.
     tokens: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
@@ -66,6 +72,9 @@ impl Store {
             patterns: db.open_tree("email_patterns")?,
             guesses: db.open_tree("email_guesses")?,
             records: db.open_tree("records")?,
+            meta: open_meta(&db)?,
+            dead: db.open_tree("dead")?,
+            index: std::sync::Arc::new(records::DueIndex::build(&db.open_tree("queue")?)?),
             queue: db.open_tree("queue")?,
             queued: db.open_tree("queued")?,
             leases: db.open_tree("leases")?,
@@ -133,4 +142,14 @@ fn guess_key(first: &str, last: &str, domain: &str) -> Vec<u8> {
         domain.to_lowercase()
     )
     .into_bytes()
+}
+
+/// The counters tree, initialised from the data when a store predates it.
+fn open_meta(db: &sled::Db) -> Result<sled::Tree, StoreError> {
+    let meta = db.open_tree("meta")?;
+    if meta.get(records::META_RECORDS)?.is_none() {
+        let n = db.open_tree("records")?.len() as u64;
+        meta.insert(records::META_RECORDS, &n.to_be_bytes())?;
+    }
+    Ok(meta)
 }

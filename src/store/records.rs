@@ -23,6 +23,22 @@ fn at(ms: u64) -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
+/// `meta` key: number of records.
+pub(super) const META_RECORDS: &[u8] = b"records";
+/// `meta` key: conflicts seen in all records.
+pub(super) const META_CONFLICTS: &[u8] = b"conflicts";
+
+/// Add `delta` to a counter inside a transaction.
+fn bump(meta: &TransactionalTree, key: &[u8], delta: i64) -> Result<(), Tx> {
+    if delta == 0 {
+        return Ok(());
+    }
+    let cur = meta.get(key)?.map_or(0, |v| u64_at(&v, 0));
+    let next = (cur as i64 + delta).max(0) as u64;
+    meta.insert(key, &next.to_be_bytes())?;
+    Ok(())
+}
+
 fn queue_key(due: u64, id: &str) -> Vec<u8> {
     let mut k = due.to_be_bytes().to_vec();
     k.extend_from_slice(id.as_bytes());
@@ -52,6 +68,62 @@ fn decode(b: &[u8]) -> Result<StoredRecord, StoreError> {
 
 type Tx = ConflictableTransactionError<StoreError>;
 
+/// Queue moves made inside a transaction, `(old due, new due)` in ms; applied to
+/// the in-memory due index only once the transaction commits (closures may retry).
+#[derive(Default)]
+pub(super) struct QueueLog(std::cell::RefCell<Vec<(Option<u64>, Option<u64>)>>);
+
+impl QueueLog {
+    fn reset(&self) {
+        self.0.borrow_mut().clear();
+    }
+
+    fn push(&self, old: Option<u64>, new: Option<u64>) {
+        self.0.borrow_mut().push((old, new));
+    }
+}
+
+/// Queued records counted per due second, so `status` answers in constant-ish
+/// time on a million-record queue instead of scanning it.
+#[derive(Debug, Default)]
+pub(super) struct DueIndex(std::sync::Mutex<std::collections::BTreeMap<u64, u64>>);
+
+impl DueIndex {
+    /// Build from the queue tree's keys (once, at open).
+    pub(super) fn build(queue: &sled::Tree) -> Result<DueIndex, StoreError> {
+        let mut m = std::collections::BTreeMap::new();
+        for k in queue.iter().keys() {
+            *m.entry(u64_at(&k?, 0) / 1000).or_insert(0u64) += 1;
+        }
+        Ok(DueIndex(std::sync::Mutex::new(m)))
+    }
+
+    fn apply(&self, log: &QueueLog) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for (old, new) in log.0.borrow().iter() {
+            if let Some(o) = old {
+                if let Some(n) = m.get_mut(&(o / 1000)) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        m.remove(&(o / 1000));
+                    }
+                }
+            }
+            if let Some(n) = new {
+                *m.entry(n / 1000).or_insert(0) += 1;
+            }
+        }
+    }
+
+    /// (due at `now_ms`, later).
+    fn counts(&self, now_ms: u64) -> (u64, u64) {
+        let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let due: u64 = m.range(..=now_ms / 1000).map(|(_, n)| n).sum();
+        let total: u64 = m.values().sum();
+        (due, total - due)
+    }
+}
+
 fn abort(e: StoreError) -> Tx {
     ConflictableTransactionError::Abort(e)
 }
@@ -64,9 +136,16 @@ fn tx_err(e: TransactionError<StoreError>) -> StoreError {
 }
 
 /// Take `id` off the queue inside a transaction.
-fn dequeue(queue: &TransactionalTree, queued: &TransactionalTree, id: &str) -> Result<(), Tx> {
+fn dequeue(
+    queue: &TransactionalTree,
+    queued: &TransactionalTree,
+    id: &str,
+    log: &QueueLog,
+) -> Result<(), Tx> {
     if let Some(due) = queued.remove(id.as_bytes())? {
-        queue.remove(queue_key(u64_at(&due, 0), id))?;
+        let due = u64_at(&due, 0);
+        queue.remove(queue_key(due, id))?;
+        log.push(Some(due), None);
     }
     Ok(())
 }
@@ -77,14 +156,25 @@ fn enqueue(
     queued: &TransactionalTree,
     id: &str,
     due: u64,
+    log: &QueueLog,
 ) -> Result<(), Tx> {
-    dequeue(queue, queued, id)?;
+    dequeue(queue, queued, id, log)?;
+    log.push(None, Some(due));
     queue.insert(queue_key(due, id), &[][..])?;
     queued.insert(id.as_bytes(), &due.to_be_bytes()[..])?;
     Ok(())
 }
 
 impl Store {
+    fn counter(&self, key: &[u8]) -> Result<u64, StoreError> {
+        Ok(self.meta.get(key)?.map_or(0, |v| u64_at(&v, 0)))
+    }
+
+    /// Records stored (a counter kept in the upsert transaction).
+    pub fn record_count(&self) -> Result<u64, StoreError> {
+        self.counter(META_RECORDS)
+    }
+
     /// The queue state of `id`, read from the queue and lease trees.
     fn queue_state(&self, id: &str) -> Result<QueueState, StoreError> {
         if let Some(l) = self.leases.get(id.as_bytes())? {
@@ -101,9 +191,12 @@ impl Store {
     }
 
     fn with_state(&self, mut r: StoredRecord) -> Result<StoredRecord, StoreError> {
-        if !matches!(r.queue, QueueState::Dead { .. }) {
-            r.queue = self.queue_state(&r.record.id)?;
-        }
+        r.queue = match self.dead.get(r.record.id.as_bytes())? {
+            Some(reason) => QueueState::Dead {
+                reason: String::from_utf8_lossy(&reason).into_owned(),
+            },
+            None => self.queue_state(&r.record.id)?,
+        };
         Ok(r)
     }
 }
@@ -115,9 +208,11 @@ impl RecordStore for Store {
         now: DateTime<Utc>,
         merge: MergeFn<'_>,
     ) -> Result<UpsertSummary, StoreError> {
+        let log = QueueLog::default();
         let due = ms(now);
-        (&self.records, &self.queue, &self.queued)
-            .transaction(|(recs, queue, queued)| {
+        (&self.records, &self.queue, &self.queued, &self.meta)
+            .transaction(|(recs, queue, queued, meta)| {
+                log.reset();
                 let mut s = UpsertSummary::default();
                 for incoming in &records {
                     let id = incoming.id.clone();
@@ -126,6 +221,7 @@ impl RecordStore for Store {
                         None => None,
                     };
                     let is_new = existing.is_none();
+                    let conflicts_before = existing.as_ref().map_or(0, |e| e.conflicts);
                     let (mut merged, changed) = merge(existing, incoming.clone(), now);
                     if is_new {
                         s.created += 1;
@@ -135,13 +231,20 @@ impl RecordStore for Store {
                     if changed || is_new {
                         merged.revision += 1;
                         recs.insert(id.as_bytes(), encode(&merged).map_err(abort)?)?;
-                        enqueue(queue, queued, &id, due)?;
+                        enqueue(queue, queued, &id, due, &log)?;
+                        bump(
+                            meta,
+                            META_CONFLICTS,
+                            merged.conflicts as i64 - conflicts_before as i64,
+                        )?;
                         s.queued += 1;
                     }
                 }
+                bump(meta, META_RECORDS, s.created as i64)?;
                 Ok(s)
             })
             .map_err(tx_err)
+            .inspect(|_| self.index.apply(&log))
     }
 
     fn get(&self, id: &str) -> Result<Option<StoredRecord>, StoreError> {
@@ -157,6 +260,7 @@ impl RecordStore for Store {
         n: usize,
         lease_for: Duration,
     ) -> Result<Vec<Leased>, StoreError> {
+        let log = QueueLog::default();
         let now_ms = ms(now);
         let until = now_ms + lease_for.as_millis() as u64;
         let mut out = Vec::new();
@@ -173,17 +277,19 @@ impl RecordStore for Store {
             let token = self.tokens.fetch_add(1, Ordering::Relaxed);
             let leased = (&self.records, &self.queue, &self.queued, &self.leases)
                 .transaction(|(recs, queue, queued, leases)| {
+                    log.reset();
                     let Some(b) = recs.get(id.as_bytes())? else {
-                        dequeue(queue, queued, &id)?;
+                        dequeue(queue, queued, &id, &log)?;
                         return Ok(None);
                     };
-                    dequeue(queue, queued, &id)?;
+                    dequeue(queue, queued, &id, &log)?;
                     let mut v = until.to_be_bytes().to_vec();
                     v.extend_from_slice(&token.to_be_bytes());
                     leases.insert(id.as_bytes(), v)?;
                     Ok(Some(decode(&b).map_err(abort)?))
                 })
-                .map_err(tx_err)?;
+                .map_err(tx_err)
+                .inspect(|_| self.index.apply(&log))?;
             if let Some(mut record) = leased {
                 record.queue = QueueState::Leased { until: at(until) };
                 out.push(Leased {
@@ -196,6 +302,7 @@ impl RecordStore for Store {
     }
 
     fn commit_step(&self, step: StepCommit) -> Result<(), StoreError> {
+        let log = QueueLog::default();
         let id = step.record.record.id.clone();
         let bytes = encode(&step.record)?;
         let events: Vec<Vec<u8>> = step
@@ -209,8 +316,10 @@ impl RecordStore for Store {
             &self.queued,
             &self.leases,
             &self.outbox,
+            &self.meta,
         )
-            .transaction(|(recs, queue, queued, leases, outbox)| {
+            .transaction(|(recs, queue, queued, leases, outbox, meta)| {
+                log.reset();
                 match leases.get(id.as_bytes())? {
                     Some(l) if u64_at(&l, 8) == step.lease => {}
                     _ => return Err(abort(StoreError::LeaseLost(id.clone()))),
@@ -228,10 +337,16 @@ impl RecordStore for Store {
                     // An upsert or signal queued it again; that pass will see the new inputs.
                     return Err(abort(StoreError::Superseded(id.clone())));
                 }
+                let before = current.as_ref().map_or(0, |c| c.conflicts);
+                bump(
+                    meta,
+                    META_CONFLICTS,
+                    step.record.conflicts as i64 - before as i64,
+                )?;
                 recs.insert(id.as_bytes(), bytes.clone())?;
                 match step.next_due {
-                    Some(due) => enqueue(queue, queued, &id, ms(due))?,
-                    None => dequeue(queue, queued, &id)?,
+                    Some(due) => enqueue(queue, queued, &id, ms(due), &log)?,
+                    None => dequeue(queue, queued, &id, &log)?,
                 }
                 for e in &events {
                     let seq = outbox.generate_id()?;
@@ -247,39 +362,46 @@ impl RecordStore for Store {
                 }
                 other => other,
             })
+            .inspect(|_| self.index.apply(&log))
     }
 
     fn release(&self, id: &str, lease: u64, due: DateTime<Utc>) -> Result<(), StoreError> {
+        let log = QueueLog::default();
         (&self.queue, &self.queued, &self.leases)
             .transaction(|(queue, queued, leases)| {
+                log.reset();
                 match leases.get(id.as_bytes())? {
                     Some(l) if u64_at(&l, 8) == lease => {}
                     _ => return Ok(()),
                 }
                 leases.remove(id.as_bytes())?;
                 if queued.get(id.as_bytes())?.is_none() {
-                    enqueue(queue, queued, id, ms(due))?;
+                    enqueue(queue, queued, id, ms(due), &log)?;
                 }
                 Ok(())
             })
             .map_err(tx_err)
+            .inspect(|_| self.index.apply(&log))
     }
 
     fn requeue(&self, ids: &[String], due: DateTime<Utc>) -> Result<u64, StoreError> {
+        let log = QueueLog::default();
         let mut n = 0;
         for chunk in ids.chunks(1000) {
             n += (&self.records, &self.queue, &self.queued)
                 .transaction(|(recs, queue, queued)| {
+                    log.reset();
                     let mut n = 0;
                     for id in chunk {
                         if recs.get(id.as_bytes())?.is_some() {
-                            enqueue(queue, queued, id, ms(due))?;
+                            enqueue(queue, queued, id, ms(due), &log)?;
                             n += 1;
                         }
                     }
                     Ok(n)
                 })
-                .map_err(tx_err)?;
+                .map_err(tx_err)
+                .inspect(|_| self.index.apply(&log))?;
         }
         Ok(n)
     }
@@ -290,10 +412,12 @@ impl RecordStore for Store {
         due: DateTime<Utc>,
         f: &(dyn Fn(&mut StoredRecord) -> bool + Sync),
     ) -> Result<u64, StoreError> {
+        let log = QueueLog::default();
         let mut n = 0;
         for chunk in ids.chunks(500) {
             n += (&self.records, &self.queue, &self.queued)
                 .transaction(|(recs, queue, queued)| {
+                    log.reset();
                     let mut n = 0;
                     for id in chunk {
                         let Some(b) = recs.get(id.as_bytes())? else {
@@ -304,17 +428,19 @@ impl RecordStore for Store {
                             r.revision += 1;
                             recs.insert(id.as_bytes(), encode(&r).map_err(abort)?)?;
                         }
-                        enqueue(queue, queued, id, ms(due))?;
+                        enqueue(queue, queued, id, ms(due), &log)?;
                         n += 1;
                     }
                     Ok(n)
                 })
-                .map_err(tx_err)?;
+                .map_err(tx_err)
+                .inspect(|_| self.index.apply(&log))?;
         }
         Ok(n)
     }
 
     fn recover_leases(&self, now: DateTime<Utc>, only_expired: bool) -> Result<u64, StoreError> {
+        let log = QueueLog::default();
         let now_ms = ms(now);
         let mut n = 0;
         for item in self.leases.iter() {
@@ -325,21 +451,25 @@ impl RecordStore for Store {
             let id = String::from_utf8_lossy(&id).into_owned();
             (&self.queue, &self.queued, &self.leases)
                 .transaction(|(queue, queued, leases)| {
+                    log.reset();
                     leases.remove(id.as_bytes())?;
                     if queued.get(id.as_bytes())?.is_none() {
-                        enqueue(queue, queued, &id, now_ms)?;
+                        enqueue(queue, queued, &id, now_ms, &log)?;
                     }
                     Ok(())
                 })
-                .map_err(tx_err)?;
+                .map_err(tx_err)
+                .inspect(|_| self.index.apply(&log))?;
             n += 1;
         }
         Ok(n)
     }
 
     fn add_signal(&self, id: &str, signal: Signal, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let log = QueueLog::default();
         (&self.records, &self.queue, &self.queued)
             .transaction(|(recs, queue, queued)| {
+                log.reset();
                 let Some(b) = recs.get(id.as_bytes())? else {
                     return Ok(false);
                 };
@@ -347,10 +477,11 @@ impl RecordStore for Store {
                 r.signals.push(signal.clone());
                 r.revision += 1;
                 recs.insert(id.as_bytes(), encode(&r).map_err(abort)?)?;
-                enqueue(queue, queued, id, ms(now))?;
+                enqueue(queue, queued, id, ms(now), &log)?;
                 Ok(true)
             })
             .map_err(tx_err)
+            .inspect(|_| self.index.apply(&log))
     }
 
     fn scan(&self, f: &mut dyn FnMut(StoredRecord) -> bool) -> Result<(), StoreError> {
@@ -365,13 +496,13 @@ impl RecordStore for Store {
 
     fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats, StoreError> {
         let now_ms = ms(now);
-        let end = (now_ms + 1).to_be_bytes();
+        let (queued_due, queued_later) = self.index.counts(now_ms);
         let mut s = QueueStats {
-            records: self.records.len() as u64,
+            records: self.record_count()?,
+            queued_due,
+            queued_later,
             ..QueueStats::default()
         };
-        s.queued_due = self.queue.range(..&end[..]).count() as u64;
-        s.queued_later = self.queued.len() as u64 - s.queued_due.min(self.queued.len() as u64);
         s.oldest_queued = self.queue.first()?.map(|(k, _)| at(u64_at(&k, 0)));
         for item in self.leases.iter() {
             let (_, v) = item?;
@@ -385,6 +516,45 @@ impl RecordStore for Store {
             }
         }
         Ok(s)
+    }
+
+    fn conflicts(&self) -> Result<u64, StoreError> {
+        self.counter(META_CONFLICTS)
+    }
+
+    fn dead_letters(&self, limit: usize) -> Result<(u64, Vec<(String, String)>), StoreError> {
+        let first = self
+            .dead
+            .iter()
+            .take(limit)
+            .map(|kv| {
+                kv.map(|(k, v)| {
+                    (
+                        String::from_utf8_lossy(&k).into_owned(),
+                        String::from_utf8_lossy(&v).into_owned(),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((self.dead.len() as u64, first))
+    }
+
+    fn dead_letter(&self, id: &str, lease: u64, reason: &str) -> Result<(), StoreError> {
+        let log = QueueLog::default();
+        (&self.queue, &self.queued, &self.leases, &self.dead)
+            .transaction(|(queue, queued, leases, dead)| {
+                log.reset();
+                match leases.get(id.as_bytes())? {
+                    Some(l) if u64_at(&l, 8) == lease => {}
+                    _ => return Ok(()),
+                }
+                leases.remove(id.as_bytes())?;
+                dequeue(queue, queued, id, &log)?;
+                dead.insert(id.as_bytes(), reason.as_bytes())?;
+                Ok(())
+            })
+            .map_err(tx_err)
+            .inspect(|_| self.index.apply(&log))
     }
 
     fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {

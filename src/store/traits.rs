@@ -98,6 +98,13 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug + 'static {
     fn scan(&self, f: &mut dyn FnMut(StoredRecord) -> bool) -> Result<(), StoreError>;
     /// Queue counts.
     fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats, StoreError>;
+    /// Conflicting values seen in all records.
+    fn conflicts(&self) -> Result<u64, StoreError>;
+    /// How many records are dead-lettered, and the first `limit` (id, reason).
+    fn dead_letters(&self, limit: usize) -> Result<(u64, Vec<(String, String)>), StoreError>;
+    /// Stop working on a record whose pass keeps failing (a bug, not a vendor):
+    /// the lease ends and the record leaves the queue until re-enriched by id.
+    fn dead_letter(&self, id: &str, lease: u64, reason: &str) -> Result<(), StoreError>;
     /// The next due time in the queue, if any.
     fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
     /// Make everything written so far durable.
