@@ -2,16 +2,16 @@ use crate::util::{repo, run};
 use std::process::Command;
 
 #[test]
-fn the_demo_runs_without_keys_and_reconciles_with_the_sandbox_bill() {
+fn the_demo_runs_the_daemon_without_keys_and_reconciles_with_the_sandbox_bill() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadfall"));
     cmd.current_dir(repo())
-        .args(["demo", "--leads", "150", "--json", "--dir"])
+        .args(["demo", "--leads", "150", "--json", "--once", "--dir"])
         .arg(dir.path())
         .env_remove("RUST_LOG");
     let out = run(cmd, 0);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let report = &v["report"];
+    let report = &v;
     assert_eq!(report["import"]["good"], 150);
     assert_eq!(
         report["import"]["rejected"], 3,

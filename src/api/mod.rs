@@ -7,6 +7,7 @@
 //! everywhere else. Every error is an [`ErrorBody`](crate::control::ErrorBody).
 
 mod auth;
+mod calls;
 mod error;
 mod export;
 mod extract;
@@ -42,6 +43,7 @@ pub fn router(control: Control, token: Token) -> Router {
         .merge(records::router())
         .merge(reenrich::router())
         .merge(status::router())
+        .merge(calls::router())
         .merge(export::router())
         .merge(metrics::router())
         // Layers wrap the routes above only: health stays outside the token check.

@@ -1,18 +1,24 @@
-//! `leadfall demo`: the sandbox on a free port, the default config pointed at
-//! it, about a thousand sample leads (plus a few broken rows to show rejects),
-//! enrichment, and a summary reconciled with the sandbox's own bill.
+//! `leadfall demo`: the sandbox on a free port, the daemon on a fresh data
+//! directory with the default config pointed at the sandbox, about a thousand
+//! sample leads (plus a few broken rows) imported through the same path as
+//! `leadfall import`, progress followed through `status`, and a summary
+//! reconciled with the sandbox's own bill. Then it keeps serving (the hints say
+//! what to try) until Ctrl-C; `--once` stops after the summary.
 
+use super::import::{import_file, ImportOptions};
 use super::{enrich, render, Global, EXIT_CONFIG};
-use crate::clock::SystemClock;
+use crate::client::Client;
 use crate::config;
-use crate::engine::{enrich_file, BatchOptions, Engine};
+use crate::daemon::{self, lock::DataDirLock};
+use crate::engine::Summary;
+use crate::export::ExportFormat;
 use crate::sandbox::{serve, Sandbox, SandboxSettings, VendorSettings};
-use crate::store::Store;
 use anyhow::Context;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// `demo` arguments.
 #[derive(Debug, clap::Args)]
@@ -23,6 +29,9 @@ pub struct Args {
     /// Where the demo writes its leads, output and store (default: a fresh temp dir).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Stop after the summary instead of serving until Ctrl-C.
+    #[arg(long)]
+    pub once: bool,
 }
 
 /// Demo sandbox: vendor-like latency, a little rate limiting and a few faults.
@@ -42,18 +51,30 @@ pub fn demo_sandbox_settings() -> SandboxSettings {
     s
 }
 
+/// What the demo did, for `--json`.
+#[derive(serde::Serialize)]
+struct DemoReport {
+    import: super::import::ImportReport,
+    summary: Summary,
+    sandbox_billed: std::collections::BTreeMap<String, crate::sandbox::VendorCounters>,
+    data_dir: PathBuf,
+    seconds: f64,
+}
+
 /// Run `demo`.
 pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
     let sandbox = Sandbox::new(demo_sandbox_settings());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let sb = sandbox.clone();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, sb, async {
-        let _ = stop_rx.await;
+    let sb_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let sb_addr = sb_listener.local_addr()?;
+    let (sb_stop, sb_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let sb_server = tokio::spawn(serve(sb_listener, sandbox.clone(), async {
+        let _ = sb_stop_rx.await;
     }));
-    let env = Sandbox::provider_env(format!("http://{addr}"));
-    let mut settings = match config::load(&g.config, &env) {
+    let mut settings = match config::load(
+        &g.config,
+        &Sandbox::provider_env(format!("http://{sb_addr}")),
+    ) {
         Ok(s) => s,
         Err(errs) => {
             eprint!("{errs}");
@@ -72,6 +93,36 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     settings.data_dir = dir.join("data");
+    let data_dir = settings.data_dir.clone();
+    let catalogue = settings.catalogue.clone();
+    let lock = DataDirLock::acquire(&data_dir)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let daemon = tokio::spawn(daemon::serve(
+        listener,
+        Arc::new(settings),
+        lock,
+        async {
+            let _ = stop_rx.await;
+        },
+        Duration::from_secs(10),
+    ));
+    // The daemon writes its address once the API listens.
+    let client = loop {
+        if daemon.is_finished() {
+            return match daemon.await? {
+                Err(e) => Err(e.context("the daemon stopped")),
+                Ok(()) => Err(anyhow::anyhow!("the daemon stopped")),
+            };
+        }
+        if let Ok(c) = Client::from_data_dir(&data_dir) {
+            if c.health().await.is_ok() {
+                break c;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+
     let leads = dir.join("leads.csv");
     let mut csv = sandbox.world().sample_leads_csv(args.leads);
     // Three broken rows: they are rejected with line numbers, the rest go through.
@@ -79,55 +130,138 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     csv.push_str("bad-2,Bob,Ray\n");
     csv.push_str("lead00000,Dup,Licate,Dup Inc,dup.io,\n");
     std::fs::write(&leads, csv)?;
-    let store = Store::open(&settings.data_dir.join("store"))?;
-    let engine = Engine::from_settings(Arc::new(settings), Arc::new(store), Arc::new(SystemClock))?;
+    let interactive = !g.json && std::io::stderr().is_terminal();
     if !g.json {
         println!(
-            "sandbox vendors on http://{addr}; enriching {} sample leads from {}",
-            args.leads,
-            leads.display()
+            "sandbox vendors on http://{sb_addr}; daemon on http://{}; importing {} sample leads",
+            client.base_url().authority(),
+            args.leads
         );
     }
-    let opts = BatchOptions {
-        progress: !g.json && std::io::stderr().is_terminal(),
-        rejects: dir.join("rejects.csv"),
+    let opts = ImportOptions {
+        rejects: Some(dir.join("rejects.csv")),
+        batch_size: 5000,
+        progress: interactive,
     };
-    let out = dir.join("enriched.jsonl");
-    let report = enrich_file(&engine, &leads, &out, &opts).await?;
-    let billed = sandbox.counters();
-    let _ = stop_tx.send(());
-    let _ = server.await;
-    if g.json {
-        render::json(&serde_json::json!({ "report": report, "sandbox_billed": billed }))?;
-    } else {
-        enrich::print_report(&report, false)?;
-        let mut t = render::table(&[
-            "vendor (sandbox's own counters)",
-            "requests",
-            "hits",
-            "429s",
-            "credits billed",
-            "leadfall ledger credits",
-        ]);
-        for (vendor, c) in &billed {
-            let ours = report
-                .summary
-                .providers
-                .get(vendor)
-                .map_or(0.0, |p| p.credits);
-            t.add_row([
-                vendor.clone(),
-                c.requests.to_string(),
-                c.hits.to_string(),
-                c.rate_limited.to_string(),
-                render::credits(c.credits_billed),
-                render::credits(ours),
-            ]);
-        }
-        println!("{t}");
-        if args.dir.is_some() {
-            println!("files in {}", dir.display());
-        }
+    let import = import_file(&client, &catalogue, &leads, &opts).await?;
+    follow(&client, import.good, interactive).await?;
+
+    let mut out = Vec::new();
+    client
+        .export_to(&mut out, ExportFormat::Jsonl, None)
+        .await?;
+    let mut summary = Summary::default();
+    for line in out.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let r: crate::control::StoredRecord = serde_json::from_slice(line)?;
+        summary.add_record(&r.record);
     }
+    let calls = client.calls().await?;
+    summary.providers = calls.providers;
+    summary.credits = calls.credits;
+    std::fs::write(dir.join("enriched.jsonl"), &out)?;
+    let billed = sandbox.counters();
+    let report = DemoReport {
+        import,
+        summary,
+        sandbox_billed: billed,
+        data_dir: data_dir.clone(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if g.json {
+        render::json(&report)?;
+    } else {
+        print_summary(&report);
+    }
+    if !args.once {
+        let cfg = g.config.display();
+        let dd = data_dir.display();
+        println!("\nThe daemon keeps serving. In another terminal:");
+        println!("  leadfall --config {cfg} status --data-dir {dd}");
+        println!("  leadfall --config {cfg} show lead00001 --data-dir {dd}");
+        println!(
+            "  leadfall --config {cfg} reenrich --provider companyapi --dry-run --data-dir {dd}"
+        );
+        println!("  leadfall --config {cfg} export --format csv --data-dir {dd} | head");
+        println!("Ctrl-C stops it.");
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    let _ = stop.send(());
+    daemon.await??;
+    let _ = sb_stop.send(());
+    let _ = sb_server.await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Poll `status` until nothing is due or leased, with a progress bar.
+async fn follow(client: &Client, records: u64, interactive: bool) -> anyhow::Result<()> {
+    let bar = if interactive {
+        let b = indicatif::ProgressBar::new(records);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} enriching [{bar:40}] {pos}/{len} passes {per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    loop {
+        let s = client.status().await?;
+        bar.set_position(s.passes_since_start.min(records));
+        bar.set_message(format!("{} queued, {} in flight", s.queued_due, s.leased));
+        if s.queued_due == 0 && s.leased == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+fn print_summary(r: &DemoReport) {
+    let i = &r.import;
+    println!(
+        "{} rows read: {} imported, {} rejected (see {}) · enriched in {:.1}s",
+        i.rows,
+        i.good,
+        i.rejected,
+        i.rejects_file
+            .as_ref()
+            .map_or("-".into(), |p| p.display().to_string()),
+        r.seconds
+    );
+    let batch = crate::engine::BatchReport {
+        import: crate::import::ImportSummary {
+            rows: i.rows,
+            good: i.good,
+            rejected: i.rejected,
+        },
+        rejects_file: i.rejects_file.clone(),
+        output: r.data_dir.join("..").join("enriched.jsonl"),
+        summary: r.summary.clone(),
+        seconds: r.seconds,
+    };
+    let _ = enrich::print_tables(&batch);
+    let mut t = render::table(&[
+        "vendor (sandbox's own counters)",
+        "requests",
+        "hits",
+        "429s",
+        "credits billed",
+        "leadfall ledger credits",
+    ]);
+    for (vendor, c) in &r.sandbox_billed {
+        let ours = r.summary.providers.get(vendor).map_or(0.0, |p| p.credits);
+        t.add_row([
+            vendor.clone(),
+            c.requests.to_string(),
+            c.hits.to_string(),
+            c.rate_limited.to_string(),
+            render::credits(c.credits_billed),
+            render::credits(ours),
+        ]);
+    }
+    println!("{t}");
 }

@@ -79,7 +79,6 @@ pub fn print_report(report: &BatchReport, json: bool) -> anyhow::Result<()> {
     if json {
         return render::json(report);
     }
-    let s = &report.summary;
     println!(
         "{} rows read: {} enriched, {} rejected{} · {:.1}s · output {}",
         report.import.rows,
@@ -93,6 +92,12 @@ pub fn print_report(report: &BatchReport, json: bool) -> anyhow::Result<()> {
         report.seconds,
         report.output.display()
     );
+    print_tables(report)
+}
+
+/// The field and provider tables of a run.
+pub fn print_tables(report: &BatchReport) -> anyhow::Result<()> {
+    let s = &report.summary;
     let mut t = render::table(&["field", "from input", "filled", "unknown (by reason)"]);
     for (name, f) in &s.fields {
         let unknown = f

@@ -80,50 +80,78 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         }
     };
     let client = args.connect.client_for(&settings)?;
+    let opts = ImportOptions {
+        rejects: args.rejects.clone(),
+        batch_size: args.batch_size as usize,
+        progress: !args.no_progress && !g.json && std::io::stderr().is_terminal(),
+    };
+    let report = import_file(&client, &settings.catalogue, &args.file, &opts).await?;
+    if g.json {
+        render::json(&report)?;
+    } else {
+        print_report(&report);
+    }
+    Ok(if report.rejected > 0 {
+        ExitCode::from(EXIT_ROWS_REJECTED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// How to import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Rejects file (default `<FILE>.rejects.csv`).
+    pub rejects: Option<PathBuf>,
+    /// Good rows per upsert request.
+    pub batch_size: usize,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// Stream `file_path` to the daemon behind `client` in batches; rejects go to
+/// the rejects file. Used by `import` and by `demo`.
+pub async fn import_file(
+    client: &crate::client::Client,
+    catalogue: &crate::model::Catalogue,
+    file_path: &Path,
+    opts: &ImportOptions,
+) -> anyhow::Result<ImportReport> {
     // Fail before reading a byte when the daemon is not there.
     client.health().await?;
 
     let started = std::time::Instant::now();
-    let format = Format::from_path(&args.file).with_context(|| {
+    let format = Format::from_path(file_path).with_context(|| {
         format!(
             "cannot tell the format of {}: name it .csv, .jsonl or .ndjson",
-            args.file.display()
+            file_path.display()
         )
     })?;
-    let file = std::fs::File::open(&args.file)
-        .with_context(|| format!("cannot open {}", args.file.display()))?;
+    let file = std::fs::File::open(file_path)
+        .with_context(|| format!("cannot open {}", file_path.display()))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = progress_bar(
-        len,
-        !args.no_progress && !g.json && std::io::stderr().is_terminal(),
-    );
+    let bar = progress_bar(len, opts.progress);
     let reader = Counted {
         inner: file,
         bar: bar.clone(),
     };
-    let importer = Importer::from_reader(
-        reader,
-        format,
-        &args.file,
-        &settings.catalogue,
-        chrono::Utc::now(),
-    )?;
-    let rejects_path = args
+    let importer = Importer::from_reader(reader, format, file_path, catalogue, chrono::Utc::now())?;
+    let rejects_path = opts
         .rejects
         .clone()
-        .unwrap_or_else(|| suffixed(&args.file, ".rejects.csv"));
+        .unwrap_or_else(|| suffixed(file_path, ".rejects.csv"));
     // A rejects file left by an earlier run would mislead: this run writes its own.
     let _ = std::fs::remove_file(&rejects_path);
     let rejects = RejectsWriter::create(&rejects_path)
         .with_context(|| format!("cannot write rejects to {}", rejects_path.display()))?;
 
     let (tx, rx) = tokio::sync::mpsc::channel::<Batch>(1);
-    let batch_size = args.batch_size as usize;
+    let batch_size = opts.batch_size;
     let reader =
         tokio::task::spawn_blocking(move || read_batches(importer, rejects, batch_size, tx));
 
     let mut report = ImportReport {
-        file: args.file.clone(),
+        file: file_path.to_path_buf(),
         ..ImportReport::default()
     };
     let sent =
@@ -182,16 +210,7 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         0.0
     };
     report.rejects_file = (rejected > 0).then_some(rejects_path);
-    if g.json {
-        render::json(&report)?;
-    } else {
-        print_report(&report);
-    }
-    Ok(if report.rejected > 0 {
-        ExitCode::from(EXIT_ROWS_REJECTED)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(report)
 }
 
 /// The blocking half: read every row, write rejects, send full batches.

@@ -138,6 +138,12 @@ impl Client {
             .await
     }
 
+    /// `GET /v1/calls`: calls and credits per provider, from the ledger.
+    pub async fn calls(&self) -> Result<crate::engine::Summary, ClientError> {
+        self.json::<(), _>(Method::GET, &["v1", "calls"], None)
+            .await
+    }
+
     /// `GET /metrics`: the Prometheus text.
     pub async fn metrics(&self) -> Result<String, ClientError> {
         let resp = self.send(self.authed(Method::GET, &["metrics"])).await?;

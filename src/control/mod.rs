@@ -126,6 +126,13 @@ impl Control {
         Ok(())
     }
 
+    /// Calls and credits per provider, from the whole ledger.
+    pub fn calls(&self) -> Result<crate::engine::Summary, ControlError> {
+        let mut s = crate::engine::Summary::default();
+        s.add_calls(&self.executor.store().ledger()?);
+        Ok(s)
+    }
+
     /// The settings the daemon runs with.
     pub fn settings(&self) -> &Settings {
         &self.settings

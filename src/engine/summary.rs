@@ -3,11 +3,11 @@
 
 use crate::model::{FieldState, Record};
 use crate::store::LedgerEntry;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Per-field counts.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct FieldSummary {
     /// Known from the input.
     pub from_input: u64,
@@ -18,7 +18,7 @@ pub struct FieldSummary {
 }
 
 /// Per-provider counts.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ProviderSummary {
     /// Calls (cached ones included).
     pub calls: u64,
@@ -37,7 +37,7 @@ pub struct ProviderSummary {
 }
 
 /// A run summary.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
     /// Records processed.
     pub records: u64,
