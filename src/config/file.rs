@@ -27,6 +27,37 @@ pub struct ConfigFile {
     /// The daemon (`leadfall serve`).
     #[serde(default)]
     pub daemon: DaemonFile,
+    /// Which source wins when two disagree.
+    #[serde(default)]
+    pub precedence: PrecedenceFile,
+}
+
+/// `[precedence]`: source order, highest first.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrecedenceFile {
+    /// Default order: classes `manual`, `input`, `vendor`, `guess`, provider ids or operation ids.
+    #[serde(default = "default_precedence")]
+    pub order: Vec<String>,
+    /// Per-field orders, e.g. `"person.title" = ["manual", "peoplematch", "input", "vendor", "guess"]`.
+    #[serde(default)]
+    pub fields: BTreeMap<String, Vec<String>>,
+}
+
+fn default_precedence() -> Vec<String> {
+    crate::engine::merge::SOURCE_CLASSES
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+impl Default for PrecedenceFile {
+    fn default() -> Self {
+        PrecedenceFile {
+            order: default_precedence(),
+            fields: BTreeMap::new(),
+        }
+    }
 }
 
 /// `[daemon]`.

@@ -31,6 +31,8 @@ pub struct Settings {
     pub records_in_flight: usize,
     /// Daemon settings.
     pub daemon: DaemonSettings,
+    /// Source precedence.
+    pub precedence: crate::engine::merge::Precedence,
 }
 
 /// Validated `[daemon]` settings.
@@ -176,6 +178,33 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
             "must be ≥ 1, got 0",
         ));
     }
+    let known_source = |s: &str| {
+        crate::engine::merge::SOURCE_CLASSES.contains(&s)
+            || providers.operation(s).is_some()
+            || providers.providers.contains_key(s)
+    };
+    let orders = std::iter::once(("precedence.order".to_string(), &raw.precedence.order)).chain(
+        raw.precedence
+            .fields
+            .iter()
+            .map(|(f, o)| (format!("precedence.fields.\"{f}\""), o)),
+    );
+    for (key, order) in orders {
+        for s in order {
+            if !known_source(s) {
+                errors.push(ConfigError::at(path, key.clone(), format!("{s:?} is not manual, input, vendor, guess, a provider id or an operation id")));
+            }
+        }
+    }
+    for f in raw.precedence.fields.keys() {
+        if !catalogue.contains(f) {
+            errors.push(ConfigError::at(
+                path,
+                format!("precedence.fields.\"{f}\""),
+                format!("unknown field {f:?}"),
+            ));
+        }
+    }
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
@@ -187,6 +216,10 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
         provider_files,
         waterfall,
         records_in_flight: raw.engine.records_in_flight,
+        precedence: crate::engine::merge::Precedence {
+            default: raw.precedence.order.clone(),
+            fields: raw.precedence.fields.clone(),
+        },
         daemon: DaemonSettings {
             listen,
             workers: raw.daemon.workers,

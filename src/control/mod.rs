@@ -71,9 +71,11 @@ impl Control {
         for r in &records {
             validate_record(&self.settings, r)?;
         }
-        let summary = self
-            .store
-            .upsert(records, now, &crate::engine::merge::merge_input)?;
+        let prec = &self.settings.precedence;
+        let merge = |existing, incoming, now| {
+            crate::engine::merge::merge_input(existing, incoming, now, prec)
+        };
+        let summary = self.store.upsert(records, now, &merge)?;
         if summary.queued > 0 {
             self.wake.notify_one();
         }

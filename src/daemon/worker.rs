@@ -157,7 +157,7 @@ pub async fn step(ctx: &WorkerContext, leased: Leased) {
     };
     let now = Utc::now();
     let mut updated: StoredRecord = stored;
-    merge_step(&mut updated, after, now);
+    merge_step(&mut updated, after, now, &ctx.engine.settings().precedence);
     let due = next_due(&updated.record, now, ctx.min_requeue);
     let commit = StepCommit {
         record: updated,

@@ -9,14 +9,47 @@ use chrono::{DateTime, Utc};
 /// Most history entries kept per record (oldest dropped first).
 pub const MAX_HISTORY: usize = 200;
 
-/// Source precedence: manual (a person) > input (the CRM) > vendor > guessed.
-/// A value never silently replaces one from a higher-precedence source.
-pub fn precedence(source: &str) -> u8 {
-    match source {
-        "manual" => 3,
-        SOURCE_INPUT => 2,
-        s if s.starts_with("builtin.") => 0,
-        _ => 1,
+/// Source precedence, highest first, per field or by default. Entries are
+/// classes (`manual`, `input`, `vendor`, `guess`), provider ids (`peoplematch`)
+/// or operation ids (`peoplematch.match`); the most specific entry that
+/// matches a source wins. A value never silently replaces one from a
+/// higher-precedence source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Precedence {
+    /// The default order.
+    pub default: Vec<String>,
+    /// Per-field orders.
+    pub fields: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// The classes a precedence list may name.
+pub const SOURCE_CLASSES: &[&str] = &["manual", "input", "vendor", "guess"];
+
+impl Default for Precedence {
+    fn default() -> Self {
+        Precedence {
+            default: SOURCE_CLASSES.iter().map(|s| s.to_string()).collect(),
+            fields: Default::default(),
+        }
+    }
+}
+
+impl Precedence {
+    /// Rank of `source` for `field`: larger wins.
+    pub fn rank(&self, field: &str, source: &str) -> usize {
+        let order = self.fields.get(field).unwrap_or(&self.default);
+        let class = match source {
+            "manual" => "manual",
+            SOURCE_INPUT => "input",
+            s if s.starts_with("builtin.") => "guess",
+            _ => "vendor",
+        };
+        let provider = source.split('.').next().unwrap_or(source);
+        // Most specific first: the operation, its provider, then its class.
+        [source, provider, class]
+            .iter()
+            .find_map(|k| order.iter().position(|o| o == k))
+            .map_or(0, |i| order.len() - i)
     }
 }
 
@@ -35,6 +68,7 @@ pub fn merge_input(
     existing: Option<StoredRecord>,
     incoming: Record,
     now: DateTime<Utc>,
+    prec: &Precedence,
 ) -> (StoredRecord, bool) {
     let mut stored = existing.unwrap_or_else(|| StoredRecord {
         record: Record::new(incoming.id.clone(), now),
@@ -58,7 +92,7 @@ pub fn merge_input(
                 // The same value re-imported: nothing changes.
                 continue;
             }
-            Some(ok) if precedence(&ok.source) > precedence(&nk.source) => {
+            Some(ok) if prec.rank(&field, &ok.source) > prec.rank(&field, &nk.source) => {
                 stored.conflicts += 1;
                 push(
                     &mut stored.history,
@@ -101,7 +135,7 @@ pub fn merge_input(
 /// Fold an enrichment pass into the stored record: every field whose state
 /// changed gets a history entry; a known value replaced by a different one is a
 /// conflict unless it had expired; a higher-precedence value is never replaced.
-pub fn merge_step(stored: &mut StoredRecord, after: Record, now: DateTime<Utc>) {
+pub fn merge_step(stored: &mut StoredRecord, after: Record, now: DateTime<Utc>, prec: &Precedence) {
     for (field, new) in after.fields {
         let old = stored.record.fields.get(&field).cloned();
         if old.as_ref() == Some(&new) {
@@ -109,7 +143,7 @@ pub fn merge_step(stored: &mut StoredRecord, after: Record, now: DateTime<Utc>) 
         }
         let kind = match (old.as_ref().and_then(FieldState::known), new.known()) {
             (Some(ok), Some(nk)) if ok.value != nk.value => {
-                if precedence(&ok.source) > precedence(&nk.source) {
+                if prec.rank(&field, &ok.source) > prec.rank(&field, &nk.source) {
                     stored.conflicts += 1;
                     push(
                         &mut stored.history,
@@ -146,4 +180,94 @@ pub fn merge_step(stored: &mut StoredRecord, after: Record, now: DateTime<Utc>) 
     stored.record.credits_spent = after.credits_spent;
     stored.record.updated_at = now;
     stored.passes += 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Known, Value};
+
+    fn known(v: &str, source: &str) -> FieldState {
+        FieldState::Known(Known {
+            value: Value::Text(v.into()),
+            source: source.into(),
+            confidence: 0.9,
+            observed_at: Utc::now(),
+            expires_at: None,
+            verified: None,
+        })
+    }
+
+    #[test]
+    fn precedence_is_per_field_and_most_specific_first() {
+        let mut p = Precedence::default();
+        assert!(p.rank("person.title", "input") > p.rank("person.title", "peoplematch.match"));
+        assert!(
+            p.rank("person.title", "peoplematch.match")
+                > p.rank("person.title", "builtin.email-guess")
+        );
+        p.fields.insert(
+            "person.title".into(),
+            vec![
+                "manual".into(),
+                "peoplematch".into(),
+                "input".into(),
+                "vendor".into(),
+            ],
+        );
+        assert!(p.rank("person.title", "peoplematch.match") > p.rank("person.title", "input"));
+        assert!(
+            p.rank("person.title", "input") > p.rank("person.title", "personapi.person-enrich")
+        );
+        assert!(
+            p.rank("person.email", "input") > p.rank("person.email", "peoplematch.match"),
+            "other fields keep the default"
+        );
+    }
+
+    #[test]
+    fn an_input_never_replaces_a_manual_value_and_the_conflict_is_kept() {
+        let p = Precedence::default();
+        let now = Utc::now();
+        let mut first = Record::new("a", now);
+        first.set("person.title", known("CTO", "manual"));
+        let (stored, _) = merge_input(None, first, now, &p);
+        let mut again = Record::new("a", now);
+        again.set("person.title", known("Engineer", "input"));
+        let (stored, changed) = merge_input(Some(stored), again, now, &p);
+        assert!(changed);
+        assert_eq!(
+            stored.record.value("person.title"),
+            Some(&Value::Text("CTO".into()))
+        );
+        assert_eq!(stored.conflicts, 1);
+        assert_eq!(
+            stored.history.last().map(|c| c.kind.as_str()),
+            Some("conflict")
+        );
+    }
+
+    #[test]
+    fn a_pass_records_history_and_counts_changed_values() {
+        let p = Precedence::default();
+        let now = Utc::now();
+        let mut r = Record::new("a", now);
+        r.set("person.title", known("VP Sales", "peoplematch.match"));
+        let (mut stored, _) = merge_input(None, Record::new("a", now), now, &p);
+        stored.record = r.clone();
+        let mut after = r;
+        after.set("person.title", known("CRO", "personapi.person-enrich"));
+        after.set(
+            "person.phone",
+            known("+14155550100", "personapi.person-enrich"),
+        );
+        merge_step(&mut stored, after, now, &p);
+        assert_eq!(
+            stored.conflicts, 1,
+            "a refreshed value that differs is counted"
+        );
+        let kinds: Vec<&str> = stored.history.iter().map(|c| c.kind.as_str()).collect();
+        assert_eq!(kinds, ["enriched", "conflict"]);
+        assert_eq!(stored.passes, 1);
+    }
 }

@@ -3,7 +3,11 @@
 
 use super::*;
 use crate::control::{QueueState, StoredRecord};
-use crate::engine::merge::merge_input;
+use crate::engine::merge::{merge_input as merge_with, Precedence};
+
+fn merge_input(e: Option<StoredRecord>, r: Record, now: DateTime<Utc>) -> (StoredRecord, bool) {
+    merge_with(e, r, now, &Precedence::default())
+}
 use crate::model::{FieldState, Known, Record, Value};
 use chrono::{DateTime, Duration as CDuration, TimeZone, Utc};
 use std::collections::BTreeMap;
