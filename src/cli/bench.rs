@@ -22,6 +22,9 @@ pub struct Args {
     /// Leads in the cache-effect run.
     #[arg(long, default_value_t = 500)]
     pub leads: usize,
+    /// Leads in the run through the daemon's queue.
+    #[arg(long, default_value_t = 600)]
+    pub daemon_leads: usize,
 }
 
 /// Run `bench`.
@@ -32,6 +35,7 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         calls: args.calls,
         repeat: args.repeat,
         leads: args.leads,
+        daemon_leads: args.daemon_leads,
     };
     let report = bench::run(&opts).await?;
     if g.json {
@@ -51,6 +55,30 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         "429s",
     ]);
     for u in &report.utilisation {
+        t.add_row([
+            u.vendor.clone(),
+            u.limit.to_string(),
+            u.requests.to_string(),
+            format!("{:.2}", u.achieved_per_sec),
+            format!("{:.1}%", 100.0 * u.utilisation),
+            u.rate_limited.to_string(),
+        ]);
+    }
+    println!("{t}");
+    let d = &report.daemon;
+    println!(
+        "through the daemon ({} leads imported, vendors limited to 60/40/80/100/200 req/s): {:.1}s wall, rate-limit lower bound {:.1}s, wall/bound {:.3}",
+        d.leads, d.wall_secs, d.lower_bound_secs, d.wall_over_bound
+    );
+    let mut t = render::table(&[
+        "vendor",
+        "limit/s",
+        "requests",
+        "achieved/s",
+        "utilisation",
+        "429s",
+    ]);
+    for u in &d.vendors {
         t.add_row([
             u.vendor.clone(),
             u.limit.to_string(),

@@ -6,7 +6,7 @@ mod check;
 mod demo;
 mod enrich;
 mod export;
-mod import;
+pub mod import;
 mod reenrich;
 mod render;
 mod sandbox;

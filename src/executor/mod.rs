@@ -218,10 +218,10 @@ impl Executor {
 
     /// Write the ledger row (and the cache entry of a fresh answer) in one transaction.
     async fn record(&self, key: &[u8], cache: Option<CacheEntry>, row: &LedgerEntry) {
-        if let Err(e) = self
-            .inner
-            .store
-            .record_call(cache.as_ref().map(|c| (key, c)), row)
+        if let Err(e) =
+            self.inner
+                .store
+                .record_call(cache.as_ref().map(|c| (key, c)), row, self.inner.durable)
         {
             tracing::error!(error = %e, operation = %row.operation, "could not record a provider call");
         }

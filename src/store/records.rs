@@ -575,19 +575,30 @@ impl CallStore for Store {
         &self,
         cache: Option<(&[u8], &CacheEntry)>,
         row: &LedgerEntry,
+        atomic: bool,
     ) -> Result<(), StoreError> {
         let row_bytes = serde_json::to_vec(row).map_err(|e| corrupt("ledger row", e))?;
         let cache_bytes = cache
             .map(|(k, e)| serde_json::to_vec(e).map(|b| (k.to_vec(), b)))
             .transpose()
             .map_err(|e| corrupt("cache entry", e))?;
+        // The id comes from outside the transaction: it only needs to be unique
+        // and increasing, and sled's transactional id generator is slow.
+        let seq = self.db.generate_id()?.to_be_bytes();
+        if !atomic {
+            // Ledger first: a crash in between can at worst re-pay a call, never hide one.
+            self.ledger.insert(&seq, row_bytes.as_slice())?;
+            if let Some((k, b)) = &cache_bytes {
+                self.cache.insert(k.as_slice(), b.as_slice())?;
+            }
+            return Ok(());
+        }
         (&self.cache, &self.ledger)
             .transaction(|(cache, ledger)| {
                 if let Some((k, b)) = &cache_bytes {
                     cache.insert(k.as_slice(), b.as_slice())?;
                 }
-                let seq = ledger.generate_id()?;
-                ledger.insert(&seq.to_be_bytes(), row_bytes.as_slice())?;
+                ledger.insert(&seq, row_bytes.as_slice())?;
                 Ok(())
             })
             .map_err(tx_err)

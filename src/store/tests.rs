@@ -179,7 +179,7 @@ fn calls_are_recorded_with_their_cache_entry() {
         stored_at: t(0),
         expires_at: t(10),
     };
-    s.record_call(Some((b"k", &entry)), &row).unwrap();
+    s.record_call(Some((b"k", &entry)), &row, true).unwrap();
     assert_eq!(CallStore::cache_get(&s, b"k", t(1)).unwrap(), Some(entry));
     assert_eq!(
         CallStore::cache_get(&s, b"k", t(11)).unwrap(),

@@ -115,12 +115,15 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug + 'static {
 pub trait CallStore: Send + Sync + std::fmt::Debug + 'static {
     /// A fresh cache entry.
     fn cache_get(&self, key: &[u8], now: DateTime<Utc>) -> Result<Option<CacheEntry>, StoreError>;
-    /// Record a call: its cache entry (when cacheable) and its ledger row, atomically,
-    /// so a crash can neither lose a billed call nor make a replay pay again.
+    /// Record a call: its cache entry (when cacheable) and its ledger row. With
+    /// `atomic` (the daemon) both land in one transaction, so a crash can neither
+    /// lose a billed call nor make a replay pay again; without (one-off batch
+    /// runs) two plain writes, several times cheaper.
     fn record_call(
         &self,
         cache: Option<(&[u8], &CacheEntry)>,
         row: &LedgerEntry,
+        atomic: bool,
     ) -> Result<(), StoreError>;
     /// Every ledger row, oldest first.
     fn ledger(&self) -> Result<Vec<LedgerEntry>, StoreError>;
