@@ -587,7 +587,7 @@ impl CallStore for Store {
         let seq = self.db.generate_id()?.to_be_bytes();
         if !atomic {
             // Ledger first: a crash in between can at worst re-pay a call, never hide one.
-            self.ledger.insert(&seq, row_bytes.as_slice())?;
+            self.ledger.insert(seq, row_bytes.as_slice())?;
             if let Some((k, b)) = &cache_bytes {
                 self.cache.insert(k.as_slice(), b.as_slice())?;
             }
