@@ -446,7 +446,7 @@ async fn through_daemon(opts: &BenchOptions) -> anyhow::Result<DaemonRun> {
     let t0 = Instant::now();
     let import_opts = crate::cli::import::ImportOptions {
         rejects: None,
-        batch_size: 5000,
+        batch_size: 1000,
         progress: false,
     };
     crate::cli::import::import_file(&client, &catalogue, &leads, &import_opts).await?;

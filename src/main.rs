@@ -5,6 +5,12 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // `leadfall export | head`: die quietly on a closed pipe, like other Unix
+    // tools, instead of panicking in println!.
+    // SAFETY: called before any thread starts; SIG_DFL is always valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = leadfall::cli::Cli::parse();
     leadfall::telemetry::init(cli.global.log_format, cli.global.log_level());
     match leadfall::cli::run(cli) {

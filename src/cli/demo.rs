@@ -140,7 +140,7 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     }
     let opts = ImportOptions {
         rejects: Some(dir.join("rejects.csv")),
-        batch_size: 5000,
+        batch_size: 1000,
         progress: interactive,
     };
     let import = import_file(&client, &catalogue, &leads, &opts).await?;

@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long)]
     pub rejects: Option<PathBuf>,
     /// Good rows per upsert request.
-    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=50_000))]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=50_000))]
     pub batch_size: u64,
     /// Hide the progress bar.
     #[arg(long)]

@@ -81,7 +81,7 @@ pub enum Command {
     Enrich(enrich::Args),
     /// Serve the simulated providers on 127.0.0.1.
     Sandbox(sandbox::Args),
-    /// Sandbox + sample leads + enrichment + summary; no API keys needed.
+    /// Sandbox + daemon + sample leads imported and enriched + summary; no API keys needed.
     Demo(demo::Args),
     /// Measure rate-limit utilisation, overhead and the cache effect against the sandbox.
     Bench(bench::Args),
