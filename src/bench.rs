@@ -239,31 +239,8 @@ async fn utilisation(opts: &BenchOptions) -> anyhow::Result<Vec<Utilisation>> {
     for t in tasks {
         t.await?;
     }
-    let counters = run.sandbox.counters();
-    Ok(VENDOR_OPS
-        .iter()
-        .map(|(vendor, _, limit)| {
-            let times = run.sandbox.timeline(vendor);
-            let span = match (times.first(), times.last()) {
-                (Some(a), Some(b)) if b > a => (b - a) as f64 / 1000.0,
-                _ => 0.0,
-            };
-            // n arrivals span n-1 intervals.
-            let achieved = if span > 0.0 {
-                (times.len().saturating_sub(1)) as f64 / span
-            } else {
-                0.0
-            };
-            Utilisation {
-                vendor: vendor.to_string(),
-                limit: *limit,
-                requests: counters[*vendor].requests,
-                achieved_per_sec: achieved,
-                utilisation: achieved / *limit as f64,
-                rate_limited: counters[*vendor].rate_limited,
-            }
-        })
-        .collect())
+    let limits: Vec<(&str, u32)> = VENDOR_OPS.iter().map(|(v, _, l)| (*v, *l)).collect();
+    Ok(vendor_rates(&run.sandbox, &limits))
 }
 
 async fn overhead(opts: &BenchOptions) -> anyhow::Result<Overhead> {
@@ -415,29 +392,9 @@ async fn through_daemon(opts: &BenchOptions) -> anyhow::Result<DaemonRun> {
             });
         }
     }
-    let data_dir = settings.data_dir.clone();
     let catalogue = settings.catalogue.clone();
-    let lock = crate::daemon::lock::DataDirLock::acquire(&data_dir)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let daemon = tokio::spawn(crate::daemon::serve(
-        listener,
-        Arc::new(settings),
-        lock,
-        async {
-            let _ = stop_rx.await;
-        },
-        Duration::from_secs(10),
-    ));
-    let client = loop {
-        if let Ok(c) = crate::client::Client::from_data_dir(&data_dir) {
-            if c.health().await.is_ok() {
-                break c;
-            }
-        }
-        anyhow::ensure!(!daemon.is_finished(), "the daemon stopped");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let daemon =
+        crate::daemon::local::LocalDaemon::start(settings, Duration::from_secs(10)).await?;
     let leads = dir.path().join("leads.csv");
     std::fs::write(
         &leads,
@@ -449,17 +406,10 @@ async fn through_daemon(opts: &BenchOptions) -> anyhow::Result<DaemonRun> {
         batch_size: 1000,
         progress: false,
     };
-    crate::cli::import::import_file(&client, &catalogue, &leads, &import_opts).await?;
-    loop {
-        let s = client.status().await?;
-        if s.queued_due == 0 && s.leased == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::cli::import::import_file(&daemon.client, &catalogue, &leads, &import_opts).await?;
+    daemon.wait_idle(|_, _, _| {}).await?;
     let wall_secs = t0.elapsed().as_secs_f64();
-    let _ = stop.send(());
-    daemon.await??;
+    daemon.stop().await?;
     let vendors = vendor_rates(&run.sandbox, DAEMON_LIMITS);
     let lower_bound_secs = vendors
         .iter()

@@ -46,49 +46,13 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         "rate-limit utilisation ({} s of queued work per vendor, all vendors at once):",
         args.seconds
     );
-    let mut t = render::table(&[
-        "vendor",
-        "limit/s",
-        "requests",
-        "achieved/s",
-        "utilisation",
-        "429s",
-    ]);
-    for u in &report.utilisation {
-        t.add_row([
-            u.vendor.clone(),
-            u.limit.to_string(),
-            u.requests.to_string(),
-            format!("{:.2}", u.achieved_per_sec),
-            format!("{:.1}%", 100.0 * u.utilisation),
-            u.rate_limited.to_string(),
-        ]);
-    }
-    println!("{t}");
+    println!("{}", utilisation_table(&report.utilisation));
     let d = &report.daemon;
     println!(
         "through the daemon ({} leads imported, vendors limited to 60/40/80/100/200 req/s): {:.1}s wall, rate-limit lower bound {:.1}s, wall/bound {:.3}",
         d.leads, d.wall_secs, d.lower_bound_secs, d.wall_over_bound
     );
-    let mut t = render::table(&[
-        "vendor",
-        "limit/s",
-        "requests",
-        "achieved/s",
-        "utilisation",
-        "429s",
-    ]);
-    for u in &d.vendors {
-        t.add_row([
-            u.vendor.clone(),
-            u.limit.to_string(),
-            u.requests.to_string(),
-            format!("{:.2}", u.achieved_per_sec),
-            format!("{:.1}%", 100.0 * u.utilisation),
-            u.rate_limited.to_string(),
-        ]);
-    }
-    println!("{t}");
+    println!("{}", utilisation_table(&d.vendors));
     let o = &report.overhead;
     println!(
         "overhead (no limits, no latency, sandbox in-process, {} runs of {} calls): median {:.0} calls/s, median {:.1} CPU-µs per call (client + sandbox); runs: {}",
@@ -108,4 +72,26 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         render::credits(c.second_credits)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn utilisation_table(rows: &[crate::bench::Utilisation]) -> comfy_table::Table {
+    let mut t = render::table(&[
+        "vendor",
+        "limit/s",
+        "requests",
+        "achieved/s",
+        "utilisation",
+        "429s",
+    ]);
+    for u in rows {
+        t.add_row([
+            u.vendor.clone(),
+            u.limit.to_string(),
+            u.requests.to_string(),
+            format!("{:.2}", u.achieved_per_sec),
+            format!("{:.1}%", 100.0 * u.utilisation),
+            u.rate_limited.to_string(),
+        ]);
+    }
+    t
 }

@@ -7,9 +7,8 @@
 
 use super::import::{import_file, ImportOptions};
 use super::{enrich, render, Global, EXIT_CONFIG};
-use crate::client::Client;
 use crate::config;
-use crate::daemon::{self, lock::DataDirLock};
+use crate::daemon::local::LocalDaemon;
 use crate::engine::Summary;
 use crate::export::ExportFormat;
 use crate::sandbox::{serve, Sandbox, SandboxSettings, VendorSettings};
@@ -17,7 +16,6 @@ use anyhow::Context;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// `demo` arguments.
@@ -95,33 +93,8 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     settings.data_dir = dir.join("data");
     let data_dir = settings.data_dir.clone();
     let catalogue = settings.catalogue.clone();
-    let lock = DataDirLock::acquire(&data_dir)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let daemon = tokio::spawn(daemon::serve(
-        listener,
-        Arc::new(settings),
-        lock,
-        async {
-            let _ = stop_rx.await;
-        },
-        Duration::from_secs(10),
-    ));
-    // The daemon writes its address once the API listens.
-    let client = loop {
-        if daemon.is_finished() {
-            return match daemon.await? {
-                Err(e) => Err(e.context("the daemon stopped")),
-                Ok(()) => Err(anyhow::anyhow!("the daemon stopped")),
-            };
-        }
-        if let Ok(c) = Client::from_data_dir(&data_dir) {
-            if c.health().await.is_ok() {
-                break c;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let daemon = LocalDaemon::start(settings, Duration::from_secs(10)).await?;
+    let client = &daemon.client;
 
     let leads = dir.join("leads.csv");
     let mut csv = sandbox.world().sample_leads_csv(args.leads);
@@ -143,8 +116,8 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         batch_size: 1000,
         progress: interactive,
     };
-    let import = import_file(&client, &catalogue, &leads, &opts).await?;
-    follow(&client, import.good, interactive).await?;
+    let import = import_file(client, &catalogue, &leads, &opts).await?;
+    follow(&daemon, import.good, interactive).await?;
 
     let mut out = Vec::new();
     client
@@ -185,15 +158,14 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         println!("Ctrl-C stops it.");
         let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = stop.send(());
-    daemon.await??;
+    daemon.stop().await?;
     let _ = sb_stop.send(());
     let _ = sb_server.await;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Poll `status` until nothing is due or leased, with a progress bar.
-async fn follow(client: &Client, records: u64, interactive: bool) -> anyhow::Result<()> {
+/// Follow the daemon until idle, with a progress bar.
+async fn follow(daemon: &LocalDaemon, records: u64, interactive: bool) -> anyhow::Result<()> {
     let bar = if interactive {
         let b = indicatif::ProgressBar::new(records);
         b.set_style(
@@ -207,15 +179,12 @@ async fn follow(client: &Client, records: u64, interactive: bool) -> anyhow::Res
     } else {
         indicatif::ProgressBar::hidden()
     };
-    loop {
-        let s = client.status().await?;
-        bar.set_position(s.passes_since_start.min(records));
-        bar.set_message(format!("{} queued, {} in flight", s.queued_due, s.leased));
-        if s.queued_due == 0 && s.leased == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    daemon
+        .wait_idle(|passes, queued, leased| {
+            bar.set_position(passes.min(records));
+            bar.set_message(format!("{queued} queued, {leased} in flight"));
+        })
+        .await?;
     bar.finish_and_clear();
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! directory), recovers leases, runs the leaser and the workers, and serves the
 //! control API until a shutdown signal; then drains within a deadline.
 
+pub mod local;
 pub mod lock;
 mod run;
 pub mod select;
