@@ -321,3 +321,70 @@ fn import_queues_every_good_row_and_reenrich_by_provider_is_exact() {
     let out = stdout(&run(t.cmd(&["show", "lead00001"]), 0));
     assert!(out.contains("person.first_name"), "{out}");
 }
+
+#[test]
+fn every_pass_scores_and_routes_and_a_signal_reroutes_with_an_outbox_event() {
+    let t = TestDir::new();
+    let d = Daemon::start(&t);
+    let leads = t.write("leads.csv", t.sandbox.world().sample_leads_csv(40));
+    run(t.cmd(&["import", leads.to_str().unwrap()]), 0);
+    wait_idle(&t, Duration::from_secs(120));
+    let records = export(&t);
+    assert!(
+        records
+            .iter()
+            .all(|r| r["route"]["route"].is_string() && r["scores"].is_array()),
+        "every record scored and routed"
+    );
+    // A lead with fit but no intent is in nurture; a demo request moves it.
+    let target = records
+        .iter()
+        .find(|r| {
+            r["route"]["route"] == "nurture"
+                && r["scores"][0]["min"].as_f64().unwrap_or(0.0) >= 60.0
+        })
+        .or_else(|| records.iter().find(|r| r["route"]["route"] == "nurture"))
+        .expect("some lead in nurture");
+    let id = target["record"]["id"].as_str().unwrap().to_string();
+    run(t.cmd(&["signal", &id, "demo_request"]), 0);
+    run(t.cmd(&["signal", &id, "pricing_page"]), 0);
+    let moved = wait_for(Duration::from_secs(60), "the signal to be scored", || {
+        let out = t
+            .cmd(&["show", &id, "--json"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+        if v["route_history"].as_array().map_or(0, |h| h.len()) >= 2 {
+            Ok(v)
+        } else {
+            Err(v["route"].to_string())
+        }
+    });
+    assert_ne!(moved["route"]["route"], "nurture", "{}", moved["route"]);
+    assert!(
+        moved["scores"][2]["point"].as_f64().unwrap() >= 80.0,
+        "{}",
+        moved["scores"][2]
+    );
+    let shown = stdout(&run(t.cmd(&["show", &id]), 0));
+    assert!(
+        shown.contains("route: ") && shown.contains("Demo request (+"),
+        "{shown}"
+    );
+    // Route changes are in the outbox, written with the record.
+    drop(d);
+    let store = Store::open(&t.path("data/store")).unwrap();
+    let events = store.outbox_events().unwrap();
+    assert!(
+        events.len() >= 41,
+        "one first routing per lead plus the change: {}",
+        events.len()
+    );
+    let ours: Vec<_> = events
+        .iter()
+        .filter(|e| e["record_id"] == id.as_str())
+        .collect();
+    assert_eq!(ours.last().unwrap()["old_route"], "nurture");
+    assert_eq!(ours.last().unwrap()["id"], format!("{id}#2"));
+}

@@ -302,7 +302,7 @@ async fn export_streams_jsonl_and_csv() {
     assert_eq!(lines[0].record.id, "e000");
     assert_eq!(lines[299].record.id, "e299");
 
-    let (status, headers, body) = call(&app, get("/v1/export?format=csv&route=any")).await;
+    let (status, headers, body) = call(&app, get("/v1/export?format=csv")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
     let mut rd = csv::Reader::from_reader(&body[..]);
@@ -376,10 +376,17 @@ async fn client_over_tcp() {
     assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 50);
     let mut csv_out = Vec::new();
     client
-        .export_to(&mut csv_out, ExportFormat::Csv, Some("r"))
+        .export_to(&mut csv_out, ExportFormat::Csv, None)
         .await
         .unwrap();
     assert_eq!(csv::Reader::from_reader(&csv_out[..]).records().count(), 50);
+    // Nothing was routed here (no pass ran): a route filter matches nothing.
+    let mut routed = Vec::new();
+    client
+        .export_to(&mut routed, ExportFormat::Csv, Some("sales_now"))
+        .await
+        .unwrap();
+    assert_eq!(csv::Reader::from_reader(&routed[..]).records().count(), 0);
 
     // The daemon's files in a data directory lead to the same daemon.
     let dir = tempfile::tempdir().unwrap();

@@ -57,6 +57,46 @@ fn print_record(s: &StoredRecord, now: DateTime<Utc>) {
     }
     println!("{t}");
 
+    if let Some(d) = &s.route {
+        let state = if d.decided { "decided" } else { "undecided" };
+        println!(
+            "route: {} ({state}){}",
+            d.route,
+            d.reason
+                .as_ref()
+                .map(|r| format!(", reason {r}"))
+                .unwrap_or_default()
+        );
+        println!("  {}", d.explanation);
+        if let Some(at) = d.recycle_at {
+            println!("  recycle on {}", at.format("%Y-%m-%d"));
+        }
+    }
+    if let Some(scores) = &s.scores {
+        let mut t = render::table(&["score", "min", "point", "max", "why"]);
+        for sc in &scores.0 {
+            t.add_row([
+                sc.name.clone(),
+                format!("{:.1}", sc.min),
+                format!("{:.1}", sc.point),
+                format!("{:.1}", sc.max),
+                sc.explanation.clone(),
+            ]);
+        }
+        println!("{t}");
+    }
+    if !s.route_history.is_empty() {
+        let mut t = render::table(&["time", "route change", "why"]);
+        for c in &s.route_history {
+            t.add_row([
+                c.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                format!("{} → {}", c.from.as_deref().unwrap_or("-"), c.to),
+                c.explanation.clone(),
+            ]);
+        }
+        println!("{t}");
+    }
+
     if !s.history.is_empty() {
         let mut t = render::table(&["time", "field", "kind", "old → new"]);
         for c in &s.history {

@@ -30,6 +30,12 @@ pub struct ConfigFile {
     /// Which source wins when two disagree.
     #[serde(default)]
     pub precedence: PrecedenceFile,
+    /// Scoring rules, relative to this file (absent: no scores).
+    #[serde(default)]
+    pub scoring_file: Option<String>,
+    /// Routes, relative to this file (absent: no routes).
+    #[serde(default)]
+    pub routing_file: Option<String>,
 }
 
 /// `[precedence]`: source order, highest first.

@@ -33,6 +33,33 @@ pub struct Settings {
     pub daemon: DaemonSettings,
     /// Source precedence.
     pub precedence: crate::engine::merge::Precedence,
+    /// Scores and routes, when both files are configured.
+    pub decisions: Option<Decisions>,
+}
+
+/// Scoring and routing together: routes read the scores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decisions {
+    /// Scores.
+    pub scoring: crate::score::ScoringSettings,
+    /// Routes.
+    pub routing: crate::route::RoutingSettings,
+}
+
+/// Read and compile a TOML file into `T` with `compile`, gathering errors.
+fn load_toml<R: serde::de::DeserializeOwned, T>(
+    path: &Path,
+    errors: &mut Vec<ConfigError>,
+    compile: impl FnOnce(&R, &mut Vec<ConfigError>) -> T,
+) -> Option<T> {
+    let text = read(path, errors)?;
+    match toml::from_str::<R>(&text) {
+        Ok(raw) => Some(compile(&raw, errors)),
+        Err(e) => {
+            errors.push(toml_error(path, &text, &e));
+            None
+        }
+    }
 }
 
 /// Validated `[daemon]` settings.
@@ -178,6 +205,30 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
             "must be ≥ 1, got 0",
         ));
     }
+    let decisions = match (&raw.scoring_file, &raw.routing_file) {
+        (None, None) => None,
+        (Some(sf), Some(rf)) => {
+            let sp = base.join(sf);
+            let rp = base.join(rf);
+            let scoring = load_toml(&sp, &mut errors, |r: &crate::score::ScoringFile, e| {
+                crate::score::compile_scoring(&sp, r, &catalogue, e)
+            });
+            let routing = load_toml(&rp, &mut errors, |r: &crate::route::RoutingFile, e| {
+                crate::route::compile_routing(&rp, r, &catalogue, e)
+            });
+            scoring
+                .zip(routing)
+                .map(|(scoring, routing)| Decisions { scoring, routing })
+        }
+        _ => {
+            errors.push(ConfigError::at(
+                path,
+                "scoring_file",
+                "scoring_file and routing_file go together (routes read the scores)",
+            ));
+            None
+        }
+    };
     let known_source = |s: &str| {
         crate::engine::merge::SOURCE_CLASSES.contains(&s)
             || providers.operation(s).is_some()
@@ -216,6 +267,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
         provider_files,
         waterfall,
         records_in_flight: raw.engine.records_in_flight,
+        decisions,
         precedence: crate::engine::merge::Precedence {
             default: raw.precedence.order.clone(),
             fields: raw.precedence.fields.clone(),

@@ -123,8 +123,16 @@ impl Control {
         filter: &ExportFilter,
         f: &mut dyn FnMut(StoredRecord) -> bool,
     ) -> Result<(), ControlError> {
-        let _ = filter; // routes arrive with scoring; until then every record matches
-        self.store.scan(f)?;
+        match &filter.route {
+            None => self.store.scan(f)?,
+            Some(route) => self.store.scan(&mut |r| {
+                if r.route.as_ref().is_some_and(|d| &d.route == route) {
+                    f(r)
+                } else {
+                    true
+                }
+            })?,
+        }
         Ok(())
     }
 

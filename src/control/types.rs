@@ -81,6 +81,29 @@ pub struct StoredRecord {
     /// Bumped by every upsert and signal; a step started on an older revision is not committed.
     #[serde(default)]
     pub revision: u64,
+    /// The three scores after the last pass (when scoring is configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scores: Option<crate::score::Scores>,
+    /// The route after the last pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<crate::route::Decision>,
+    /// Route changes, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route_history: Vec<RouteChange>,
+}
+
+/// One route change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteChange {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The route before (absent for the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The route after.
+    pub to: String,
+    /// Why.
+    pub explanation: String,
 }
 
 /// `POST /v1/records`: upsert a batch.

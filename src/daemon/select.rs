@@ -38,8 +38,10 @@ pub fn matches(sel: &Selector, r: &StoredRecord, now: DateTime<Utc>) -> bool {
             return false;
         }
     }
-    // Routes arrive with scoring: until then a route selector matches nothing.
-    sel.route.is_none()
+    match &sel.route {
+        Some(route) => r.route.as_ref().is_some_and(|d| &d.route == route),
+        None => true,
+    }
 }
 
 fn from_provider(source: &str, p: &str) -> bool {

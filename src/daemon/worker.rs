@@ -157,12 +157,32 @@ pub async fn step(ctx: &WorkerContext, leased: Leased) {
     };
     let now = Utc::now();
     let mut updated: StoredRecord = stored;
-    merge_step(&mut updated, after, now, &ctx.engine.settings().precedence);
-    let due = next_due(&updated.record, now, ctx.min_requeue);
+    let history_before = updated.history.len();
+    let settings = ctx.engine.settings();
+    merge_step(&mut updated, after, now, &settings.precedence);
+    let mut outbox = Vec::new();
+    let mut due = next_due(&updated.record, now, ctx.min_requeue);
+    if let Some(d) = &settings.decisions {
+        let changed: Vec<String> = updated.history[history_before.min(updated.history.len())..]
+            .iter()
+            .map(|c| c.field.clone())
+            .collect();
+        outbox.extend(crate::engine::rescore::rescore(
+            d,
+            settings,
+            &mut updated,
+            &changed,
+            now,
+        ));
+        // A recycled lead (nurture, timing) is rescored when its recycle date comes.
+        if let Some(at) = updated.route.as_ref().and_then(|r| r.recycle_at) {
+            due = Some(due.map_or(at, |d| d.min(at)));
+        }
+    }
     let commit = StepCommit {
         record: updated,
         lease,
-        outbox: Vec::new(),
+        outbox,
         next_due: due,
     };
     let store = ctx.store.clone();

@@ -79,6 +79,9 @@ pub fn merge_input(
         passes: 0,
         created_at: now,
         revision: 0,
+        scores: None,
+        route: None,
+        route_history: Vec::new(),
     });
     let is_new = stored.revision == 0 && stored.passes == 0 && stored.record.fields.is_empty();
     let mut changed = false;

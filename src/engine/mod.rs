@@ -4,6 +4,7 @@
 
 mod batch;
 pub mod merge;
+pub mod rescore;
 mod summary;
 
 pub use batch::{enrich_file, BatchOptions, BatchReport};

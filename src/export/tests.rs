@@ -30,6 +30,9 @@ fn stored(record: Record) -> StoredRecord {
         passes: 1,
         created_at: t(1),
         revision: 1,
+        scores: None,
+        route: None,
+        route_history: Vec::new(),
     }
 }
 

@@ -5,7 +5,9 @@
 
 use crate::diag::ConfigError;
 use crate::model::{Catalogue, Record};
-use crate::score::{compile_cond, cond_fields, eval_cond, Cond, CondFile, ScoreLookup, Scores, Tri};
+use crate::score::{
+    compile_cond, cond_fields, eval_cond, Cond, CondFile, ScoreLookup, Scores, Tri,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -17,7 +19,16 @@ mod tests;
 pub const ENRICH_ROUTE: &str = "enrich_then_rescore";
 
 /// Disqualification reason codes.
-pub const REASON_CODES: &[&str] = &["bad_fit", "wrong_persona", "competitor", "not_serviceable_geo", "duplicate", "unresponsive", "no_budget", "timing"];
+pub const REASON_CODES: &[&str] = &[
+    "bad_fit",
+    "wrong_persona",
+    "competitor",
+    "not_serviceable_geo",
+    "duplicate",
+    "unresponsive",
+    "no_budget",
+    "timing",
+];
 
 /// `config/routing.toml`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -65,30 +76,72 @@ pub struct RoutingSettings {
 }
 
 /// Compile and check the routes.
-pub fn compile_routing(file: &Path, raw: &RoutingFile, catalogue: &Catalogue, errors: &mut Vec<ConfigError>) -> RoutingSettings {
+pub fn compile_routing(
+    file: &Path,
+    raw: &RoutingFile,
+    catalogue: &Catalogue,
+    errors: &mut Vec<ConfigError>,
+) -> RoutingSettings {
     let mut routes = Vec::new();
     for (i, r) in raw.routes.iter().enumerate() {
         let key = format!("routes[{i}]");
-        if r.name.is_empty() || !r.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-            errors.push(ConfigError::at(file, format!("{key}.name"), format!("{:?} must be lower_snake_case", r.name)));
+        if r.name.is_empty()
+            || !r
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            errors.push(ConfigError::at(
+                file,
+                format!("{key}.name"),
+                format!("{:?} must be lower_snake_case", r.name),
+            ));
         }
         if r.name == ENRICH_ROUTE || raw.routes[..i].iter().any(|o| o.name == r.name) {
-            errors.push(ConfigError::at(file, format!("{key}.name"), format!("{:?} is used twice or reserved", r.name)));
+            errors.push(ConfigError::at(
+                file,
+                format!("{key}.name"),
+                format!("{:?} is used twice or reserved", r.name),
+            ));
         }
         if let Some(code) = &r.suppress {
             if !REASON_CODES.contains(&code.as_str()) {
-                errors.push(ConfigError::at(file, format!("{key}.suppress"), format!("{code:?} is not one of {}", REASON_CODES.join(", "))));
+                errors.push(ConfigError::at(
+                    file,
+                    format!("{key}.suppress"),
+                    format!("{code:?} is not one of {}", REASON_CODES.join(", ")),
+                ));
             }
         }
-        if r.recycle_days.is_some_and(|d| !(d > 0.0)) {
-            errors.push(ConfigError::at(file, format!("{key}.recycle_days"), "must be > 0"));
+        if r.recycle_days.is_some_and(|d| d.is_nan() || d <= 0.0) {
+            errors.push(ConfigError::at(
+                file,
+                format!("{key}.recycle_days"),
+                "must be > 0",
+            ));
         }
-        let when = compile_cond(file, &format!("{key}.when"), &r.when, catalogue, true, errors);
-        routes.push(Route { name: r.name.clone(), when, suppress: r.suppress.clone(), recycle_days: r.recycle_days });
+        let when = compile_cond(
+            file,
+            &format!("{key}.when"),
+            &r.when,
+            catalogue,
+            true,
+            errors,
+        );
+        routes.push(Route {
+            name: r.name.clone(),
+            when,
+            suppress: r.suppress.clone(),
+            recycle_days: r.recycle_days,
+        });
     }
     match routes.last() {
         Some(last) if last.when == Cond::Always => {}
-        _ => errors.push(ConfigError::at(file, "routes", "no default route: the last route must have `when = { always = true }`")),
+        _ => errors.push(ConfigError::at(
+            file,
+            "routes",
+            "no default route: the last route must have `when = { always = true }`",
+        )),
     }
     RoutingSettings { routes }
 }
@@ -125,8 +178,18 @@ impl ScoreLookup for Points<'_> {
 }
 
 fn explain(route: &Route, scores: &Scores) -> String {
-    let parts: Vec<String> = scores.0.iter().map(|s| format!("{} {}", s.name, fmt_interval(s.min, s.max))).collect();
-    let why = scores.0.iter().map(|s| s.explanation.as_str()).filter(|e| *e != "no rule applies").collect::<Vec<_>>().join(" · ");
+    let parts: Vec<String> = scores
+        .0
+        .iter()
+        .map(|s| format!("{} {}", s.name, fmt_interval(s.min, s.max)))
+        .collect();
+    let why = scores
+        .0
+        .iter()
+        .map(|s| s.explanation.as_str())
+        .filter(|e| *e != "no rule applies")
+        .collect::<Vec<_>>()
+        .join(" · ");
     let mut line = format!("{}: {}", route.name, parts.join(", "));
     if !why.is_empty() {
         line.push_str(" — ");
@@ -139,13 +202,23 @@ fn fmt_interval(min: f64, max: f64) -> String {
     if (max - min).abs() < 1e-9 {
         format!("{}", (min * 10.0).round() / 10.0)
     } else {
-        format!("[{}, {}]", (min * 10.0).round() / 10.0, (max * 10.0).round() / 10.0)
+        format!(
+            "[{}, {}]",
+            (min * 10.0).round() / 10.0,
+            (max * 10.0).round() / 10.0
+        )
     }
 }
 
 /// Decide. `settle`: nothing unknown can still be filled, so decide on what is
 /// known (point values; an unknown field condition counts as false).
-pub fn decide(routing: &RoutingSettings, record: &Record, scores: &Scores, now: DateTime<Utc>, settle: bool) -> Decision {
+pub fn decide(
+    routing: &RoutingSettings,
+    record: &Record,
+    scores: &Scores,
+    now: DateTime<Utc>,
+    settle: bool,
+) -> Decision {
     let mut open: Vec<&Route> = Vec::new();
     for route in &routing.routes {
         let t = if settle {
@@ -164,7 +237,9 @@ pub fn decide(routing: &RoutingSettings, record: &Record, scores: &Scores, now: 
                     route: route.name.clone(),
                     decided: true,
                     reason: route.suppress.clone(),
-                    recycle_at: route.recycle_days.map(|d| now + chrono::Duration::seconds((d * 86_400.0) as i64)),
+                    recycle_at: route
+                        .recycle_days
+                        .map(|d| now + chrono::Duration::seconds((d * 86_400.0) as i64)),
                     candidates: vec![],
                     could_change: vec![],
                     explanation: explain(route, scores),
@@ -202,7 +277,11 @@ pub fn decide(routing: &RoutingSettings, record: &Record, scores: &Scores, now: 
         decided: false,
         reason: None,
         recycle_at: None,
-        explanation: format!("undecided between {} · missing: {}", candidates.join(", "), could_change.join(", ")),
+        explanation: format!(
+            "undecided between {} · missing: {}",
+            candidates.join(", "),
+            could_change.join(", ")
+        ),
         candidates,
         could_change,
     }

@@ -9,7 +9,17 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn set(r: &mut Record, f: &str, v: Value) {
-    r.set(f, FieldState::Known(Known { value: v, source: "input".into(), confidence: 1.0, observed_at: t0(), expires_at: None, verified: None }));
+    r.set(
+        f,
+        FieldState::Known(Known {
+            value: v,
+            source: "input".into(),
+            confidence: 1.0,
+            observed_at: t0(),
+            expires_at: None,
+            verified: None,
+        }),
+    );
 }
 
 const SCORING: &str = r#"
@@ -44,8 +54,18 @@ recycle_days = 90
 fn settings() -> (ScoringSettings, RoutingSettings) {
     let cat = Catalogue::standard();
     let mut errors = Vec::new();
-    let s = compile_scoring(Path::new("s.toml"), &toml::from_str::<ScoringFile>(SCORING).unwrap(), &cat, &mut errors);
-    let r = compile_routing(Path::new("r.toml"), &toml::from_str::<RoutingFile>(ROUTING).unwrap(), &cat, &mut errors);
+    let s = compile_scoring(
+        Path::new("s.toml"),
+        &toml::from_str::<ScoringFile>(SCORING).unwrap(),
+        &cat,
+        &mut errors,
+    );
+    let r = compile_routing(
+        Path::new("r.toml"),
+        &toml::from_str::<RoutingFile>(ROUTING).unwrap(),
+        &cat,
+        &mut errors,
+    );
     assert!(errors.is_empty(), "{errors:?}");
     (s, r)
 }
@@ -57,19 +77,35 @@ fn route(r: &Record, signals: &[Signal], now: DateTime<Utc>) -> Decision {
 
 #[test]
 fn decided_only_when_no_completion_could_pick_an_earlier_route() {
-    let pricing = vec![Signal { kind: "pricing_page".into(), at: t0() }];
+    let pricing = vec![Signal {
+        kind: "pricing_page".into(),
+        at: t0(),
+    }];
     let mut r = Record::new("a", t0());
-    set(&mut r, "company.industry", Value::Text("computer software".into()));
+    set(
+        &mut r,
+        "company.industry",
+        Value::Text("computer software".into()),
+    );
     // account_fit in [40, 70]: sales_now possible but not certain; suppressed impossible.
     let d = route(&r, &pricing, t0());
     assert!(!d.decided);
     assert_eq!(d.route, ENRICH_ROUTE);
     assert_eq!(d.candidates, ["sales_now", "nurture"]);
-    assert_eq!(d.could_change, ["company.employee_count"], "only the employee count can change it");
+    assert_eq!(
+        d.could_change,
+        ["company.employee_count"],
+        "only the employee count can change it"
+    );
     set(&mut r, "company.employee_count", Value::Integer(300));
     let d = route(&r, &pricing, t0());
     assert_eq!((d.route.as_str(), d.decided), ("sales_now", true));
-    assert!(d.explanation.starts_with("sales_now: account_fit 70, stakeholder_fit 0, intent 50"), "{}", d.explanation);
+    assert!(
+        d.explanation
+            .starts_with("sales_now: account_fit 70, stakeholder_fit 0, intent 50"),
+        "{}",
+        d.explanation
+    );
 }
 
 #[test]
@@ -80,7 +116,10 @@ fn a_lead_that_cannot_reach_a_paid_route_is_routed_without_enrichment() {
     set(&mut r, "company.industry", Value::Text("retail".into()));
     set(&mut r, "company.employee_count", Value::Integer(10));
     let d = route(&r, &[], t0());
-    assert_eq!((d.route.as_str(), d.decided, d.reason.as_deref()), ("suppressed", true, Some("bad_fit")));
+    assert_eq!(
+        (d.route.as_str(), d.decided, d.reason.as_deref()),
+        ("suppressed", true, Some("bad_fit"))
+    );
     // ...and with a decent size but unknown industry, nurture is certain without intent.
     let mut r = Record::new("b", t0());
     set(&mut r, "company.employee_count", Value::Integer(300));
@@ -92,22 +131,43 @@ fn a_lead_that_cannot_reach_a_paid_route_is_routed_without_enrichment() {
 #[test]
 fn decay_moves_a_lead_out_of_sales_now() {
     let mut r = Record::new("a", t0());
-    set(&mut r, "company.industry", Value::Text("computer software".into()));
+    set(
+        &mut r,
+        "company.industry",
+        Value::Text("computer software".into()),
+    );
     set(&mut r, "company.employee_count", Value::Integer(300));
-    let visit = vec![Signal { kind: "pricing_page".into(), at: t0() }];
+    let visit = vec![Signal {
+        kind: "pricing_page".into(),
+        at: t0(),
+    }];
     assert_eq!(route(&r, &visit, t0()).route, "sales_now");
     // Six weeks later: 50 × 0.5^3 = 6.25 < 40.
-    assert_eq!(route(&r, &visit, t0() + chrono::Duration::weeks(6)).route, "nurture");
+    assert_eq!(
+        route(&r, &visit, t0() + chrono::Duration::weeks(6)).route,
+        "nurture"
+    );
 }
 
 #[test]
 fn settling_decides_on_what_is_known() {
     let (s, routes) = settings();
     let mut r = Record::new("a", t0());
-    set(&mut r, "company.industry", Value::Text("computer software".into()));
-    let pricing = vec![Signal { kind: "pricing_page".into(), at: t0() }];
+    set(
+        &mut r,
+        "company.industry",
+        Value::Text("computer software".into()),
+    );
+    let pricing = vec![Signal {
+        kind: "pricing_page".into(),
+        at: t0(),
+    }];
     let d = decide(&routes, &r, &score_all(&s, &r, &pricing, t0()), t0(), true);
-    assert_eq!((d.route.as_str(), d.decided), ("nurture", true), "point fit 40 < 60");
+    assert_eq!(
+        (d.route.as_str(), d.decided),
+        ("nurture", true),
+        "point fit 40 < 60"
+    );
 }
 
 #[test]
@@ -122,7 +182,12 @@ suppress = "annoying"
     )
     .unwrap();
     let mut errors = Vec::new();
-    compile_routing(Path::new("config/routing.toml"), &raw, &Catalogue::standard(), &mut errors);
+    compile_routing(
+        Path::new("config/routing.toml"),
+        &raw,
+        &Catalogue::standard(),
+        &mut errors,
+    );
     let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(
         lines,

@@ -35,7 +35,7 @@ impl Tri {
     }
 
     /// Kleene negation.
-    pub fn not(self) -> Tri {
+    pub fn negate(self) -> Tri {
         match self {
             Tri::True => Tri::False,
             Tri::False => Tri::True,
@@ -139,20 +139,41 @@ pub enum FieldTest {
 /// Free mailbox domains: a personal address is not a disqualifier by itself,
 /// but rules may want to know.
 pub const PERSONAL_DOMAINS: &[&str] = &[
-    "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com", "aol.com", "icloud.com",
-    "me.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de", "web.de", "yandex.ru", "mail.com", "qq.com",
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.de",
+    "web.de",
+    "yandex.ru",
+    "mail.com",
+    "qq.com",
 ];
 
 /// Reasons after which a field will not become known without new input:
 /// `exists = false` holds for them.
 fn settled(reason: UnknownReason) -> bool {
-    matches!(reason, UnknownReason::NotFound | UnknownReason::Invalid | UnknownReason::MissingInput)
+    matches!(
+        reason,
+        UnknownReason::NotFound | UnknownReason::Invalid | UnknownReason::MissingInput
+    )
 }
 
 fn norm(v: &serde_json::Value) -> serde_json::Value {
     match v {
         serde_json::Value::String(s) => serde_json::Value::String(s.to_lowercase()),
-        serde_json::Value::Number(n) => n.as_f64().map(serde_json::Value::from).unwrap_or_else(|| v.clone()),
+        serde_json::Value::Number(n) => n
+            .as_f64()
+            .map(serde_json::Value::from)
+            .unwrap_or_else(|| v.clone()),
         other => other.clone(),
     }
 }
@@ -164,7 +185,13 @@ pub fn eval_field(record: &Record, field: &str, test: &FieldTest) -> Tri {
         Some(FieldState::Known(k)) => &k.value,
         Some(FieldState::Unknown(u)) => {
             return match test {
-                FieldTest::Exists(want) if settled(u.reason) => if *want { Tri::False } else { Tri::True },
+                FieldTest::Exists(want) if settled(u.reason) => {
+                    if *want {
+                        Tri::False
+                    } else {
+                        Tri::True
+                    }
+                }
                 _ => Tri::Unknown,
             }
         }
@@ -201,18 +228,40 @@ pub trait ScoreLookup {
 pub fn eval(cond: &Cond, record: &Record, scores: &dyn ScoreLookup) -> Tri {
     match cond {
         Cond::Always => Tri::True,
-        Cond::All(cs) => cs.iter().fold(Tri::True, |acc, c| acc.and(eval(c, record, scores))),
-        Cond::Any(cs) => cs.iter().fold(Tri::False, |acc, c| acc.or(eval(c, record, scores))),
-        Cond::Not(c) => eval(c, record, scores).not(),
+        Cond::All(cs) => cs
+            .iter()
+            .fold(Tri::True, |acc, c| acc.and(eval(c, record, scores))),
+        Cond::Any(cs) => cs
+            .iter()
+            .fold(Tri::False, |acc, c| acc.or(eval(c, record, scores))),
+        Cond::Not(c) => eval(c, record, scores).negate(),
         Cond::Field { field, test } => eval_field(record, field, test),
-        Cond::Score { score, at_least, below } => {
-            let Some((min, max)) = scores.interval(score) else { return Tri::Unknown };
+        Cond::Score {
+            score,
+            at_least,
+            below,
+        } => {
+            let Some((min, max)) = scores.interval(score) else {
+                return Tri::Unknown;
+            };
             let mut t = Tri::True;
             if let Some(th) = at_least {
-                t = t.and(if min >= *th { Tri::True } else if max < *th { Tri::False } else { Tri::Unknown });
+                t = t.and(if min >= *th {
+                    Tri::True
+                } else if max < *th {
+                    Tri::False
+                } else {
+                    Tri::Unknown
+                });
             }
             if let Some(th) = below {
-                t = t.and(if max < *th { Tri::True } else if min >= *th { Tri::False } else { Tri::Unknown });
+                t = t.and(if max < *th {
+                    Tri::True
+                } else if min >= *th {
+                    Tri::False
+                } else {
+                    Tri::Unknown
+                });
             }
             t
         }

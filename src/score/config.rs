@@ -117,19 +117,61 @@ pub fn compile_cond(
     errors: &mut Vec<ConfigError>,
 ) -> Cond {
     let mut err = |m: String| errors.push(ConfigError::at(file, key, m));
-    let kinds = [c.all.is_some(), c.any.is_some(), c.not.is_some(), c.field.is_some(), c.always.is_some(), c.score.is_some()];
+    let kinds = [
+        c.all.is_some(),
+        c.any.is_some(),
+        c.not.is_some(),
+        c.field.is_some(),
+        c.always.is_some(),
+        c.score.is_some(),
+    ];
     if kinds.iter().filter(|k| **k).count() != 1 {
         err("a condition needs exactly one of all, any, not, field, score or always".into());
         return Cond::Always;
     }
     if let Some(cs) = &c.all {
-        return Cond::All(cs.iter().enumerate().map(|(i, x)| compile_cond(file, &format!("{key}.all[{i}]"), x, catalogue, allow_scores, errors)).collect());
+        return Cond::All(
+            cs.iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    compile_cond(
+                        file,
+                        &format!("{key}.all[{i}]"),
+                        x,
+                        catalogue,
+                        allow_scores,
+                        errors,
+                    )
+                })
+                .collect(),
+        );
     }
     if let Some(cs) = &c.any {
-        return Cond::Any(cs.iter().enumerate().map(|(i, x)| compile_cond(file, &format!("{key}.any[{i}]"), x, catalogue, allow_scores, errors)).collect());
+        return Cond::Any(
+            cs.iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    compile_cond(
+                        file,
+                        &format!("{key}.any[{i}]"),
+                        x,
+                        catalogue,
+                        allow_scores,
+                        errors,
+                    )
+                })
+                .collect(),
+        );
     }
     if let Some(x) = &c.not {
-        return Cond::Not(Box::new(compile_cond(file, &format!("{key}.not"), x, catalogue, allow_scores, errors)));
+        return Cond::Not(Box::new(compile_cond(
+            file,
+            &format!("{key}.not"),
+            x,
+            catalogue,
+            allow_scores,
+            errors,
+        )));
     }
     if c.always.is_some() {
         return Cond::Always;
@@ -138,19 +180,34 @@ pub fn compile_cond(
         if !allow_scores {
             err("score conditions belong in routes, not in score rules".into());
         } else if !SCORES.contains(&score.as_str()) {
-            err(format!("unknown score {score:?} (account_fit, stakeholder_fit or intent)"));
+            err(format!(
+                "unknown score {score:?} (account_fit, stakeholder_fit or intent)"
+            ));
         }
         if c.at_least.is_none() && c.below.is_none() {
             err("a score condition needs at_least or below".into());
         }
-        return Cond::Score { score: score.clone(), at_least: c.at_least, below: c.below };
+        return Cond::Score {
+            score: score.clone(),
+            at_least: c.at_least,
+            below: c.below,
+        };
     }
     let field = c.field.clone().unwrap_or_default();
     let Some(def) = catalogue.get(&field) else {
-        err(format!("unknown field {field:?} (not in the field catalogue)"));
+        err(format!(
+            "unknown field {field:?} (not in the field catalogue)"
+        ));
         return Cond::Always;
     };
-    let tests = [c.equals.is_some(), c.in_.is_some(), c.contains_any.is_some(), c.between.is_some(), c.exists.is_some(), c.personal_domain.is_some()];
+    let tests = [
+        c.equals.is_some(),
+        c.in_.is_some(),
+        c.contains_any.is_some(),
+        c.between.is_some(),
+        c.exists.is_some(),
+        c.personal_domain.is_some(),
+    ];
     if tests.iter().filter(|t| **t).count() != 1 {
         err(format!("field {field}: give exactly one of equals, in, contains_any, between, exists, personal_domain"));
         return Cond::Always;
@@ -159,7 +216,10 @@ pub fn compile_cond(
         let j = serde_json::to_value(v).unwrap_or_default();
         match j {
             serde_json::Value::String(s) => serde_json::Value::String(s.to_lowercase()),
-            serde_json::Value::Number(n) => n.as_f64().map(serde_json::Value::from).unwrap_or(serde_json::Value::Null),
+            serde_json::Value::Number(n) => n
+                .as_f64()
+                .map(serde_json::Value::from)
+                .unwrap_or(serde_json::Value::Null),
             other => other,
         }
     };
@@ -174,7 +234,9 @@ pub fn compile_cond(
         FieldTest::ContainsAny(items.iter().map(|s| s.to_lowercase()).collect())
     } else if let Some((lo, hi)) = c.between {
         if def.ty != FieldType::Integer {
-            err(format!("field {field} is not a number; `between` needs an integer field"));
+            err(format!(
+                "field {field} is not a number; `between` needs an integer field"
+            ));
         }
         if lo > hi {
             err(format!("between [{lo}, {hi}] is empty"));
@@ -184,7 +246,9 @@ pub fn compile_cond(
         FieldTest::Exists(e)
     } else {
         if !matches!(def.ty, FieldType::Email | FieldType::Domain) {
-            err(format!("field {field}: personal_domain needs an email or domain field"));
+            err(format!(
+                "field {field}: personal_domain needs an email or domain field"
+            ));
         }
         FieldTest::PersonalDomain(c.personal_domain.unwrap_or(true))
     };
@@ -192,22 +256,53 @@ pub fn compile_cond(
 }
 
 /// Compile `config/scoring.toml`.
-pub fn compile_scoring(file: &Path, raw: &ScoringFile, catalogue: &Catalogue, errors: &mut Vec<ConfigError>) -> ScoringSettings {
+pub fn compile_scoring(
+    file: &Path,
+    raw: &ScoringFile,
+    catalogue: &Catalogue,
+    errors: &mut Vec<ConfigError>,
+) -> ScoringSettings {
     let mut out = ScoringSettings::default();
-    for (i, (name, score)) in [("account_fit", &raw.account_fit), ("stakeholder_fit", &raw.stakeholder_fit), ("intent", &raw.intent)].into_iter().enumerate() {
+    for (i, (name, score)) in [
+        ("account_fit", &raw.account_fit),
+        ("stakeholder_fit", &raw.stakeholder_fit),
+        ("intent", &raw.intent),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         for (j, r) in score.rules.iter().enumerate() {
             let key = format!("{name}.rules[{j}]");
             if !r.weight.is_finite() {
-                errors.push(ConfigError::at(file, format!("{key}.weight"), "must be a finite number"));
+                errors.push(ConfigError::at(
+                    file,
+                    format!("{key}.weight"),
+                    "must be a finite number",
+                ));
             }
             let test = match (&r.when, &r.signal) {
-                (Some(c), None) => RuleTest::When(compile_cond(file, &format!("{key}.when"), c, catalogue, false, errors)),
+                (Some(c), None) => RuleTest::When(compile_cond(
+                    file,
+                    &format!("{key}.when"),
+                    c,
+                    catalogue,
+                    false,
+                    errors,
+                )),
                 (None, Some(s)) => {
-                    if !(s.within_days > 0.0) {
-                        errors.push(ConfigError::at(file, format!("{key}.signal.within_days"), "must be > 0"));
+                    if s.within_days.is_nan() || s.within_days <= 0.0 {
+                        errors.push(ConfigError::at(
+                            file,
+                            format!("{key}.signal.within_days"),
+                            "must be > 0",
+                        ));
                     }
-                    if s.half_life_days.is_some_and(|h| !(h > 0.0)) {
-                        errors.push(ConfigError::at(file, format!("{key}.signal.half_life_days"), "must be > 0"));
+                    if s.half_life_days.is_some_and(|h| h.is_nan() || h <= 0.0) {
+                        errors.push(ConfigError::at(
+                            file,
+                            format!("{key}.signal.half_life_days"),
+                            "must be > 0",
+                        ));
                     }
                     RuleTest::Signal {
                         kind: s.kind.clone(),
@@ -217,11 +312,19 @@ pub fn compile_scoring(file: &Path, raw: &ScoringFile, catalogue: &Catalogue, er
                     }
                 }
                 _ => {
-                    errors.push(ConfigError::at(file, key.clone(), "a rule needs `when` or `signal`, not both"));
+                    errors.push(ConfigError::at(
+                        file,
+                        key.clone(),
+                        "a rule needs `when` or `signal`, not both",
+                    ));
                     continue;
                 }
             };
-            out.scores[i].push(Rule { label: r.label.clone(), weight: r.weight, test });
+            out.scores[i].push(Rule {
+                label: r.label.clone(),
+                weight: r.weight,
+                test,
+            });
         }
     }
     out

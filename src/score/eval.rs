@@ -34,7 +34,15 @@ impl ScoreLookup for NoScores {
 }
 
 /// The weight a signal rule contributes now (0 when it does not hold).
-fn signal_weight(weight: f64, kind: &str, within_days: f64, half_life: Option<f64>, min_count: u32, signals: &[Signal], now: DateTime<Utc>) -> (f64, usize) {
+fn signal_weight(
+    weight: f64,
+    kind: &str,
+    within_days: f64,
+    half_life: Option<f64>,
+    min_count: u32,
+    signals: &[Signal],
+    now: DateTime<Utc>,
+) -> (f64, usize) {
     let ages: Vec<f64> = signals
         .iter()
         .filter(|s| s.kind == kind && s.at <= now)
@@ -51,23 +59,50 @@ fn signal_weight(weight: f64, kind: &str, within_days: f64, half_life: Option<f6
 
 fn fmt_weight(w: f64) -> String {
     let r = (w * 10.0).round() / 10.0;
-    if r >= 0.0 { format!("+{r}") } else { format!("{r}") }
+    if r >= 0.0 {
+        format!("+{r}")
+    } else {
+        format!("{r}")
+    }
 }
 
 /// Evaluate one score's rules.
-pub fn score(name: &str, rules: &[Rule], record: &Record, signals: &[Signal], now: DateTime<Utc>) -> Score {
+pub fn score(
+    name: &str,
+    rules: &[Rule],
+    record: &Record,
+    signals: &[Signal],
+    now: DateTime<Utc>,
+) -> Score {
     let (mut min, mut max, mut point) = (0.0, 0.0, 0.0);
     let mut missing: Vec<String> = Vec::new();
     let mut parts: Vec<String> = Vec::new();
     for r in rules {
         match &r.test {
-            RuleTest::Signal { kind, within_days, half_life_days, min_count } => {
-                let (w, n) = signal_weight(r.weight, kind, *within_days, *half_life_days, *min_count, signals, now);
+            RuleTest::Signal {
+                kind,
+                within_days,
+                half_life_days,
+                min_count,
+            } => {
+                let (w, n) = signal_weight(
+                    r.weight,
+                    kind,
+                    *within_days,
+                    *half_life_days,
+                    *min_count,
+                    signals,
+                    now,
+                );
                 if w != 0.0 {
                     min += w;
                     max += w;
                     point += w;
-                    let times = if n > 1 { format!(" ×{n}") } else { String::new() };
+                    let times = if n > 1 {
+                        format!(" ×{n}")
+                    } else {
+                        String::new()
+                    };
                     parts.push(format!("{}{times} ({})", r.label, fmt_weight(w)));
                 }
             }
@@ -99,8 +134,19 @@ pub fn score(name: &str, rules: &[Rule], record: &Record, signals: &[Signal], no
     if !missing.is_empty() {
         parts.push(format!("missing: {}", missing.join(", ")));
     }
-    let explanation = if parts.is_empty() { "no rule applies".to_string() } else { parts.join(" · ") };
-    Score { name: name.to_string(), min, max, point, missing, explanation }
+    let explanation = if parts.is_empty() {
+        "no rule applies".to_string()
+    } else {
+        parts.join(" · ")
+    };
+    Score {
+        name: name.to_string(),
+        min,
+        max,
+        point,
+        missing,
+        explanation,
+    }
 }
 
 /// All three scores.
@@ -109,7 +155,10 @@ pub struct Scores(pub Vec<Score>);
 
 impl ScoreLookup for Scores {
     fn interval(&self, name: &str) -> Option<(f64, f64)> {
-        self.0.iter().find(|s| s.name == name).map(|s| (s.min, s.max))
+        self.0
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| (s.min, s.max))
     }
 }
 
@@ -121,6 +170,17 @@ impl Scores {
 }
 
 /// Evaluate every score for a record.
-pub fn score_all(s: &ScoringSettings, record: &Record, signals: &[Signal], now: DateTime<Utc>) -> Scores {
-    Scores(SCORES.iter().zip(s.scores.iter()).map(|(n, rules)| score(n, rules, record, signals, now)).collect())
+pub fn score_all(
+    s: &ScoringSettings,
+    record: &Record,
+    signals: &[Signal],
+    now: DateTime<Utc>,
+) -> Scores {
+    Scores(
+        SCORES
+            .iter()
+            .zip(s.scores.iter())
+            .map(|(n, rules)| score(n, rules, record, signals, now))
+            .collect(),
+    )
 }

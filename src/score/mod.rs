@@ -10,6 +10,12 @@ mod eval;
 #[cfg(test)]
 mod tests;
 
-pub use cond::{eval as eval_cond, eval_field, fields as cond_fields, Cond, CondFile, FieldTest, ScoreLookup, Tri, PERSONAL_DOMAINS};
-pub use config::{compile_cond, compile_scoring, Rule, RuleFile, RuleTest, ScoreFile, ScoringFile, ScoringSettings, SignalRuleFile, SCORES};
+pub use cond::{
+    eval as eval_cond, eval_field, fields as cond_fields, Cond, CondFile, FieldTest, ScoreLookup,
+    Tri, PERSONAL_DOMAINS,
+};
+pub use config::{
+    compile_cond, compile_scoring, Rule, RuleFile, RuleTest, ScoreFile, ScoringFile,
+    ScoringSettings, SignalRuleFile, SCORES,
+};
 pub use eval::{score, score_all, Score, Scores};

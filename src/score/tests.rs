@@ -9,13 +9,28 @@ fn t0() -> chrono::DateTime<Utc> {
 }
 
 fn set(r: &mut Record, f: &str, v: Value) {
-    r.set(f, FieldState::Known(Known { value: v, source: "input".into(), confidence: 1.0, observed_at: t0(), expires_at: None, verified: None }));
+    r.set(
+        f,
+        FieldState::Known(Known {
+            value: v,
+            source: "input".into(),
+            confidence: 1.0,
+            observed_at: t0(),
+            expires_at: None,
+            verified: None,
+        }),
+    );
 }
 
 fn compile(text: &str) -> ScoringSettings {
     let raw: ScoringFile = toml::from_str(text).unwrap();
     let mut errors = Vec::new();
-    let s = compile_scoring(Path::new("scoring.toml"), &raw, &Catalogue::standard(), &mut errors);
+    let s = compile_scoring(
+        Path::new("scoring.toml"),
+        &raw,
+        &Catalogue::standard(),
+        &mut errors,
+    );
     assert!(errors.is_empty(), "{errors:?}");
     s
 }
@@ -47,13 +62,25 @@ fn kleene_truth_tables() {
         for b in all {
             let and = a.and(b);
             let or = a.or(b);
-            let expect_and = if a == False || b == False { False } else if a == True && b == True { True } else { Unknown };
-            let expect_or = if a == True || b == True { True } else if a == False && b == False { False } else { Unknown };
+            let expect_and = if a == False || b == False {
+                False
+            } else if a == True && b == True {
+                True
+            } else {
+                Unknown
+            };
+            let expect_or = if a == True || b == True {
+                True
+            } else if a == False && b == False {
+                False
+            } else {
+                Unknown
+            };
             assert_eq!(and, expect_and, "{a:?} and {b:?}");
             assert_eq!(or, expect_or, "{a:?} or {b:?}");
-            assert_eq!(a.and(b).not(), a.not().or(b.not()), "De Morgan");
+            assert_eq!(a.and(b).negate(), a.negate().or(b.negate()), "De Morgan");
         }
-        assert_eq!(a.not().not(), a);
+        assert_eq!(a.negate().negate(), a);
     }
 }
 
@@ -67,8 +94,15 @@ fn an_unknown_industry_widens_the_interval() {
     // Known: mid-market +20. Unknown industry: +25 possible, -30 possible.
     assert_eq!((a.min, a.point, a.max), (-10.0, 20.0, 45.0));
     assert_eq!(a.missing, vec!["company.industry".to_string()]);
-    assert_eq!(a.explanation, "Mid-market (+20) · missing: company.industry");
-    set(&mut r, "company.industry", Value::Text("Computer Software".into()));
+    assert_eq!(
+        a.explanation,
+        "Mid-market (+20) · missing: company.industry"
+    );
+    set(
+        &mut r,
+        "company.industry",
+        Value::Text("Computer Software".into()),
+    );
     let a = score_all(&s, &r, &[], t0()).0[0].clone();
     assert_eq!((a.min, a.point, a.max), (45.0, 45.0, 45.0));
     assert!(a.missing.is_empty());
@@ -78,8 +112,18 @@ fn an_unknown_industry_widens_the_interval() {
 fn intent_decays_with_a_half_life_and_leaves_its_window() {
     let s = compile(CFG);
     let r = Record::new("r", t0());
-    let visit = |days: i64| vec![Signal { kind: "pricing_page".into(), at: t0() - Duration::days(days) }];
-    let at = |days| score_all(&s, &r, &visit(days), t0()).get("intent").unwrap().point;
+    let visit = |days: i64| {
+        vec![Signal {
+            kind: "pricing_page".into(),
+            at: t0() - Duration::days(days),
+        }]
+    };
+    let at = |days| {
+        score_all(&s, &r, &visit(days), t0())
+            .get("intent")
+            .unwrap()
+            .point
+    };
     assert_eq!(at(0), 30.0);
     assert!((at(14) - 15.0).abs() < 1e-9, "one half-life halves it");
     assert!((at(42) - 3.75).abs() < 1e-9, "six weeks: three half-lives");
@@ -90,10 +134,24 @@ fn intent_decays_with_a_half_life_and_leaves_its_window() {
 fn exists_is_false_only_once_settled() {
     let mut r = Record::new("r", t0());
     let test = FieldTest::Exists(false);
-    assert_eq!(eval_field(&r, "person.phone", &test), Tri::Unknown, "never asked");
-    r.set("person.phone", FieldState::unknown(UnknownReason::ProviderError, vec![]));
-    assert_eq!(eval_field(&r, "person.phone", &test), Tri::Unknown, "may still come");
-    r.set("person.phone", FieldState::unknown(UnknownReason::NotFound, vec!["x.y".into()]));
+    assert_eq!(
+        eval_field(&r, "person.phone", &test),
+        Tri::Unknown,
+        "never asked"
+    );
+    r.set(
+        "person.phone",
+        FieldState::unknown(UnknownReason::ProviderError, vec![]),
+    );
+    assert_eq!(
+        eval_field(&r, "person.phone", &test),
+        Tri::Unknown,
+        "may still come"
+    );
+    r.set(
+        "person.phone",
+        FieldState::unknown(UnknownReason::NotFound, vec!["x.y".into()]),
+    );
     assert_eq!(eval_field(&r, "person.phone", &test), Tri::True);
 }
 
@@ -116,7 +174,12 @@ weight = 1
     )
     .unwrap();
     let mut errors = Vec::new();
-    compile_scoring(Path::new("config/scoring.toml"), &raw, &Catalogue::standard(), &mut errors);
+    compile_scoring(
+        Path::new("config/scoring.toml"),
+        &raw,
+        &Catalogue::standard(),
+        &mut errors,
+    );
     let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(
         lines,

@@ -61,4 +61,19 @@ impl Store {
             })
         })
     }
+
+    /// Every outbox event, oldest first (sinks deliver them; tests read them).
+    pub fn outbox_events(&self) -> Result<Vec<serde_json::Value>, StoreError> {
+        self.outbox
+            .iter()
+            .values()
+            .map(|v| {
+                let bytes = v?;
+                serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                    what: "outbox event",
+                    message: e.to_string(),
+                })
+            })
+            .collect()
+    }
 }

@@ -221,14 +221,15 @@ proptest::proptest! {
         let mut s = Store::open(dir.path()).unwrap();
         let mut model: BTreeMap<String, Where> = BTreeMap::new();
         let mut held: BTreeMap<String, Leased> = BTreeMap::new();
+        let mut upserts = 0u32;
         let now = t(0);
         for op in ops {
             match op {
                 Op::Upsert(i) => {
                     let id = format!("r{i}");
                     // A new name each time, so every upsert is a change.
-                    let n = model.len();
-                    s.upsert(vec![rec(&id, &format!("n{n}{i}{}", held.len()))], now, &merge_input).unwrap();
+                    upserts += 1;
+                    s.upsert(vec![rec(&id, &format!("name{upserts}"))], now, &merge_input).unwrap();
                     // A record upserted while leased is queued again and also still leased.
                     let w = model.entry(id.clone()).or_insert(Where::Queued);
                     *w = if matches!(*w, Where::Leased | Where::LeasedQueued) { Where::LeasedQueued } else { Where::Queued };

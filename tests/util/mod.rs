@@ -56,6 +56,13 @@ impl TestDir {
             "the default config names ../providers/sandbox"
         );
         std::fs::write(dir.path().join("config/leadfall.toml"), config).unwrap();
+        for f in ["scoring.toml", "routing.toml"] {
+            std::fs::copy(
+                repo().join("config").join(f),
+                dir.path().join("config").join(f),
+            )
+            .unwrap();
+        }
         TestDir {
             dir,
             sandbox,

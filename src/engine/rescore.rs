@@ -1,0 +1,75 @@
+//! Rescore and re-route a stored record after a pass: scores with intervals,
+//! the route decision (settled on what is known once no unknown that matters
+//! can still be filled), the route history, and the route-change event for the
+//! outbox. Pure: time is passed in.
+
+use crate::config::{Decisions, Settings};
+use crate::control::{RouteChange, StoredRecord};
+use crate::model::{FieldState, UnknownReason};
+use crate::route::decide;
+use crate::score::score_all;
+use chrono::{DateTime, Utc};
+
+/// Can a later pass still fill `field` (it has a waterfall and is not settled)?
+fn fillable(settings: &Settings, stored: &StoredRecord, field: &str) -> bool {
+    settings.waterfall.get(field).is_some()
+        && match stored.record.fields.get(field) {
+            None => true,
+            Some(FieldState::Known(_)) => false,
+            Some(FieldState::Unknown(u)) => matches!(
+                u.reason,
+                UnknownReason::NotAttempted
+                    | UnknownReason::ProviderError
+                    | UnknownReason::BudgetExhausted
+            ),
+        }
+}
+
+/// Rescore `stored`; returns the route-change event when the route changed.
+pub fn rescore(
+    d: &Decisions,
+    settings: &Settings,
+    stored: &mut StoredRecord,
+    changed_fields: &[String],
+    now: DateTime<Utc>,
+) -> Option<serde_json::Value> {
+    let scores = score_all(&d.scoring, &stored.record, &stored.signals, now);
+    let mut decision = decide(&d.routing, &stored.record, &scores, now, false);
+    if !decision.decided
+        && !decision
+            .could_change
+            .iter()
+            .any(|f| fillable(settings, stored, f))
+    {
+        // Nothing that matters can still be learnt: decide on what is known.
+        decision = decide(&d.routing, &stored.record, &scores, now, true);
+    }
+    let old = stored.route.as_ref().map(|r| r.route.clone());
+    let changed = old.as_deref() != Some(decision.route.as_str());
+    let event = changed.then(|| {
+        stored.route_history.push(RouteChange {
+            at: now,
+            from: old.clone(),
+            to: decision.route.clone(),
+            explanation: decision.explanation.clone(),
+        });
+        serde_json::json!({
+            // Stable: the record and the ordinal of this change.
+            "id": format!("{}#{}", stored.record.id, stored.route_history.len()),
+            "type": "route_changed",
+            "record_id": stored.record.id,
+            "old_route": old,
+            "new_route": decision.route,
+            "decided": decision.decided,
+            "reason": decision.reason,
+            "recycle_at": decision.recycle_at,
+            "scores": scores,
+            "explanation": decision.explanation,
+            "changed_fields": changed_fields,
+            "at": now,
+        })
+    });
+    stored.scores = Some(scores);
+    stored.route = Some(decision);
+    event
+}
