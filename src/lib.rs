@@ -37,6 +37,7 @@ pub mod retry;
 pub mod route;
 pub mod sandbox;
 pub mod score;
+pub mod sink;
 pub mod store;
 pub mod telemetry;
 pub mod waterfall;

@@ -36,6 +36,9 @@ pub struct ConfigFile {
     /// Routes, relative to this file (absent: no routes).
     #[serde(default)]
     pub routing_file: Option<String>,
+    /// Where route-change events are delivered.
+    #[serde(default)]
+    pub sinks: Vec<crate::sink::SinkFile>,
 }
 
 /// `[precedence]`: source order, highest first.

@@ -35,6 +35,8 @@ pub struct Settings {
     pub precedence: crate::engine::merge::Precedence,
     /// Scores and routes, when both files are configured.
     pub decisions: Option<Decisions>,
+    /// Event sinks.
+    pub sinks: Vec<crate::sink::Sink>,
 }
 
 /// Scoring and routing together: routes read the scores.
@@ -229,6 +231,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
             None
         }
     };
+    let sinks = crate::sink::compile_sinks(path, &raw.sinks, env, &mut errors);
     let known_source = |s: &str| {
         crate::engine::merge::SOURCE_CLASSES.contains(&s)
             || providers.operation(s).is_some()
@@ -268,6 +271,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
         waterfall,
         records_in_flight: raw.engine.records_in_flight,
         decisions,
+        sinks,
         precedence: crate::engine::merge::Precedence {
             default: raw.precedence.order.clone(),
             fields: raw.precedence.fields.clone(),

@@ -39,6 +39,8 @@ pub struct Store {
     meta: sled::Tree,
     /// Dead-lettered records: id → reason.
     dead: sled::Tree,
+    /// Events a sink gave up on: `sink\0seq` → reason.
+    outbox_dead: sled::Tree,
     /// Queued records per due second (in memory, rebuilt at open).
     index: std::sync::Arc<records::DueIndex>,
     /// Lease tokens come from here.
@@ -74,6 +76,7 @@ impl Store {
             records: db.open_tree("records")?,
             meta: open_meta(&db)?,
             dead: db.open_tree("dead")?,
+            outbox_dead: db.open_tree("outbox_dead")?,
             index: std::sync::Arc::new(records::DueIndex::build(&db.open_tree("queue")?)?),
             queue: db.open_tree("queue")?,
             queued: db.open_tree("queued")?,

@@ -557,6 +557,66 @@ impl RecordStore for Store {
             .inspect(|_| self.index.apply(&log))
     }
 
+    fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let start = (after + 1).to_be_bytes();
+        self.outbox
+            .range(&start[..]..)
+            .take(limit)
+            .map(|kv| {
+                kv.map(|(k, v)| (u64_at(&k, 0), v.to_vec()))
+                    .map_err(StoreError::from)
+            })
+            .collect()
+    }
+
+    fn outbox_cursor(&self, sink: &str) -> Result<u64, StoreError> {
+        self.counter(format!("cursor:{sink}").as_bytes())
+    }
+
+    fn set_outbox_cursor(&self, sink: &str, seq: u64) -> Result<(), StoreError> {
+        self.meta
+            .insert(format!("cursor:{sink}").as_bytes(), &seq.to_be_bytes())?;
+        Ok(())
+    }
+
+    fn outbox_dead_letter(&self, sink: &str, seq: u64, reason: &str) -> Result<(), StoreError> {
+        let mut key = format!("{sink}\0").into_bytes();
+        key.extend_from_slice(&seq.to_be_bytes());
+        (&self.meta, &self.outbox_dead)
+            .transaction(|(meta, dead)| {
+                dead.insert(key.as_slice(), reason.as_bytes())?;
+                meta.insert(format!("cursor:{sink}").as_bytes(), &seq.to_be_bytes())?;
+                Ok(())
+            })
+            .map_err(tx_err)
+    }
+
+    fn outbox_dead_letters(
+        &self,
+        sink: &str,
+        limit: usize,
+    ) -> Result<(u64, Vec<(u64, String)>), StoreError> {
+        let prefix = format!("{sink}\0").into_bytes();
+        let mut n = 0;
+        let mut last = Vec::new();
+        for kv in self.outbox_dead.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            n += 1;
+            last.push((
+                u64_at(&k, prefix.len()),
+                String::from_utf8_lossy(&v).into_owned(),
+            ));
+            if last.len() > limit {
+                last.remove(0);
+            }
+        }
+        Ok((n, last))
+    }
+
+    fn outbox_head(&self) -> Result<u64, StoreError> {
+        Ok(self.outbox.last()?.map_or(0, |(k, _)| u64_at(&k, 0)))
+    }
+
     fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(self.queue.first()?.map(|(k, _)| at(u64_at(&k, 0))))
     }

@@ -105,6 +105,22 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug + 'static {
     /// Stop working on a record whose pass keeps failing (a bug, not a vendor):
     /// the lease ends and the record leaves the queue until re-enriched by id.
     fn dead_letter(&self, id: &str, lease: u64, reason: &str) -> Result<(), StoreError>;
+    /// Outbox events after sequence number `after`, oldest first, at most `limit`.
+    fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    /// The last sequence number `sink` has delivered (0: none).
+    fn outbox_cursor(&self, sink: &str) -> Result<u64, StoreError>;
+    /// Record that `sink` has delivered everything up to `seq`.
+    fn set_outbox_cursor(&self, sink: &str, seq: u64) -> Result<(), StoreError>;
+    /// Give up on event `seq` for `sink` (after bounded attempts) and move its cursor past it.
+    fn outbox_dead_letter(&self, sink: &str, seq: u64, reason: &str) -> Result<(), StoreError>;
+    /// Events `sink` gave up on: count and the last few (seq, reason).
+    fn outbox_dead_letters(
+        &self,
+        sink: &str,
+        limit: usize,
+    ) -> Result<(u64, Vec<(u64, String)>), StoreError>;
+    /// The newest outbox sequence number (0: empty).
+    fn outbox_head(&self) -> Result<u64, StoreError>;
     /// The next due time in the queue, if any.
     fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
     /// Make everything written so far durable.
