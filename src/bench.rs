@@ -118,6 +118,8 @@ pub struct BenchReport {
     pub utilisation: Vec<Utilisation>,
     /// Through the daemon.
     pub daemon: DaemonRun,
+    /// Decision-relevant enrichment against enriching everything.
+    pub modes: ModeComparison,
     /// Overhead.
     pub overhead: Overhead,
     /// Cache effect.
@@ -434,6 +436,125 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
         utilisation,
         overhead,
         cache,
+        modes: compare_modes(opts, opts.leads).await?,
         daemon: through_daemon(opts).await?,
+    })
+}
+
+/// Decision-relevant enrichment against "enrich everything" on the same leads.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModeComparison {
+    /// Leads compared.
+    pub leads: usize,
+    /// Leads routed the same way by both.
+    pub same_route: usize,
+    /// Credits when only route-relevant fields are paid for.
+    pub credits_relevant: f64,
+    /// Credits when every field is enriched.
+    pub credits_everything: f64,
+    /// Leads routed differently: (id, relevant-only route, enrich-everything route).
+    pub differences: Vec<(String, String, String)>,
+}
+
+/// The demo's behaviour mix: every 3rd lead visited pricing, every 7th asked for a demo.
+pub fn demo_signals(i: usize, now: chrono::DateTime<chrono::Utc>) -> Vec<crate::control::Signal> {
+    let mut s = Vec::new();
+    if i.is_multiple_of(3) {
+        s.push(crate::control::Signal {
+            kind: "pricing_page".into(),
+            at: now,
+        });
+    }
+    if i.is_multiple_of(7) {
+        s.push(crate::control::Signal {
+            kind: "demo_request".into(),
+            at: now,
+        });
+    }
+    s
+}
+
+/// Enrich the sample leads in both modes (fresh caches each) and compare routes and credits.
+pub async fn compare_modes(opts: &BenchOptions, leads: usize) -> anyhow::Result<ModeComparison> {
+    let mut routes: Vec<Vec<(String, String)>> = Vec::new();
+    let mut credits = Vec::new();
+    for everything in [false, true] {
+        let run = start(SandboxSettings::default()).await?;
+        let mut settings = load(opts, &run.base)?;
+        settings.waterfall.enrich_everything = everything;
+        let decisions = settings
+            .decisions
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the config has no scoring/routing files"))?;
+        let settings = Arc::new(settings);
+        let engine = Engine::from_settings(
+            settings.clone(),
+            Arc::new(Store::temporary()?),
+            Arc::new(SystemClock),
+        )?;
+        let now = chrono::Utc::now();
+        let mut out = Vec::new();
+        let mut spent = 0.0;
+        for (i, lead) in run.sandbox.world().sample_leads(leads).iter().enumerate() {
+            let mut r = crate::model::Record::new(lead.id.clone(), now);
+            let mut put = |f: &str, v: Option<&String>| {
+                if let Some(v) = v {
+                    let def = settings.catalogue.get(f).expect("standard field");
+                    if let Ok(value) = crate::model::normalise_text(def, v) {
+                        r.set(
+                            f,
+                            crate::model::FieldState::Known(crate::model::Known {
+                                value,
+                                source: "input".into(),
+                                confidence: 1.0,
+                                observed_at: now,
+                                expires_at: None,
+                                verified: None,
+                            }),
+                        );
+                    }
+                }
+            };
+            put("person.first_name", Some(&lead.first_name));
+            put("person.last_name", Some(&lead.last_name));
+            put("company.name", Some(&lead.company_name));
+            put("company.domain", lead.company_domain.as_ref());
+            put("person.email", lead.email.as_ref());
+            let signals = demo_signals(i, now);
+            let (after, ledger) = engine.enrich_with_signals(r, &signals).await;
+            spent += ledger.iter().map(|l| l.credits).sum::<f64>();
+            let (mut stored, _) = crate::engine::merge::merge_input(
+                None,
+                crate::model::Record::new(lead.id.clone(), now),
+                now,
+                &settings.precedence,
+            );
+            // Every state, unknowns included (an upsert keeps only inputs).
+            stored.record = after;
+            stored.signals = signals;
+            crate::engine::rescore::rescore(&decisions, &settings, &mut stored, &[], now);
+            out.push((
+                lead.id.clone(),
+                stored.route.map(|d| d.route).unwrap_or_default(),
+            ));
+        }
+        routes.push(out);
+        credits.push(spent);
+    }
+    Ok(ModeComparison {
+        leads,
+        same_route: routes[0]
+            .iter()
+            .zip(&routes[1])
+            .filter(|(a, b)| a == b)
+            .count(),
+        credits_relevant: credits[0],
+        credits_everything: credits[1],
+        differences: routes[0]
+            .iter()
+            .zip(&routes[1])
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| (a.0.clone(), a.1.clone(), b.1.clone()))
+            .collect(),
     })
 }

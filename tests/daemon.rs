@@ -388,3 +388,100 @@ fn every_pass_scores_and_routes_and_a_signal_reroutes_with_an_outbox_event() {
     assert_eq!(ours.last().unwrap()["old_route"], "nurture");
     assert_eq!(ours.last().unwrap()["id"], format!("{id}#2"));
 }
+
+#[test]
+fn route_events_reach_a_signed_webhook_at_least_once_across_a_crash() {
+    use axum::http::{HeaderMap, StatusCode};
+    use std::sync::{Arc, Mutex};
+    #[derive(Default)]
+    struct Seen {
+        requests: u64,
+        bad_signatures: u64,
+        accepted: std::collections::BTreeSet<String>,
+    }
+    let t = TestDir::new();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let secret = "whsec-test-1234";
+    let receiver = {
+        let seen = seen.clone();
+        axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+                let seen = seen.clone();
+                async move {
+                    let h = |n: &str| {
+                        headers
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    let ts: i64 = h("x-leadfall-timestamp").parse().unwrap_or(0);
+                    let mut s = seen.lock().unwrap();
+                    s.requests += 1;
+                    if !leadfall::sink::verify(secret, ts, &body, &h("x-leadfall-signature")) {
+                        s.bad_signatures += 1;
+                        return StatusCode::UNAUTHORIZED;
+                    }
+                    // The first two deliveries fail: the sink must retry.
+                    if s.requests <= 2 {
+                        return StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    s.accepted.insert(h("x-leadfall-event-id"));
+                    StatusCode::OK
+                }
+            }),
+        )
+    };
+    let listener =
+        t.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    t.rt.spawn(async move { axum::serve(listener, receiver).await });
+    let config = std::fs::read_to_string(t.config()).unwrap();
+    std::fs::write(
+        t.config(),
+        format!("{config}\n[[sinks]]\nname = \"crm\"\nkind = \"webhook\"\nurl = \"{hook}\"\nsecret_env = \"LEADFALL_TEST_WEBHOOK_SECRET\"\n"),
+    )
+    .unwrap();
+    t.env
+        .borrow_mut()
+        .push(("LEADFALL_TEST_WEBHOOK_SECRET".into(), secret.into()));
+    let mut d = Daemon::start(&t);
+    let leads = t.write("leads.csv", t.sandbox.world().sample_leads_csv(60));
+    run(t.cmd(&["import", leads.to_str().unwrap()]), 0);
+    wait_for(Duration::from_secs(60), "some events delivered", || {
+        let n = seen.lock().unwrap().accepted.len();
+        if n >= 5 {
+            Ok(())
+        } else {
+            Err(format!("{n} accepted"))
+        }
+    });
+    d.kill9();
+    let _d = Daemon::start(&t);
+    wait_idle(&t, Duration::from_secs(120));
+    let head = wait_for(Duration::from_secs(60), "the sink to catch up", || {
+        let s = status(&t)?;
+        let sink = &s["sinks"][0];
+        if sink["lag"] == 0 {
+            Ok(sink.clone())
+        } else {
+            Err(sink.to_string())
+        }
+    });
+    assert_eq!(head["dead_letters"], 0, "{head}");
+    let s = seen.lock().unwrap();
+    assert_eq!(s.bad_signatures, 0);
+    assert!(
+        s.requests >= 2 + s.accepted.len() as u64,
+        "two failures were retried"
+    );
+    // Every routed lead produced an event and every event arrived (duplicates collapse by id).
+    assert!(
+        s.accepted.len() >= 60,
+        "{} events accepted",
+        s.accepted.len()
+    );
+    assert!(s.accepted.iter().all(|id| id.contains('#')), "stable ids");
+}

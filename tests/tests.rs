@@ -12,3 +12,5 @@ mod daemon;
 mod demo;
 /// `leadfall enrich`: bad input, cache, faults, secrets.
 mod enrich;
+/// Scores and routes: decision-relevant enrichment against enriching everything.
+mod routing;

@@ -47,6 +47,16 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         args.seconds
     );
     println!("{}", utilisation_table(&report.utilisation));
+    let m = &report.modes;
+    println!(
+        "decision-relevant enrichment ({} leads, demo behaviour mix): same route for {}/{} leads; {} credits against {} when enriching everything ({:.0}% saved)",
+        m.leads,
+        m.same_route,
+        m.leads,
+        render::credits(m.credits_relevant),
+        render::credits(m.credits_everything),
+        100.0 * (1.0 - m.credits_relevant / m.credits_everything.max(1e-9))
+    );
     let d = &report.daemon;
     println!(
         "through the daemon ({} leads imported, vendors limited to 60/40/80/100/200 req/s): {:.1}s wall, rate-limit lower bound {:.1}s, wall/bound {:.3}",

@@ -117,6 +117,15 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         progress: interactive,
     };
     let import = import_file(client, &catalogue, &leads, &opts).await?;
+    // Behaviour for some leads, so routes differ: pricing-page visits and demo requests.
+    for (i, lead) in sandbox.world().sample_leads(args.leads).iter().enumerate() {
+        if i % 3 == 0 {
+            client.signal(&lead.id, "pricing_page", None).await?;
+        }
+        if i % 7 == 0 {
+            client.signal(&lead.id, "demo_request", None).await?;
+        }
+    }
     follow(&daemon, import.good, interactive).await?;
 
     let mut out = Vec::new();

@@ -244,6 +244,9 @@ pub struct Status {
     pub providers: BTreeMap<String, ProviderHealth>,
     /// Seconds since the daemon started.
     pub uptime_secs: u64,
+    /// Event sinks: cursor, lag and dead letters.
+    #[serde(default)]
+    pub sinks: Vec<crate::sink::SinkHealth>,
 }
 
 /// Export filter (`GET /v1/export?route=...&format=jsonl|csv`).

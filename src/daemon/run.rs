@@ -72,10 +72,14 @@ pub async fn serve(
 
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
+    // A separate notify: the leaser's is used with notify_one.
+    let sink_wake = Arc::new(tokio::sync::Notify::new());
+    let sink_tasks = crate::sink::spawn_sinks(&records, &settings.sinks, &sink_wake, &cancel);
     let ctx = WorkerContext {
         store: records.clone(),
         engine,
         wake,
+        sink_wake,
         stats,
         lease: settings.daemon.lease,
         min_requeue: settings.daemon.min_requeue,
@@ -134,6 +138,13 @@ pub async fn serve(
             ?drain,
             "drain deadline passed; unfinished passes are recovered at the next start"
         );
+    }
+    // Sinks stop between events (the cancel above reached them); undelivered
+    // events stay in the outbox for the next start.
+    for h in sink_tasks {
+        if let Err(e) = h.await {
+            tracing::error!(error = %e, "sink task failed");
+        }
     }
     api_cancel.cancel();
     if let Ok(Err(e)) = api.await {

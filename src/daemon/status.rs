@@ -66,5 +66,6 @@ pub fn status(c: &Control, now: DateTime<Utc>) -> Result<Status, ControlError> {
         conflicts,
         providers,
         uptime_secs: stats.started.elapsed().as_secs(),
+        sinks: crate::sink::sink_health(c.store.as_ref(), &c.settings().sinks)?,
     })
 }

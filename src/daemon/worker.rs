@@ -25,6 +25,8 @@ pub struct WorkerContext {
     pub engine: Engine,
     /// Pokes the leaser when work arrives.
     pub wake: Arc<Notify>,
+    /// Pokes the sinks when a commit wrote outbox events.
+    pub sink_wake: Arc<Notify>,
     /// Counters.
     pub stats: Arc<DaemonStats>,
     /// Lease length.
@@ -139,7 +141,10 @@ pub async fn step(ctx: &WorkerContext, leased: Leased) {
     // again, so the record is dead-lettered with the reason.
     let engine = ctx.engine.clone();
     let input = stored.record.clone();
-    let after = match tokio::spawn(async move { engine.enrich(input).await }).await {
+    let signals = stored.signals.clone();
+    let after = match tokio::spawn(async move { engine.enrich_with_signals(input, &signals).await })
+        .await
+    {
         Ok((after, _ledger)) => after,
         Err(e) => {
             let reason = format!("the enrichment pass failed: {e}");
@@ -179,6 +184,7 @@ pub async fn step(ctx: &WorkerContext, leased: Leased) {
             due = Some(due.map_or(at, |d| d.min(at)));
         }
     }
+    let has_events = !outbox.is_empty();
     let commit = StepCommit {
         record: updated,
         lease,
@@ -189,6 +195,10 @@ pub async fn step(ctx: &WorkerContext, leased: Leased) {
     match tokio::task::spawn_blocking(move || store.commit_step(commit)).await {
         Ok(Ok(())) => {
             ctx.stats.record_pass();
+            if has_events {
+                // Every sink waits on this; each must hear it.
+                ctx.sink_wake.notify_waiters();
+            }
         }
         Ok(Err(StoreError::LeaseLost(_))) => {
             // Someone recovered the lease (it expired); that pass wins. Our calls are cached.

@@ -51,7 +51,88 @@ impl Engine {
 
     /// One enrichment pass over a record: returns it with every waterfall field
     /// known or unknown-with-reason, plus the ledger rows of its calls.
-    pub async fn enrich(&self, mut record: Record) -> (Record, Vec<LedgerEntry>) {
+    pub async fn enrich(&self, record: Record) -> (Record, Vec<LedgerEntry>) {
+        self.enrich_with_signals(record, &[]).await
+    }
+
+    /// The fields worth paying for now: those that could change the route,
+    /// plus the inputs their lookups need. `None`: enrich everything (no routes
+    /// configured, or `waterfall.enrich_everything`).
+    fn relevant(
+        &self,
+        record: &Record,
+        signals: &[crate::control::Signal],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<std::collections::BTreeSet<String>> {
+        let d = self
+            .settings
+            .decisions
+            .as_ref()
+            .filter(|_| !self.settings.waterfall.enrich_everything)?;
+        let scores = crate::score::score_all(&d.scoring, record, signals, now);
+        let decision = crate::route::decide(&d.routing, record, &scores, now, false);
+        let mut set: std::collections::BTreeSet<String> = if decision.decided {
+            // Decided: what the route's next action needs.
+            d.routing
+                .routes
+                .iter()
+                .find(|r| r.name == decision.route)
+                .map(|r| r.enrich.iter().cloned().collect())
+                .unwrap_or_default()
+        } else {
+            decision.could_change.into_iter().collect()
+        };
+        // Inputs of the steps that could fill them (the domain before the email finder), to a fixpoint.
+        loop {
+            let mut more = Vec::new();
+            for f in &set {
+                let Some(w) = self.settings.waterfall.get(f) else {
+                    continue;
+                };
+                for step in &w.steps {
+                    let reqs: Vec<Vec<String>> = match step {
+                        crate::waterfall::Step::Operation(id) => self
+                            .settings
+                            .providers
+                            .operation(id)
+                            .map(|(_, o)| o.requires.clone())
+                            .unwrap_or_default(),
+                        crate::waterfall::Step::Guess => vec![vec!["company.domain".to_string()]],
+                    };
+                    // Only the inputs of the cheapest way in: nothing when a requirement set is
+                    // already met, else the set missing the fewest fields that can be looked up.
+                    let missing = |rs: &Vec<String>| {
+                        rs.iter()
+                            .filter(|r| record.value(r).is_none())
+                            .cloned()
+                            .collect::<Vec<_>>()
+                    };
+                    if reqs.iter().any(|rs| missing(rs).is_empty()) {
+                        continue;
+                    }
+                    let best = reqs
+                        .iter()
+                        .map(missing)
+                        .filter(|m| m.iter().all(|r| self.settings.waterfall.get(r).is_some()))
+                        .min_by_key(Vec::len);
+                    more.extend(best.into_iter().flatten().filter(|r| !set.contains(r)));
+                }
+            }
+            if more.is_empty() {
+                break;
+            }
+            set.extend(more);
+        }
+        Some(set)
+    }
+
+    /// One pass with the record's behaviour signals: with routes configured, only
+    /// fields that could still change the route are paid for.
+    pub async fn enrich_with_signals(
+        &self,
+        mut record: Record,
+        signals: &[crate::control::Signal],
+    ) -> (Record, Vec<LedgerEntry>) {
         let planner = Planner {
             settings: &self.settings.waterfall,
             providers: &self.settings.providers,
@@ -66,6 +147,7 @@ impl Engine {
         let mut ledger = Vec::new();
         for _ in 0..MAX_ROUNDS {
             let now = self.clock.now();
+            run.relevant = self.relevant(&record, signals, now);
             let calls = planner.next(&mut record, &mut run, now, &pattern);
             if calls.is_empty() {
                 break;

@@ -53,6 +53,10 @@ pub struct RouteFile {
     /// Re-score after this many days (nurture, timing).
     #[serde(default)]
     pub recycle_days: Option<f64>,
+    /// Fields worth paying for once a lead is on this route (what its next
+    /// action needs: the email and phone for sales).
+    #[serde(default)]
+    pub enrich: Vec<String>,
 }
 
 /// A compiled route.
@@ -66,6 +70,8 @@ pub struct Route {
     pub suppress: Option<String>,
     /// Recycle delay in days.
     pub recycle_days: Option<f64>,
+    /// Fields to fill once routed here.
+    pub enrich: Vec<String>,
 }
 
 /// Compiled routes.
@@ -120,6 +126,15 @@ pub fn compile_routing(
                 "must be > 0",
             ));
         }
+        for f in &r.enrich {
+            if !catalogue.contains(f) {
+                errors.push(ConfigError::at(
+                    file,
+                    format!("{key}.enrich"),
+                    format!("unknown field {f:?}"),
+                ));
+            }
+        }
         let when = compile_cond(
             file,
             &format!("{key}.when"),
@@ -133,6 +148,7 @@ pub fn compile_routing(
             when,
             suppress: r.suppress.clone(),
             recycle_days: r.recycle_days,
+            enrich: r.enrich.clone(),
         });
     }
     match routes.last() {

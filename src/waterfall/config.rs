@@ -25,6 +25,10 @@ pub struct WaterfallFile {
     /// Per-field waterfalls, keyed by field name.
     #[serde(default)]
     pub fields: BTreeMap<String, FieldWaterfallFile>,
+    /// Enrich every field even when routes are configured (default: only the
+    /// fields that could still change the route; the rest end `not_worth_it`).
+    #[serde(default)]
+    pub enrich_everything: bool,
 }
 
 const fn default_threshold() -> f64 {
@@ -37,6 +41,7 @@ impl Default for WaterfallFile {
             default_threshold: default_threshold(),
             record_ceiling_credits: None,
             fields: BTreeMap::new(),
+            enrich_everything: false,
         }
     }
 }
@@ -106,6 +111,8 @@ pub struct WaterfallSettings {
     pub record_ceiling: Option<f64>,
     /// Waterfalls, sorted by field.
     pub fields: Vec<FieldWaterfall>,
+    /// Enrich everything, ignoring routes.
+    pub enrich_everything: bool,
 }
 
 impl WaterfallSettings {
@@ -148,7 +155,7 @@ pub fn compile_waterfalls(
             ));
         }
     }
-    let mut fields = Vec::new();
+    let mut fields: Vec<FieldWaterfall> = Vec::new();
     for (field, w) in &raw.fields {
         let key = format!("waterfall.fields.\"{field}\"");
         if !catalogue.contains(field) {
@@ -224,9 +231,32 @@ pub fn compile_waterfalls(
             accept_unknown: w.accept_unknown,
         });
     }
+    // Operations configured for other fields that also provide this one follow
+    // its own steps: they run for those fields anyway (never paid twice), and
+    // so a field can be filled the same way whether or not every field is looked up.
+    let all_ops: Vec<String> = fields
+        .iter()
+        .flat_map(|w| {
+            w.steps.iter().filter_map(|s| match s {
+                Step::Operation(id) => Some(id.clone()),
+                Step::Guess => None,
+            })
+        })
+        .collect();
+    for w in &mut fields {
+        for op in &all_ops {
+            let provides = providers
+                .operation(op)
+                .is_some_and(|(_, o)| o.provided_fields().any(|f| f == &w.field));
+            if provides && !w.steps.iter().any(|s| s.id() == op) {
+                w.steps.push(Step::Operation(op.clone()));
+            }
+        }
+    }
     WaterfallSettings {
         default_threshold: raw.default_threshold,
         record_ceiling: raw.record_ceiling_credits,
         fields,
+        enrich_everything: raw.enrich_everything,
     }
 }

@@ -101,6 +101,9 @@ pub struct RunState {
     pub verified: BTreeSet<String>,
     /// Per-field progress.
     pub fields: BTreeMap<FieldName, FieldRun>,
+    /// When set, only these fields are worth paying for (they could change the
+    /// route); the others end `unknown/not_worth_it`. `None`: enrich everything.
+    pub relevant: Option<BTreeSet<FieldName>>,
 }
 
 /// The planner over settings, providers and the catalogue.
@@ -157,11 +160,32 @@ impl<'a> Planner<'a> {
         let mut calls: Vec<PlannedCall> = Vec::new();
         let mut reserved = 0.0;
         let mut finished = Vec::new();
+        self.reopen_unblocked(record, run);
         for w in &self.settings.fields {
             if !Self::needs_work(record, &w.field, now)
                 || run.fields.get(&w.field).is_some_and(|f| f.done)
             {
                 continue;
+            }
+            if run.relevant.as_ref().is_some_and(|r| !r.contains(&w.field)) {
+                // Not done: relevance is recomputed every round, and a field that
+                // becomes relevant (the route was decided) is looked up then.
+                let fr = run.fields.entry(w.field.clone()).or_default();
+                if fr.pending.is_empty() {
+                    if record.value(&w.field).is_none() {
+                        let tried = fr.tried.clone();
+                        record.set(
+                            w.field.clone(),
+                            FieldState::Unknown(Unknown {
+                                reason: UnknownReason::NotWorthIt,
+                                tried,
+                                retry_at: None,
+                                detail: Some("cannot change the route".to_string()),
+                            }),
+                        );
+                    }
+                    continue;
+                }
             }
             // Cheap refresh: an expired value is first re-checked by the verifier;
             // only if that fails does the paid waterfall run again.
@@ -214,6 +238,35 @@ impl<'a> Planner<'a> {
             self.finish(record, run, &w, now);
         }
         calls
+    }
+
+    /// A field closed as `missing_input` opens again when a later call in the
+    /// pass brought an input one of its steps needed (a LinkedIn URL from a
+    /// person lookup lets a match API run).
+    fn reopen_unblocked(&self, record: &Record, run: &mut RunState) {
+        for w in &self.settings.fields {
+            let blocked = matches!(record.fields.get(&w.field), Some(FieldState::Unknown(u)) if u.reason == UnknownReason::MissingInput);
+            if !blocked || !run.fields.get(&w.field).is_some_and(|f| f.done) {
+                continue;
+            }
+            let known = |f: &str| record.value(f).is_some();
+            let runnable = w.steps.iter().any(|s| match s {
+                Step::Operation(id) => {
+                    !run.attempted.contains(id)
+                        && self.enabled(id)
+                        && self
+                            .providers
+                            .operation(id)
+                            .is_some_and(|(_, op)| op.satisfied_by(&known))
+                }
+                Step::Guess => false,
+            });
+            if runnable {
+                if let Some(fr) = run.fields.get_mut(&w.field) {
+                    fr.done = false;
+                }
+            }
+        }
     }
 
     fn cost_of(&self, op: &str) -> f64 {
@@ -515,6 +568,10 @@ impl<'a> Planner<'a> {
         let needs_verify = w
             .and_then(|w| w.verify.as_ref())
             .is_some_and(|v| self.enabled(v));
+        if needs_verify && run.relevant.as_ref().is_some_and(|r| !r.contains(field)) {
+            // A free by-product, but checking it would cost: not for a field that cannot matter.
+            return;
+        }
         if needs_verify {
             fr.pending.push_back(cand);
         } else {

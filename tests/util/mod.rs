@@ -18,8 +18,10 @@ pub struct TestDir {
     pub dir: tempfile::TempDir,
     pub sandbox: Sandbox,
     pub base: String,
+    /// Extra environment for every command.
+    pub env: std::cell::RefCell<Vec<(String, String)>>,
+    pub rt: tokio::runtime::Runtime,
     _stop: tokio::sync::oneshot::Sender<()>,
-    _rt: tokio::runtime::Runtime,
 }
 
 impl TestDir {
@@ -55,6 +57,14 @@ impl TestDir {
             config, default,
             "the default config names ../providers/sandbox"
         );
+        // These tests are about enrichment mechanics: every field is looked up,
+        // whatever the routes need (decision-relevant enrichment has its own tests).
+        let config = config.replacen(
+            "[waterfall]\n",
+            "[waterfall]\nenrich_everything = true\n",
+            1,
+        );
+        assert!(config.contains("enrich_everything = true"));
         std::fs::write(dir.path().join("config/leadfall.toml"), config).unwrap();
         for f in ["scoring.toml", "routing.toml"] {
             std::fs::copy(
@@ -67,8 +77,9 @@ impl TestDir {
             dir,
             sandbox,
             base,
+            env: Default::default(),
+            rt,
             _stop: tx,
-            _rt: rt,
         }
     }
 
@@ -104,6 +115,9 @@ impl TestDir {
                 format!("{}/{vendor}", self.base),
             );
             c.env(format!("LEADFALL_SANDBOX_KEY_{up}"), key);
+        }
+        for (k, v) in self.env.borrow().iter() {
+            c.env(k, v);
         }
         c
     }
