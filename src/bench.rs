@@ -120,6 +120,8 @@ pub struct BenchReport {
     pub daemon: DaemonRun,
     /// Decision-relevant enrichment against enriching everything.
     pub modes: ModeComparison,
+    /// Rescoring speed on one core.
+    pub rescore: RescoreSpeed,
     /// Overhead.
     pub overhead: Overhead,
     /// Cache effect.
@@ -437,6 +439,7 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
         overhead,
         cache,
         modes: compare_modes(opts, opts.leads).await?,
+        rescore: rescore_speed(opts)?,
         daemon: through_daemon(opts).await?,
     })
 }
@@ -556,5 +559,84 @@ pub async fn compare_modes(opts: &BenchOptions, leads: usize) -> anyhow::Result<
             .filter(|(a, b)| a != b)
             .map(|(a, b)| (a.0.clone(), a.1.clone(), b.1.clone()))
             .collect(),
+    })
+}
+
+/// Rescoring speed: scores and a route decision per record, pure CPU, one thread.
+#[derive(Debug, Clone, Serialize)]
+pub struct RescoreSpeed {
+    /// Records rescored per run.
+    pub records: usize,
+    /// Median rescorings per second on one core.
+    pub median_per_sec: f64,
+    /// Every run.
+    pub runs: Vec<f64>,
+}
+
+/// Rescore the sample leads (enriched-looking, with signals) `repeat` times on one thread.
+pub fn rescore_speed(opts: &BenchOptions) -> anyhow::Result<RescoreSpeed> {
+    let settings = load(opts, "http://127.0.0.1:9")?;
+    let d = settings
+        .decisions
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("the config has no scoring/routing files"))?;
+    let world = crate::sandbox::World::generate(42, 400, 2000);
+    let now = chrono::Utc::now();
+    let records: Vec<(crate::model::Record, Vec<crate::control::Signal>)> = world
+        .people
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let c = world.company_of(p);
+            let mut r = crate::model::Record::new(p.id.clone(), now);
+            for (f, v) in [
+                ("company.industry", c.industry.clone()),
+                ("company.employee_count", c.employee_count.to_string()),
+                ("company.country", c.country.clone()),
+                ("company.tech_stack", c.tech.join(";")),
+                ("person.seniority", p.seniority.clone()),
+                ("person.department", p.department.clone()),
+            ] {
+                // Every other lead misses a field, so intervals are not all points.
+                if (i + f.len()) % 5 == 0 {
+                    continue;
+                }
+                if let Some(def) = settings.catalogue.get(f) {
+                    if let Ok(value) = crate::model::normalise_text(def, &v) {
+                        r.set(
+                            f,
+                            crate::model::FieldState::Known(crate::model::Known {
+                                value,
+                                source: "x.y".into(),
+                                confidence: 0.9,
+                                observed_at: now,
+                                expires_at: None,
+                                verified: None,
+                            }),
+                        );
+                    }
+                }
+            }
+            (r, demo_signals(i, now))
+        })
+        .collect();
+    let mut runs = Vec::new();
+    for _ in 0..opts.repeat.max(1) {
+        let t = Instant::now();
+        let mut routed = 0usize;
+        for _ in 0..25 {
+            for (r, s) in &records {
+                let scores = crate::score::score_all(&d.scoring, r, s, now);
+                let decision = crate::route::decide(&d.routing, r, &scores, now, false);
+                routed += decision.decided as usize;
+            }
+        }
+        std::hint::black_box(routed);
+        runs.push((records.len() * 25) as f64 / t.elapsed().as_secs_f64());
+    }
+    Ok(RescoreSpeed {
+        records: records.len() * 25,
+        median_per_sec: median(runs.clone()),
+        runs,
     })
 }

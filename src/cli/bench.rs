@@ -57,6 +57,11 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         render::credits(m.credits_everything),
         100.0 * (1.0 - m.credits_relevant / m.credits_everything.max(1e-9))
     );
+    let r = &report.rescore;
+    println!(
+        "rescoring (3 scores + route decision, default config, one thread, {} records per run): median {:.0} records/s",
+        r.records, r.median_per_sec
+    );
     let d = &report.daemon;
     println!(
         "through the daemon ({} leads imported, vendors limited to 60/40/80/100/200 req/s): {:.1}s wall, rate-limit lower bound {:.1}s, wall/bound {:.3}",
