@@ -485,3 +485,39 @@ fn route_events_reach_a_signed_webhook_at_least_once_across_a_crash() {
     );
     assert!(s.accepted.iter().all(|id| id.contains('#')), "stable ids");
 }
+
+#[test]
+fn leads_with_signals_are_rescored_on_the_decay_tick() {
+    let t = TestDir::new();
+    let config = std::fs::read_to_string(t.config()).unwrap();
+    std::fs::write(
+        t.config(),
+        config.replace("rescore_every_secs = 3600", "rescore_every_secs = 1"),
+    )
+    .unwrap();
+    let _d = Daemon::start(&t);
+    let leads = t.write("leads.csv", t.sandbox.world().sample_leads_csv(5));
+    run(t.cmd(&["import", leads.to_str().unwrap()]), 0);
+    run(
+        t.cmd(&[
+            "signal",
+            "lead00001",
+            "pricing_page",
+            "--at",
+            "2026-01-01T00:00:00Z",
+        ]),
+        0,
+    );
+    let settled = wait_idle(&t, Duration::from_secs(60))["passes_since_start"]
+        .as_u64()
+        .unwrap();
+    // Nothing else happens, yet the lead with a signal keeps being rescored.
+    wait_for(Duration::from_secs(30), "a decay rescore", || {
+        let p = status(&t)?["passes_since_start"].as_u64().unwrap_or(0);
+        if p >= settled + 2 {
+            Ok(())
+        } else {
+            Err(format!("{p} passes"))
+        }
+    });
+}

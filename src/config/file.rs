@@ -89,6 +89,14 @@ pub struct DaemonFile {
     /// (guards against hot loops when a retry time is already past).
     #[serde(default = "default_min_requeue_secs")]
     pub min_requeue_secs: u64,
+    /// How often leads with behaviour signals are rescored so intent decays, in
+    /// seconds (0: never).
+    #[serde(default = "default_rescore_every_secs")]
+    pub rescore_every_secs: u64,
+}
+
+const fn default_rescore_every_secs() -> u64 {
+    3600
 }
 
 fn default_listen() -> String {
@@ -112,6 +120,7 @@ impl Default for DaemonFile {
             workers: default_workers(),
             lease_secs: default_lease_secs(),
             min_requeue_secs: default_min_requeue_secs(),
+            rescore_every_secs: default_rescore_every_secs(),
         }
     }
 }

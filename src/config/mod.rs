@@ -75,6 +75,8 @@ pub struct DaemonSettings {
     pub lease: std::time::Duration,
     /// Shortest requeue delay.
     pub min_requeue: std::time::Duration,
+    /// Decay rescan period (`None`: off).
+    pub rescore_every: Option<std::time::Duration>,
 }
 
 /// Environment lookup used for secrets and URL overrides.
@@ -281,6 +283,8 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
             workers: raw.daemon.workers,
             lease: std::time::Duration::from_secs(raw.daemon.lease_secs),
             min_requeue: std::time::Duration::from_secs(raw.daemon.min_requeue_secs),
+            rescore_every: (raw.daemon.rescore_every_secs > 0)
+                .then(|| std::time::Duration::from_secs(raw.daemon.rescore_every_secs)),
         },
     })
 }

@@ -112,6 +112,27 @@ impl Control {
         crate::daemon::select::reenrich(self, req, now)
     }
 
+    /// Queue every lead with behaviour signals for a rescoring pass, so intent
+    /// decays and routes follow (its fields are fresh: the pass buys nothing).
+    /// Returns how many were queued.
+    pub fn rescan_signals(&self, now: DateTime<Utc>) -> Result<u64, ControlError> {
+        if self.settings.decisions.is_none() {
+            return Ok(0);
+        }
+        let mut ids = Vec::new();
+        self.store.scan(&mut |r| {
+            if !r.signals.is_empty() {
+                ids.push(r.record.id.clone());
+            }
+            true
+        })?;
+        let n = self.store.requeue(&ids, now)?;
+        if n > 0 {
+            self.wake.notify_one();
+        }
+        Ok(n)
+    }
+
     /// Queue and provider health.
     pub fn status(&self, now: DateTime<Utc>) -> Result<Status, ControlError> {
         crate::daemon::status::status(self, now)

@@ -68,7 +68,7 @@ pub async fn serve(
     );
     let token = crate::api::Token::load_or_create(&data_dir).context("control token")?;
     let addr = listener.local_addr()?;
-    let app = crate::api::router(control, token);
+    let app = crate::api::router(control.clone(), token);
 
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -107,6 +107,25 @@ pub async fn serve(
             }
         })
     };
+    // Intent decays: leads with signals are rescored on a tick.
+    let rescanner = settings.daemon.rescore_every.map(|every| {
+        let cancel = cancel.child_token();
+        let control = control.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = cancel.cancelled() => break,
+                }
+                let c = control.clone();
+                match tokio::task::spawn_blocking(move || c.rescan_signals(Utc::now())).await {
+                    Ok(Ok(n)) => tracing::info!(n, "queued leads with signals for a decay rescore"),
+                    Ok(Err(e)) => tracing::error!(error = %e, "decay rescan failed"),
+                    Err(e) => tracing::error!(error = %e, "decay rescan task failed"),
+                }
+            }
+        })
+    });
     let api_cancel = CancellationToken::new();
     let api = {
         let stop = api_cancel.clone();
@@ -132,6 +151,9 @@ pub async fn serve(
     cancel.cancel();
     let _ = leaser.await;
     let _ = sweeper.await;
+    if let Some(r) = rescanner {
+        let _ = r.await;
+    }
     tracker.close();
     if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
         tracing::warn!(
