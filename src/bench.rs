@@ -172,6 +172,35 @@ fn executor(settings: &Settings) -> anyhow::Result<Executor> {
     )?)
 }
 
+/// A sandbox whose vendors enforce `limits` (req/s, 40 ms latency) and settings
+/// that pace at exactly those limits.
+async fn limited(
+    opts: &BenchOptions,
+    limits: &[(&str, u32)],
+) -> anyhow::Result<(Running, Settings)> {
+    let mut sb = SandboxSettings::default();
+    for (vendor, limit) in limits {
+        let v = VendorSettings {
+            rate_limit_per_sec: Some(*limit),
+            latency_ms: 40,
+            ..Default::default()
+        };
+        sb.vendors.insert(vendor.to_string(), v);
+    }
+    let run = start(sb).await?;
+    let mut settings = load(opts, &run.base)?;
+    for (vendor, limit) in limits {
+        if let Some(p) = settings.providers.providers.get_mut(*vendor) {
+            p.rate = Some(Rate {
+                requests: *limit,
+                period: Duration::from_secs(1),
+                burst: 1,
+            });
+        }
+    }
+    Ok((run, settings))
+}
+
 /// Distinct inputs for call `i` of an operation (distinct, so the cache never answers).
 fn inputs_for(op: &str, i: usize) -> Inputs {
     let text = |s: String| Value::Text(s);
@@ -206,28 +235,8 @@ fn cpu_seconds() -> f64 {
 }
 
 async fn utilisation(opts: &BenchOptions) -> anyhow::Result<Vec<Utilisation>> {
-    let mut sb = SandboxSettings::default();
-    for (vendor, _, limit) in VENDOR_OPS {
-        sb.vendors.insert(
-            vendor.to_string(),
-            VendorSettings {
-                rate_limit_per_sec: Some(*limit),
-                latency_ms: 40,
-                ..Default::default()
-            },
-        );
-    }
-    let run = start(sb).await?;
-    let mut settings = load(opts, &run.base)?;
-    for (vendor, _, limit) in VENDOR_OPS {
-        if let Some(p) = settings.providers.providers.get_mut(*vendor) {
-            p.rate = Some(Rate {
-                requests: *limit,
-                period: Duration::from_secs(1),
-                burst: 1,
-            });
-        }
-    }
+    let limits: Vec<(&str, u32)> = VENDOR_OPS.iter().map(|(v, _, l)| (*v, *l)).collect();
+    let (run, settings) = limited(opts, &limits).await?;
     let ex = executor(&settings)?;
     let mut tasks = Vec::new();
     for (_, op, limit) in VENDOR_OPS {
@@ -372,30 +381,9 @@ fn vendor_rates(sandbox: &Sandbox, limits: &[(&str, u32)]) -> Vec<Utilisation> {
 }
 
 async fn through_daemon(opts: &BenchOptions) -> anyhow::Result<DaemonRun> {
-    let mut sb = SandboxSettings::default();
-    for (vendor, limit) in DAEMON_LIMITS {
-        sb.vendors.insert(
-            vendor.to_string(),
-            VendorSettings {
-                rate_limit_per_sec: Some(*limit),
-                latency_ms: 40,
-                ..Default::default()
-            },
-        );
-    }
-    let run = start(sb).await?;
+    let (run, mut settings) = limited(opts, DAEMON_LIMITS).await?;
     let dir = tempfile::tempdir()?;
-    let mut settings = load(opts, &run.base)?;
     settings.data_dir = dir.path().join("data");
-    for (vendor, limit) in DAEMON_LIMITS {
-        if let Some(p) = settings.providers.providers.get_mut(*vendor) {
-            p.rate = Some(Rate {
-                requests: *limit,
-                period: Duration::from_secs(1),
-                burst: 1,
-            });
-        }
-    }
     let catalogue = settings.catalogue.clone();
     let daemon =
         crate::daemon::local::LocalDaemon::start(settings, Duration::from_secs(10)).await?;
