@@ -42,6 +42,21 @@ fn commit(store: &Store, l: &Leased, next_due: Option<DateTime<Utc>>) -> Result<
     })
 }
 
+/// Open again in the same process: sled's background threads release the
+/// previous handle's file lock a moment after it is dropped, so wait for it.
+fn reopen(dir: &std::path::Path) -> Store {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match Store::open(dir) {
+            Ok(s) => return s,
+            Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 #[test]
 fn upsert_lease_commit_and_idle() {
     let s = Store::temporary().unwrap();
@@ -145,7 +160,7 @@ fn data_and_leases_survive_a_reopen() {
         let _ = s.lease_due(t(0), 1, Duration::from_secs(60)).unwrap();
         s.flush().unwrap();
     }
-    let s = Store::open(dir.path()).unwrap();
+    let s = reopen(dir.path());
     assert_eq!(s.queue_stats(t(0)).unwrap().leased, 1);
     assert_eq!(s.recover_leases(t(0), false).unwrap(), 1);
     assert_eq!(
@@ -264,7 +279,7 @@ proptest::proptest! {
                 Op::Reopen => {
                     s.flush().unwrap();
                     drop(s);
-                    s = Store::open(dir.path()).unwrap();
+                    s = reopen(dir.path());
                 }
             }
             let st = s.queue_stats(now).unwrap();
