@@ -157,13 +157,15 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     if !args.once {
         let cfg = g.config.display();
         let dd = data_dir.display();
+        // The binary as it was started (`cargo run` users have no `leadfall` on PATH).
+        let exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "leadfall".into());
         println!("\nThe daemon keeps serving. In another terminal:");
-        println!("  leadfall --config {cfg} status --data-dir {dd}");
-        println!("  leadfall --config {cfg} show lead00001 --data-dir {dd}");
-        println!(
-            "  leadfall --config {cfg} reenrich --provider companyapi --dry-run --data-dir {dd}"
-        );
-        println!("  leadfall --config {cfg} export --format csv --data-dir {dd} | head");
+        println!("  {exe} --config {cfg} status --data-dir {dd}");
+        println!("  {exe} --config {cfg} show lead00001 --data-dir {dd}");
+        println!("  {exe} --config {cfg} reenrich --provider companyapi --dry-run --data-dir {dd}");
+        println!("  {exe} --config {cfg} export --format csv --data-dir {dd} | head");
         println!("Ctrl-C stops it.");
         let _ = tokio::signal::ctrl_c().await;
     }
