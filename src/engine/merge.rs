@@ -53,6 +53,27 @@ impl Precedence {
     }
 }
 
+/// Append a change (oldest dropped past [`MAX_HISTORY`]).
+fn record(
+    stored: &mut StoredRecord,
+    at: DateTime<Utc>,
+    field: String,
+    kind: &str,
+    old: Option<FieldState>,
+    new: FieldState,
+) {
+    push(
+        &mut stored.history,
+        Change {
+            at,
+            field,
+            kind: kind.into(),
+            old,
+            new,
+        },
+    );
+}
+
 fn push(history: &mut Vec<Change>, change: Change) {
     history.push(change);
     if history.len() > MAX_HISTORY {
@@ -97,16 +118,7 @@ pub fn merge_input(
             }
             Some(ok) if prec.rank(&field, &ok.source) > prec.rank(&field, &nk.source) => {
                 stored.conflicts += 1;
-                push(
-                    &mut stored.history,
-                    Change {
-                        at: now,
-                        field,
-                        kind: "conflict".into(),
-                        old: old.clone(),
-                        new,
-                    },
-                );
+                record(&mut stored, now, field, "conflict", old.clone(), new);
                 changed = true;
                 continue;
             }
@@ -115,16 +127,7 @@ pub fn merge_input(
         // A new record's inputs are its first state, not changes: they show in
         // the fields (source `input`); history starts with the first change.
         if !is_new {
-            push(
-                &mut stored.history,
-                Change {
-                    at: now,
-                    field: field.clone(),
-                    kind: "input".into(),
-                    old,
-                    new: new.clone(),
-                },
-            );
+            record(&mut stored, now, field.clone(), "input", old, new.clone());
         }
         stored.record.fields.insert(field, new);
         changed = true;
@@ -148,16 +151,7 @@ pub fn merge_step(stored: &mut StoredRecord, after: Record, now: DateTime<Utc>, 
             (Some(ok), Some(nk)) if ok.value != nk.value => {
                 if prec.rank(&field, &ok.source) > prec.rank(&field, &nk.source) {
                     stored.conflicts += 1;
-                    push(
-                        &mut stored.history,
-                        Change {
-                            at: now,
-                            field,
-                            kind: "conflict".into(),
-                            old,
-                            new,
-                        },
-                    );
+                    record(stored, now, field, "conflict", old, new);
                     continue;
                 }
                 // A refreshed value that differs is worth counting: the vendor changed its mind.
@@ -168,16 +162,7 @@ pub fn merge_step(stored: &mut StoredRecord, after: Record, now: DateTime<Utc>, 
             (_, Some(_)) => "enriched",
             (_, None) => "unknown",
         };
-        push(
-            &mut stored.history,
-            Change {
-                at: now,
-                field: field.clone(),
-                kind: kind.into(),
-                old,
-                new: new.clone(),
-            },
-        );
+        record(stored, now, field.clone(), kind, old, new.clone());
         stored.record.fields.insert(field, new);
     }
     stored.record.credits_spent = after.credits_spent;
