@@ -11,6 +11,9 @@ use crate::sandbox::{serve, Sandbox, SandboxSettings, VendorSettings};
 use crate::store::Store;
 use serde::Serialize;
 use std::path::PathBuf;
+
+mod rescan;
+pub use rescan::{rescan_speed, RescanSpeed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +32,8 @@ pub struct BenchOptions {
     pub leads: usize,
     /// Leads through the daemon.
     pub daemon_leads: usize,
+    /// Records in the decay-rescan run (0: skipped).
+    pub rescan_records: usize,
 }
 
 /// One vendor's utilisation.
@@ -126,6 +131,8 @@ pub struct BenchReport {
     pub overhead: Overhead,
     /// Cache effect.
     pub cache: CacheEffect,
+    /// The decay rescan over a large store (when asked for).
+    pub rescan: Option<RescanSpeed>,
 }
 
 /// The one operation benchmarked per vendor, with its limit in the utilisation run.
@@ -385,8 +392,9 @@ async fn through_daemon(opts: &BenchOptions) -> anyhow::Result<DaemonRun> {
     let dir = tempfile::tempdir()?;
     settings.data_dir = dir.path().join("data");
     let catalogue = settings.catalogue.clone();
+    let loader = config::Loader::fixed(settings.clone());
     let daemon =
-        crate::daemon::local::LocalDaemon::start(settings, Duration::from_secs(10)).await?;
+        crate::daemon::local::LocalDaemon::start(settings, loader, Duration::from_secs(10)).await?;
     let leads = dir.path().join("leads.csv");
     std::fs::write(
         &leads,
@@ -429,6 +437,15 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
         modes: compare_modes(opts, opts.leads).await?,
         rescore: rescore_speed(opts)?,
         daemon: through_daemon(opts).await?,
+        rescan: match opts.rescan_records {
+            0 => None,
+            n => {
+                let settings = load(opts, "http://127.0.0.1:9")?;
+                Some(tokio::task::block_in_place(|| {
+                    rescan_speed(&settings, n, 3)
+                })?)
+            }
+        },
     })
 }
 

@@ -10,6 +10,7 @@ fn decision_relevant_enrichment_routes_every_lead_as_enriching_everything_does_f
         repeat: 1,
         leads: 300,
         daemon_leads: 1,
+        rescan_records: 0,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

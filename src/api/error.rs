@@ -19,6 +19,9 @@ pub enum ApiError {
     /// The request is malformed or invalid; the text names the problem.
     #[error("{0}")]
     BadRequest(String),
+    /// The daemon's configuration files have errors (a reload was refused).
+    #[error("{0}")]
+    ConfigInvalid(String),
     /// The body is over the route's size cap.
     #[error("{0}")]
     TooLarge(String),
@@ -36,6 +39,7 @@ impl ApiError {
         match self {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::ConfigInvalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -48,6 +52,7 @@ impl From<ControlError> for ApiError {
         match e {
             ControlError::NotFound(_) => ApiError::NotFound(e.to_string()),
             ControlError::BadRequest(m) => ApiError::BadRequest(m),
+            ControlError::Config(m) => ApiError::ConfigInvalid(m),
             ControlError::Store(s) => ApiError::Internal(format!("store: {s}")),
         }
     }

@@ -15,6 +15,7 @@ mod health;
 pub mod metrics;
 mod records;
 mod reenrich;
+mod reload;
 mod status;
 
 #[cfg(test)]
@@ -42,6 +43,7 @@ pub fn router(control: Control, token: Token) -> Router {
     let guarded = Router::new()
         .merge(records::router())
         .merge(reenrich::router())
+        .merge(reload::router())
         .merge(status::router())
         .merge(calls::router())
         .merge(export::router())

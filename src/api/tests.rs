@@ -30,10 +30,12 @@ fn control() -> Control {
         Arc::new(SystemClock),
     )
     .unwrap();
+    let settings = Arc::new(settings);
+    let engine = crate::engine::Engine::new(settings.clone(), executor, Arc::new(SystemClock));
     Control::new(
         Arc::new(store),
-        Arc::new(settings),
-        executor,
+        crate::engine::LiveEngine::new(engine),
+        crate::config::Loader::fixed((*settings).clone()),
         Arc::new(tokio::sync::Notify::new()),
         Arc::new(crate::daemon::DaemonStats::default()),
     )

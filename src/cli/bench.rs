@@ -25,6 +25,9 @@ pub struct Args {
     /// Leads in the run through the daemon's queue.
     #[arg(long, default_value_t = 600)]
     pub daemon_leads: usize,
+    /// Records in the decay-rescan run (e.g. 1000000; 0 skips it).
+    #[arg(long, default_value_t = 0)]
+    pub rescan_records: usize,
 }
 
 /// Run `bench`.
@@ -36,6 +39,7 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         repeat: args.repeat,
         leads: args.leads,
         daemon_leads: args.daemon_leads,
+        rescan_records: args.rescan_records,
     };
     let report = bench::run(&opts).await?;
     if g.json {
@@ -68,6 +72,16 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         d.leads, d.wall_secs, d.lower_bound_secs, d.wall_over_bound
     );
     println!("{}", utilisation_table(&d.vendors));
+    if let Some(r) = &report.rescan {
+        println!(
+            "decay rescan ({} records on disk, {} with signals; loaded in {:.1}s): median {:.2}s per rescan; runs: {}",
+            r.records,
+            r.with_signals,
+            r.load_secs,
+            r.median_secs,
+            r.runs.iter().map(|s| format!("{s:.2}s")).collect::<Vec<_>>().join(", ")
+        );
+    }
     let o = &report.overhead;
     println!(
         "overhead (no limits, no latency, sandbox in-process, {} runs of {} calls): median {:.0} calls/s, median {:.1} CPU-µs per call (client + sandbox); runs: {}",

@@ -69,16 +69,6 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let sb_server = tokio::spawn(serve(sb_listener, sandbox.clone(), async {
         let _ = sb_stop_rx.await;
     }));
-    let mut settings = match config::load(
-        &g.config,
-        &Sandbox::provider_env(format!("http://{sb_addr}")),
-    ) {
-        Ok(s) => s,
-        Err(errs) => {
-            eprint!("{errs}");
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
-    };
     let tmp;
     let dir = match &args.dir {
         Some(d) => d.clone(),
@@ -90,10 +80,27 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         }
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    settings.data_dir = dir.join("data");
+    // The config against the sandbox, with the data under the demo's directory.
+    let (path, env, data) = (
+        g.config.clone(),
+        Sandbox::provider_env(format!("http://{sb_addr}")),
+        dir.join("data"),
+    );
+    let loader = config::Loader::new(move || {
+        let mut s = config::load(&path, &env)?;
+        s.data_dir = data.clone();
+        Ok(s)
+    });
+    let settings = match loader.load() {
+        Ok(s) => s,
+        Err(errs) => {
+            eprint!("{errs}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
     let data_dir = settings.data_dir.clone();
     let catalogue = settings.catalogue.clone();
-    let daemon = LocalDaemon::start(settings, Duration::from_secs(10)).await?;
+    let daemon = LocalDaemon::start(settings, loader, Duration::from_secs(10)).await?;
     let client = &daemon.client;
 
     let leads = dir.join("leads.csv");

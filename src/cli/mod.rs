@@ -8,6 +8,7 @@ mod enrich;
 mod export;
 pub mod import;
 mod reenrich;
+mod reload;
 mod render;
 mod sandbox;
 mod serve;
@@ -89,6 +90,8 @@ pub enum Command {
     Import(import::Args),
     /// Queue records again (by id, field state, staleness, provider, route, or all); --dry-run prices it.
     Reenrich(reenrich::Args),
+    /// Make the running daemon read its configuration again (as SIGHUP does) and rescore every lead.
+    Reload(reload::Args),
     /// Show the daemon's queue, provider health and dead letters.
     Status(status::Args),
     /// Show one record: field states with provenance, history and signals.
@@ -115,6 +118,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Bench(a) => bench::run(a, g).await,
             Command::Import(a) => import::run(a, g).await,
             Command::Reenrich(a) => reenrich::run(a, g).await,
+            Command::Reload(a) => reload::run(a, g).await,
             Command::Status(a) => status::run(a, g).await,
             Command::Show(a) => show::run(a, g).await,
             Command::Export(a) => export::run(a, g).await,

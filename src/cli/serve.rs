@@ -54,22 +54,30 @@ async fn shutdown_signal() {
 
 /// Run `serve`.
 pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
-    let mut settings = match config::load(&g.config, &config::process_env) {
+    // A reload reads the same file with the same command-line overrides.
+    let (path, listen, no_workers) = (g.config.clone(), args.listen, args.no_workers);
+    let loader = config::Loader::new(move || {
+        let mut s = config::load(&path, &config::process_env)?;
+        if let Some(addr) = listen {
+            s.daemon.listen = addr;
+        }
+        if no_workers {
+            s.daemon.workers = 0;
+        }
+        Ok(s)
+    });
+    if let Some(addr) = args.listen {
+        if !addr.ip().is_loopback() && !args.allow_non_loopback {
+            anyhow::bail!("--listen {addr} is not a loopback address; add --allow-non-loopback to expose the control API");
+        }
+    }
+    let settings = match loader.load() {
         Ok(s) => s,
         Err(errs) => {
             eprint!("{errs}");
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
-    if let Some(addr) = args.listen {
-        if !addr.ip().is_loopback() && !args.allow_non_loopback {
-            anyhow::bail!("--listen {addr} is not a loopback address; add --allow-non-loopback to expose the control API");
-        }
-        settings.daemon.listen = addr;
-    }
-    if args.no_workers {
-        settings.daemon.workers = 0;
-    }
     super::enrich::warn_disabled(&settings);
     // The lock first: a second daemon gets "already running", not "address in use".
     let lock = DataDirLock::acquire(&settings.data_dir)?;
@@ -79,6 +87,7 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     daemon::serve(
         listener,
         Arc::new(settings),
+        loader,
         lock,
         shutdown_signal(),
         Duration::from_secs(args.drain_secs),

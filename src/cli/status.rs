@@ -29,13 +29,12 @@ impl Connect {
     /// The client, with the config's `data_dir` as the default directory.
     pub fn client(&self, g: &Global) -> anyhow::Result<Client> {
         self.build(|| {
-            let settings = config::load(&g.config, &config::process_env).map_err(|errs| {
+            config::data_dir_of(&g.config).map_err(|errs| {
                 anyhow::anyhow!(
-                    "cannot load {} to find the data directory (or pass --data-dir):\n{errs}",
+                    "cannot read {} to find the data directory (or pass --data-dir):\n{errs}",
                     g.config.display()
                 )
-            })?;
-            Ok(settings.data_dir)
+            })
         })
     }
 

@@ -36,6 +36,9 @@ pub enum ClientError {
     /// The daemon refused the request; the message names the problem.
     #[error("rejected by the daemon: {0}")]
     BadRequest(String),
+    /// The daemon's configuration files have errors; it runs on with the old one.
+    #[error("the daemon kept its running configuration; the files have errors:\n{0}")]
+    ConfigInvalid(String),
     /// Any other failure status.
     #[error("the daemon answered {status}: {message}")]
     Server {

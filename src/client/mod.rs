@@ -132,6 +132,12 @@ impl Client {
             .await
     }
 
+    /// `POST /v1/reload`: the daemon reads its configuration again.
+    pub async fn reload(&self) -> Result<crate::control::ReloadSummary, ClientError> {
+        self.json::<(), _>(Method::POST, &["v1", "reload"], None)
+            .await
+    }
+
     /// `GET /v1/status`.
     pub async fn status(&self) -> Result<Status, ClientError> {
         self.json::<(), _>(Method::GET, &["v1", "status"], None)
@@ -237,6 +243,7 @@ impl Client {
             StatusCode::UNAUTHORIZED => ClientError::Unauthorized,
             StatusCode::NOT_FOUND => ClientError::NotFound(message),
             StatusCode::BAD_REQUEST => ClientError::BadRequest(message),
+            StatusCode::UNPROCESSABLE_ENTITY => ClientError::ConfigInvalid(message),
             s => ClientError::Server {
                 status: s.as_u16(),
                 message,

@@ -128,7 +128,7 @@ impl Default for DaemonFile {
 fn default_provider_dirs() -> Vec<String> {
     vec!["../providers/sandbox".to_string()]
 }
-fn default_data_dir() -> String {
+pub(super) fn default_data_dir() -> String {
     "../data".to_string()
 }
 

@@ -25,6 +25,9 @@ pub struct Settings {
     pub providers: ProviderSet,
     /// Provider definition files read, for `check`.
     pub provider_files: Vec<PathBuf>,
+    /// A digest of those files' paths and texts: a reload rebuilds the
+    /// executor (limiters, circuits) only when it changes.
+    pub providers_digest: u64,
     /// Waterfalls.
     pub waterfall: WaterfallSettings,
     /// Records in flight.
@@ -65,7 +68,7 @@ fn load_toml<R: serde::de::DeserializeOwned, T>(
 }
 
 /// Validated `[daemon]` settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DaemonSettings {
     /// Control API address.
     pub listen: std::net::SocketAddr,
@@ -77,6 +80,34 @@ pub struct DaemonSettings {
     pub min_requeue: std::time::Duration,
     /// Decay rescan period (`None`: off).
     pub rescore_every: Option<std::time::Duration>,
+}
+
+/// Loads the configuration again the way the daemon was started (same file,
+/// environment and command-line overrides): what a reload runs.
+#[derive(Clone)]
+pub struct Loader(std::sync::Arc<dyn Fn() -> Result<Settings, ConfigErrors> + Send + Sync>);
+
+impl Loader {
+    /// A loader running `f`.
+    pub fn new(f: impl Fn() -> Result<Settings, ConfigErrors> + Send + Sync + 'static) -> Loader {
+        Loader(std::sync::Arc::new(f))
+    }
+
+    /// A loader that always gives `settings` (benchmarks and tests built in code).
+    pub fn fixed(settings: Settings) -> Loader {
+        Loader::new(move || Ok(settings.clone()))
+    }
+
+    /// Load.
+    pub fn load(&self) -> Result<Settings, ConfigErrors> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Loader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Loader")
+    }
 }
 
 /// Environment lookup used for secrets and URL overrides.
@@ -92,6 +123,21 @@ fn read(path: &Path, errors: &mut Vec<ConfigError>) -> Option<String> {
             None
         }
     }
+}
+
+/// Only the data directory named by the configuration at `path`: clients use
+/// it to find the daemon, even while another file of the config has errors.
+pub fn data_dir_of(path: &Path) -> Result<PathBuf, ConfigErrors> {
+    #[derive(serde::Deserialize)]
+    struct DataDirOnly {
+        #[serde(default = "file::default_data_dir")]
+        data_dir: String,
+    }
+    let mut errors = Vec::new();
+    let text = read(path, &mut errors).ok_or_else(|| ConfigErrors(errors.clone()))?;
+    let raw: DataDirOnly =
+        toml::from_str(&text).map_err(|e| ConfigErrors(vec![toml_error(path, &text, &e)]))?;
+    Ok(path.parent().unwrap_or(Path::new(".")).join(raw.data_dir))
 }
 
 /// Load and check the configuration at `path`.
@@ -125,6 +171,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
     }
     let mut providers = ProviderSet::default();
     let mut provider_files = Vec::new();
+    let mut digest = std::collections::hash_map::DefaultHasher::new();
     for dir in &raw.provider_dirs {
         // Canonical, so errors name `providers/x.toml`, not `config/../providers/x.toml`.
         let dir_path = base.join(dir);
@@ -150,6 +197,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
             let Some(text) = read(&file, &mut errors) else {
                 continue;
             };
+            std::hash::Hash::hash(&(&file, &text), &mut digest);
             let raw_p: ProviderFile = match toml::from_str(&text) {
                 Ok(p) => p,
                 Err(e) => {
@@ -270,6 +318,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
         catalogue,
         providers,
         provider_files,
+        providers_digest: std::hash::Hasher::finish(&digest),
         waterfall,
         records_in_flight: raw.engine.records_in_flight,
         decisions,

@@ -6,7 +6,8 @@ mod types;
 
 pub use types::*;
 
-use crate::config::Settings;
+use crate::config::{Loader, Settings};
+use crate::engine::LiveEngine;
 use crate::executor::Executor;
 use crate::model::Record;
 use crate::store::{RecordStore, StoreError};
@@ -23,6 +24,10 @@ pub enum ControlError {
     /// The request is invalid (names the problem).
     #[error("{0}")]
     BadRequest(String),
+    /// A reloaded configuration is invalid (every error, with file and key);
+    /// the daemon keeps running with the one it had.
+    #[error("{0}")]
+    Config(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -32,25 +37,26 @@ pub enum ControlError {
 #[derive(Clone, Debug)]
 pub struct Control {
     pub(crate) store: Arc<dyn RecordStore>,
-    pub(crate) settings: Arc<Settings>,
-    pub(crate) executor: Executor,
+    pub(crate) engine: LiveEngine,
+    pub(crate) loader: Loader,
     pub(crate) wake: Arc<tokio::sync::Notify>,
     pub(crate) stats: Arc<crate::daemon::DaemonStats>,
 }
 
 impl Control {
-    /// A control handle over a store, the settings and the executor.
+    /// A control handle over a store and the running engine; `loader` reads
+    /// the configuration again for a reload.
     pub fn new(
         store: Arc<dyn RecordStore>,
-        settings: Arc<Settings>,
-        executor: Executor,
+        engine: LiveEngine,
+        loader: Loader,
         wake: Arc<tokio::sync::Notify>,
         stats: Arc<crate::daemon::DaemonStats>,
     ) -> Control {
         Control {
             store,
-            settings,
-            executor,
+            engine,
+            loader,
             wake,
             stats,
         }
@@ -68,10 +74,11 @@ impl Control {
         records: Vec<Record>,
         now: DateTime<Utc>,
     ) -> Result<UpsertSummary, ControlError> {
+        let settings = self.settings();
         for r in &records {
-            validate_record(&self.settings, r)?;
+            validate_record(&settings, r)?;
         }
-        let prec = &self.settings.precedence;
+        let prec = &settings.precedence;
         let merge = |existing, incoming, now| {
             crate::engine::merge::merge_input(existing, incoming, now, prec)
         };
@@ -116,12 +123,21 @@ impl Control {
     /// decays and routes follow (its fields are fresh: the pass buys nothing).
     /// Returns how many were queued.
     pub fn rescan_signals(&self, now: DateTime<Utc>) -> Result<u64, ControlError> {
-        if self.settings.decisions.is_none() {
+        if self.settings().decisions.is_none() {
             return Ok(0);
         }
+        self.queue_where(now, &|r| !r.signals.is_empty())
+    }
+
+    /// Queue every record `pick` selects, now; returns how many.
+    pub(crate) fn queue_where(
+        &self,
+        now: DateTime<Utc>,
+        pick: &dyn Fn(&StoredRecord) -> bool,
+    ) -> Result<u64, ControlError> {
         let mut ids = Vec::new();
         self.store.scan(&mut |r| {
-            if !r.signals.is_empty() {
+            if pick(&r) {
                 ids.push(r.record.id.clone());
             }
             true
@@ -131,6 +147,12 @@ impl Control {
             self.wake.notify_one();
         }
         Ok(n)
+    }
+
+    /// Read the configuration again and run with it; every record is queued
+    /// to be rescored and re-routed. An invalid configuration changes nothing.
+    pub fn reload(&self, now: DateTime<Utc>) -> Result<ReloadSummary, ControlError> {
+        crate::daemon::reload::reload(self, now)
     }
 
     /// Queue and provider health.
@@ -160,18 +182,18 @@ impl Control {
     /// Calls and credits per provider, from the whole ledger.
     pub fn calls(&self) -> Result<crate::engine::Summary, ControlError> {
         let mut s = crate::engine::Summary::default();
-        s.add_calls(&self.executor.store().ledger()?);
+        s.add_calls(&self.executor().store().ledger()?);
         Ok(s)
     }
 
-    /// The settings the daemon runs with.
-    pub fn settings(&self) -> &Settings {
-        &self.settings
+    /// The settings the daemon runs with now.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.engine.settings()
     }
 
-    /// The provider executor (for provider health).
-    pub fn executor(&self) -> &Executor {
-        &self.executor
+    /// The provider executor now (for provider health).
+    pub fn executor(&self) -> Executor {
+        self.engine.executor()
     }
 }
 

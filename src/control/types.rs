@@ -163,6 +163,19 @@ pub struct ReenrichRequest {
     pub dry_run: bool,
 }
 
+/// What a config reload changed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReloadSummary {
+    /// The parts that changed and now apply: `scoring`, `routing`,
+    /// `waterfalls`, `providers`, `fields`, `precedence`.
+    pub changed: Vec<String>,
+    /// Parts whose change waits for a restart: `data_dir`, `daemon`, `sinks`.
+    pub restart_needed: Vec<String>,
+    /// Records queued to be rescored and re-routed (all of them when
+    /// something changed).
+    pub queued: u64,
+}
+
 /// What `reenrich` did (or would do).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReenrichSummary {

@@ -3,7 +3,7 @@
 
 use super::lock::DataDirLock;
 use crate::client::Client;
-use crate::config::Settings;
+use crate::config::{Loader, Settings};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -18,8 +18,13 @@ pub struct LocalDaemon {
 }
 
 impl LocalDaemon {
-    /// Start `serve` on 127.0.0.1:0 for `settings` and wait until its API answers.
-    pub async fn start(settings: Settings, drain: Duration) -> anyhow::Result<LocalDaemon> {
+    /// Start `serve` on 127.0.0.1:0 for `settings` and wait until its API
+    /// answers; `loader` gives the settings again on a reload.
+    pub async fn start(
+        settings: Settings,
+        loader: Loader,
+        drain: Duration,
+    ) -> anyhow::Result<LocalDaemon> {
         let data_dir = settings.data_dir.clone();
         let lock = DataDirLock::acquire(&data_dir)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -27,6 +32,7 @@ impl LocalDaemon {
         let task = tokio::spawn(super::serve(
             listener,
             Arc::new(settings),
+            loader,
             lock,
             async {
                 let _ = stop_rx.await;

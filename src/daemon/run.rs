@@ -6,9 +6,9 @@ use super::lock::DataDirLock;
 use super::worker::{run_leaser, WorkerContext};
 use super::DaemonStats;
 use crate::clock::SystemClock;
-use crate::config::Settings;
+use crate::config::{Loader, Settings};
 use crate::control::Control;
-use crate::engine::Engine;
+use crate::engine::{Engine, LiveEngine};
 use crate::executor::Executor;
 use crate::store::{RecordStore, Store};
 use anyhow::Context;
@@ -30,10 +30,12 @@ pub fn addr_file(settings: &Settings) -> PathBuf {
 }
 
 /// Run the daemon on `listener` until `shutdown` resolves, then drain for at
-/// most `drain`. The caller holds `lock` (one daemon per data directory).
+/// most `drain`. The caller holds `lock` (one daemon per data directory);
+/// `loader` reads the configuration again on a reload.
 pub async fn serve(
     listener: TcpListener,
     settings: Arc<Settings>,
+    loader: Loader,
     lock: DataDirLock,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
@@ -56,13 +58,17 @@ pub async fn serve(
         Arc::new(SystemClock),
         true,
     )?;
-    let engine = Engine::new(settings.clone(), executor.clone(), Arc::new(SystemClock));
+    let engine = LiveEngine::new(Engine::new(
+        settings.clone(),
+        executor,
+        Arc::new(SystemClock),
+    ));
     let wake = Arc::new(tokio::sync::Notify::new());
     let stats = Arc::new(DaemonStats::default());
     let control = Control::new(
         records.clone(),
-        settings.clone(),
-        executor,
+        engine.clone(),
+        loader,
         wake.clone(),
         stats.clone(),
     );
@@ -126,6 +132,7 @@ pub async fn serve(
             }
         })
     });
+    let hangup = spawn_reload_on_hangup(control.clone(), cancel.child_token())?;
     let api_cancel = CancellationToken::new();
     let api = {
         let stop = api_cancel.clone();
@@ -154,6 +161,7 @@ pub async fn serve(
     if let Some(r) = rescanner {
         let _ = r.await;
     }
+    let _ = hangup.await;
     tracker.close();
     if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
         tracing::warn!(
@@ -176,4 +184,35 @@ pub async fn serve(
     records.flush()?;
     drop(lock);
     Ok(())
+}
+
+/// SIGHUP reloads the configuration, as `leadfall reload` does; a bad file is
+/// logged with every error and the daemon keeps its running configuration.
+fn spawn_reload_on_hangup(
+    control: Control,
+    cancel: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                got = hup.recv() => if got.is_none() { break },
+                _ = cancel.cancelled() => break,
+            }
+            let c = control.clone();
+            match tokio::task::spawn_blocking(move || c.reload(Utc::now())).await {
+                Ok(Ok(s)) => eprintln!(
+                    "leadfall daemon: SIGHUP: configuration reloaded (changed: {}; {} records queued)",
+                    if s.changed.is_empty() { "nothing".to_string() } else { s.changed.join(", ") },
+                    s.queued
+                ),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "SIGHUP: the configuration has errors; still running with the previous one");
+                    eprintln!("leadfall daemon: SIGHUP: the configuration has errors; still running with the previous one:\n{e}");
+                }
+                Err(e) => tracing::error!(error = %e, "reload task failed"),
+            }
+        }
+    }))
 }

@@ -10,7 +10,9 @@ pub fn status(c: &Control, now: DateTime<Utc>) -> Result<Status, ControlError> {
     let conflicts = c.store.conflicts()?;
     let (dead, first) = c.store.dead_letters(20)?;
     let dead_letters = first.into_iter().collect();
-    let providers = c
+    // One snapshot: a reload during the answer cannot mix two configurations.
+    let engine = c.engine.current();
+    let providers = engine
         .settings()
         .providers
         .providers
@@ -22,7 +24,7 @@ pub fn status(c: &Control, now: DateTime<Utc>) -> Result<Status, ControlError> {
                 circuit: "closed".into(),
                 ..ProviderHealth::default()
             };
-            if let Some(rt) = c.executor().runtime(&p.id) {
+            if let Some(rt) = engine.executor().runtime(&p.id) {
                 h.circuit = rt
                     .circuit
                     .lock()

@@ -6,7 +6,7 @@
 use super::DaemonStats;
 use crate::control::StoredRecord;
 use crate::engine::merge::merge_step;
-use crate::engine::Engine;
+use crate::engine::LiveEngine;
 use crate::model::{FieldState, Record};
 use crate::store::{Leased, RecordStore, StepCommit, StoreError};
 use chrono::{DateTime, Utc};
@@ -21,8 +21,8 @@ use tokio_util::task::TaskTracker;
 pub struct WorkerContext {
     /// The store.
     pub store: Arc<dyn RecordStore>,
-    /// The engine.
-    pub engine: Engine,
+    /// The engine (a reload swaps it; each pass takes one snapshot).
+    pub engine: LiveEngine,
     /// Pokes the leaser when work arrives.
     pub wake: Arc<Notify>,
     /// Pokes the sinks when a commit wrote outbox events.
@@ -139,10 +139,11 @@ pub async fn step(ctx: &WorkerContext, leased: Leased) {
     let id = stored.record.id.clone();
     // A panic in a pass is a bug, not a vendor problem: retrying would panic
     // again, so the record is dead-lettered with the reason.
-    let engine = ctx.engine.clone();
+    let engine = ctx.engine.current();
     let input = stored.record.clone();
     let signals = stored.signals.clone();
-    let after = match tokio::spawn(async move { engine.enrich_with_signals(input, &signals).await })
+    let pass = engine.clone();
+    let after = match tokio::spawn(async move { pass.enrich_with_signals(input, &signals).await })
         .await
     {
         Ok((after, _ledger)) => after,
@@ -163,7 +164,7 @@ pub async fn step(ctx: &WorkerContext, leased: Leased) {
     let now = Utc::now();
     let mut updated: StoredRecord = stored;
     let history_before = updated.history.len();
-    let settings = ctx.engine.settings();
+    let settings = engine.settings();
     merge_step(&mut updated, after, now, &settings.precedence);
     let mut outbox = Vec::new();
     let mut due = next_due(&updated.record, now, ctx.min_requeue);

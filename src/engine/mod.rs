@@ -3,11 +3,13 @@
 //! Prints nothing; callers render.
 
 mod batch;
+mod live;
 pub mod merge;
 pub mod rescore;
 mod summary;
 
 pub use batch::{enrich_file, BatchOptions, BatchReport};
+pub use live::LiveEngine;
 pub use summary::Summary;
 
 use crate::clock::Clock;
@@ -44,6 +46,16 @@ impl Engine {
         &self.settings
     }
 
+    /// The settings, shared.
+    pub fn shared_settings(&self) -> Arc<Settings> {
+        self.settings.clone()
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
     /// The executor.
     pub fn executor(&self) -> &Executor {
         &self.executor
@@ -56,14 +68,15 @@ impl Engine {
     }
 
     /// The fields worth paying for now: those that could change the route,
-    /// plus the inputs their lookups need. `None`: enrich everything (no routes
-    /// configured, or `waterfall.enrich_everything`).
+    /// plus the inputs their lookups need, and whether the route is still
+    /// undecided. `None`: enrich everything (no routes configured, or
+    /// `waterfall.enrich_everything`).
     fn relevant(
         &self,
         record: &Record,
         signals: &[crate::control::Signal],
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Option<std::collections::BTreeSet<String>> {
+    ) -> Option<(std::collections::BTreeSet<String>, bool)> {
         let d = self
             .settings
             .decisions
@@ -123,7 +136,7 @@ impl Engine {
             }
             set.extend(more);
         }
-        Some(set)
+        Some((set, !decision.decided))
     }
 
     /// One pass with the record's behaviour signals: with routes configured, only
@@ -147,7 +160,9 @@ impl Engine {
         let mut ledger = Vec::new();
         for _ in 0..MAX_ROUNDS {
             let now = self.clock.now();
-            run.relevant = self.relevant(&record, signals, now);
+            let relevant = self.relevant(&record, signals, now);
+            run.cheapest_first = relevant.as_ref().is_some_and(|r| r.1);
+            run.relevant = relevant.map(|r| r.0);
             let calls = planner.next(&mut record, &mut run, now, &pattern);
             if calls.is_empty() {
                 break;
@@ -263,3 +278,6 @@ impl Engine {
         Ok(Engine::new(settings, executor, clock))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -144,6 +144,11 @@ impl Executor {
         self.inner.store.as_ref()
     }
 
+    /// The store, shared (a reloaded executor keeps it).
+    pub fn shared_store(&self) -> Arc<dyn CallStore> {
+        self.inner.store.clone()
+    }
+
     /// A provider's runtime state.
     pub fn runtime(&self, provider: &str) -> Option<&ProviderRuntime> {
         self.inner.runtimes.get(provider)

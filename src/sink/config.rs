@@ -39,7 +39,7 @@ const fn default_timeout_ms() -> u64 {
 }
 
 /// Where a sink delivers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SinkTarget {
     /// Append JSON lines to a file.
     Jsonl(PathBuf),
@@ -57,7 +57,7 @@ pub enum SinkTarget {
 }
 
 /// A validated sink.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sink {
     /// Name.
     pub name: String,

@@ -104,6 +104,10 @@ pub struct RunState {
     /// When set, only these fields are worth paying for (they could change the
     /// route); the others end `unknown/not_worth_it`. `None`: enrich everything.
     pub relevant: Option<BTreeSet<FieldName>>,
+    /// The route is undecided: send only the cheapest ready lookups this round,
+    /// because their answer may decide the route and make the dearer ones
+    /// not worth paying for (relevance is recomputed every round).
+    pub cheapest_first: bool,
 }
 
 /// The planner over settings, providers and the catalogue.
@@ -237,7 +241,30 @@ impl<'a> Planner<'a> {
         for w in finished {
             self.finish(record, run, &w, now);
         }
+        if run.cheapest_first {
+            self.keep_cheapest(run, &mut calls);
+        }
         calls
+    }
+
+    /// Keep the calls at the lowest price; the others stay open (their fields
+    /// were scheduled, not finished) and are planned again next round.
+    fn keep_cheapest(&self, run: &mut RunState, calls: &mut Vec<PlannedCall>) {
+        let Some(min) = calls
+            .iter()
+            .map(|c| self.cost_of(&c.operation))
+            .min_by(f64::total_cmp)
+        else {
+            return;
+        };
+        calls.retain(|c| {
+            let keep = self.cost_of(&c.operation) <= min + 1e-9;
+            if !keep && matches!(c.purpose, Purpose::Verify { guess: true, .. }) {
+                // A deferred guess was never made.
+                run.attempted.remove(Step::Guess.id());
+            }
+            keep
+        });
     }
 
     /// A field closed as `missing_input` opens again when a later call in the

@@ -4,7 +4,7 @@ use super::*;
 use crate::model::{Catalogue, FieldState, Known, Record, UnknownReason, Value};
 use crate::provider::{compile_provider, config::ProviderFile, Extracted, ProviderSet, Verdict};
 use chrono::{DateTime, TimeZone, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 const PROVIDERS: &str = r#"
@@ -569,4 +569,67 @@ fields."person.phone" = { steps = ["a.person"] }
             proptest::prop_assert_eq!(r.fields.get(f), Some(st), "input field {} changed", f);
         }
     }
+}
+
+#[test]
+fn undecided_routes_send_the_cheapest_lookup_first_and_skip_what_it_made_moot() {
+    let s = settings(
+        r#"fields."person.title" = { steps = ["a.finder"] }
+fields."person.phone" = { steps = ["a.person"] }"#,
+        None,
+    );
+    let providers = providers();
+    let catalogue = Catalogue::standard();
+    let planner = Planner {
+        settings: &s,
+        providers: &providers,
+        catalogue: &catalogue,
+    };
+    let both: BTreeSet<String> = ["person.title", "person.phone"].map(String::from).into();
+    // Without the ordering both lookups go out at once.
+    let mut r = record(PERSON);
+    let mut run = RunState {
+        relevant: Some(both.clone()),
+        ..RunState::default()
+    };
+    let ops = |calls: &[PlannedCall]| {
+        calls
+            .iter()
+            .map(|c| c.operation.clone())
+            .collect::<BTreeSet<_>>()
+    };
+    let calls = planner.next(&mut r, &mut run, t0(), &|_, _, _| None);
+    assert_eq!(
+        ops(&calls),
+        ["a.finder", "a.person"].map(String::from).into()
+    );
+
+    // Undecided: the 1-credit finder first; the 2-credit person lookup waits.
+    let mut r = record(PERSON);
+    let mut run = RunState {
+        relevant: Some(both),
+        cheapest_first: true,
+        ..RunState::default()
+    };
+    let calls = planner.next(&mut r, &mut run, t0(), &|_, _, _| None);
+    assert_eq!(ops(&calls), ["a.finder"].map(String::from).into());
+    assert!(
+        reason(&r, "person.phone").is_none(),
+        "the phone is still open"
+    );
+    planner.apply(
+        &mut r,
+        &mut run,
+        &calls[0],
+        &hit(&[("person.title", "CEO", 0.9)]),
+        1.0,
+        t0(),
+    );
+    // The title decided the route: the phone no longer matters.
+    run.relevant = Some(["person.title".to_string()].into());
+    run.cheapest_first = false;
+    let calls = planner.next(&mut r, &mut run, t0(), &|_, _, _| None);
+    assert!(calls.is_empty(), "{calls:?}");
+    assert_eq!(reason(&r, "person.phone"), Some(UnknownReason::NotWorthIt));
+    assert_eq!(r.credits_spent, 1.0);
 }
