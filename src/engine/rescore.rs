@@ -73,3 +73,71 @@ pub fn rescore(
     stored.route = Some(decision);
     event
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::Signal;
+    use crate::model::{Known, Record, Value};
+    use chrono::TimeZone;
+
+    #[test]
+    fn intent_decay_moves_a_lead_out_of_sales_now_with_an_event() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/leadfall.toml");
+        let settings = crate::config::load(&path, &|_| None).unwrap();
+        let d = settings.decisions.clone().unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 9, 1, 9, 0, 0).unwrap();
+        let (mut stored, _) = crate::engine::merge::merge_input(
+            None,
+            Record::new("lead1", t0),
+            t0,
+            &settings.precedence,
+        );
+        for (f, v) in [
+            ("company.domain", Value::Text("acme.io".into())),
+            ("company.industry", Value::Text("computer software".into())),
+            ("company.employee_count", Value::Integer(300)),
+            ("company.country", Value::Text("US".into())),
+            ("person.seniority", Value::Text("vp".into())),
+            ("person.department", Value::Text("sales".into())),
+        ] {
+            stored.record.set(
+                f,
+                FieldState::Known(Known {
+                    value: v,
+                    source: "input".into(),
+                    confidence: 1.0,
+                    observed_at: t0,
+                    expires_at: None,
+                    verified: None,
+                }),
+            );
+        }
+        stored.signals = ["pricing_page", "demo_request"]
+            .map(|kind| Signal {
+                kind: kind.into(),
+                at: t0,
+            })
+            .into();
+        let first = rescore(&d, &settings, &mut stored, &[], t0).expect("first routing");
+        assert_eq!(first["new_route"], "sales_now", "{first}");
+        // Nothing changes the next day but the scores' age: same route, no event.
+        assert!(rescore(
+            &d,
+            &settings,
+            &mut stored,
+            &[],
+            t0 + chrono::Duration::days(1)
+        )
+        .is_none());
+        // Six weeks on, the demo request left its window and the pricing visit
+        // decayed three half-lives: the lead leaves sales now.
+        let later = t0 + chrono::Duration::weeks(6);
+        let event = rescore(&d, &settings, &mut stored, &[], later).expect("a route change");
+        assert_eq!(event["id"], "lead1#2");
+        assert_eq!(event["old_route"], "sales_now");
+        assert_ne!(event["new_route"], "sales_now");
+        assert_eq!(event["at"], serde_json::json!(later));
+        assert_eq!(stored.route_history.len(), 2);
+    }
+}
