@@ -277,7 +277,12 @@ impl Executor {
         let keep = matches!(
             outcome,
             CallOutcome::Failed {
-                kind: "pending" | "rate_limited" | "transient" | "timeout" | "circuit_open" | "disabled",
+                kind: "pending"
+                    | "rate_limited"
+                    | "transient"
+                    | "timeout"
+                    | "circuit_open"
+                    | "disabled",
                 ..
             }
         );
@@ -525,7 +530,11 @@ impl Executor {
                         match classify_submit(op, status, &headers, &body) {
                             Ok(job_id) => {
                                 let attempts = earlier_attempts + schedule.attempts();
-                                self.job_submitted(key, operation, record_id, &job_id, started, attempts, throttled, status).await;
+                                self.job_submitted(
+                                    key, operation, record_id, &job_id, started, attempts,
+                                    throttled, status,
+                                )
+                                .await;
                                 rt.circuit.lock().unwrap_or_else(|e| e.into_inner()).record(
                                     true,
                                     Instant::now(),
@@ -533,7 +542,16 @@ impl Executor {
                                 );
                                 req = match build_poll_request(provider, op, &job_id) {
                                     Ok(r) => r,
-                                    Err(e) => return fail("permanent", e.to_string(), Duration::from_secs(3600), attempts, throttled, last_status),
+                                    Err(e) => {
+                                        return fail(
+                                            "permanent",
+                                            e.to_string(),
+                                            Duration::from_secs(3600),
+                                            attempts,
+                                            throttled,
+                                            last_status,
+                                        )
+                                    }
                                 };
                                 phase = Phase::Poll(job_id);
                                 earlier_attempts = attempts;
@@ -541,7 +559,14 @@ impl Executor {
                                 // The vendor needs time: the first poll waits one interval.
                                 let wait = poll_wait;
                                 if poll_deadline.is_some_and(|d| Instant::now() + wait > d) {
-                                    return fail("pending", "job submitted; its answer is not ready yet".into(), wait, attempts, throttled, last_status);
+                                    return fail(
+                                        "pending",
+                                        "job submitted; its answer is not ready yet".into(),
+                                        wait,
+                                        attempts,
+                                        throttled,
+                                        last_status,
+                                    );
                                 }
                                 tokio::time::sleep(wait).await;
                                 continue;

@@ -524,10 +524,7 @@ fn job(cx: &mut Ctx<'_>, key: &str, j: &super::config::JobFile) -> Job {
     let placeholders = j.poll_path.matches('{').count();
     if !j.poll_path.starts_with('/') {
         cx.err(format!("{key}.poll_path"), "must start with '/'");
-    } else if j.poll_path.contains('?')
-        || placeholders != 1
-        || !segments.contains(&"{job_id}")
-    {
+    } else if j.poll_path.contains('?') || placeholders != 1 || !segments.contains(&"{job_id}") {
         cx.err(
             format!("{key}.poll_path"),
             "must contain `{job_id}` as one whole path segment, no other placeholder and no query string",
@@ -671,55 +668,67 @@ fn provide(cx: &mut Ctx<'_>, key: &str, p: &ProvideFile) -> Provide {
 
 /// Compile one outcome rule (`rk` names it in errors).
 fn outcome_rule(cx: &mut Ctx<'_>, rk: String, r: &OutcomeRuleFile) -> OutcomeRule {
-            let outcome = match r.outcome.as_str() {
-                "not_found" => RuleOutcome::NotFound,
-                "pending" => RuleOutcome::Pending,
-                "rate_limited" => RuleOutcome::RateLimited,
-                "quota_exhausted" => RuleOutcome::QuotaExhausted,
-                "auth_error" => RuleOutcome::AuthError,
-                "retryable" => RuleOutcome::Retryable,
-                "fatal" => RuleOutcome::Fatal,
-                other => {
-                    cx.err(format!("{rk}.outcome"), format!("{other:?} is not one of not_found, pending, rate_limited, quota_exhausted, auth_error, retryable, fatal"));
-                    RuleOutcome::Fatal
-                }
-            };
-            let predicate = match &r.pointer {
-                None => {
-                    if !r.equals.is_empty() || !r.not_equals.is_empty() || r.is_null || r.is_empty {
-                        cx.err(format!("{rk}.pointer"), "a body predicate needs a pointer");
-                    }
-                    None
-                }
-                Some(p) => {
-                    let ptr = cx.pointer(&format!("{rk}.pointer"), p);
-                    if !r.not_equals.is_empty() && (!r.equals.is_empty() || r.is_null || r.is_empty) {
-                        cx.err(rk.clone(), "use one of equals, not_equals, is_null or is_empty");
-                    }
-                    let pred = match (r.equals.is_empty(), r.is_null, r.is_empty) {
-                        (false, false, false) => BodyPredicate::Equals(
-                            r.equals.iter().map(|v| serde_json::to_value(v).unwrap_or_default()).collect(),
-                        ),
-                        (true, true, false) => BodyPredicate::IsNull,
-                        (true, false, true) => BodyPredicate::IsEmpty,
-                        (true, false, false) if !r.not_equals.is_empty() => BodyPredicate::NotEquals(
-                            r.not_equals.iter().map(|v| serde_json::to_value(v).unwrap_or_default()).collect(),
-                        ),
-                        (true, false, false) => BodyPredicate::Exists,
-                        _ => {
-                            cx.err(rk.clone(), "use one of equals, not_equals, is_null or is_empty");
-                            BodyPredicate::Exists
-                        }
-                    };
-                    Some((ptr, pred))
-                }
-            };
-            if r.status.is_empty() && predicate.is_none() {
-                cx.err(rk, "a rule needs a status list, a pointer, or both");
-            }
-            OutcomeRule {
-                status: r.status.clone(),
-                predicate,
-                outcome,
-            }
+    let outcome = match r.outcome.as_str() {
+        "not_found" => RuleOutcome::NotFound,
+        "pending" => RuleOutcome::Pending,
+        "rate_limited" => RuleOutcome::RateLimited,
+        "quota_exhausted" => RuleOutcome::QuotaExhausted,
+        "auth_error" => RuleOutcome::AuthError,
+        "retryable" => RuleOutcome::Retryable,
+        "fatal" => RuleOutcome::Fatal,
+        other => {
+            cx.err(format!("{rk}.outcome"), format!("{other:?} is not one of not_found, pending, rate_limited, quota_exhausted, auth_error, retryable, fatal"));
+            RuleOutcome::Fatal
         }
+    };
+    let predicate = match &r.pointer {
+        None => {
+            if !r.equals.is_empty() || !r.not_equals.is_empty() || r.is_null || r.is_empty {
+                cx.err(format!("{rk}.pointer"), "a body predicate needs a pointer");
+            }
+            None
+        }
+        Some(p) => {
+            let ptr = cx.pointer(&format!("{rk}.pointer"), p);
+            if !r.not_equals.is_empty() && (!r.equals.is_empty() || r.is_null || r.is_empty) {
+                cx.err(
+                    rk.clone(),
+                    "use one of equals, not_equals, is_null or is_empty",
+                );
+            }
+            let pred = match (r.equals.is_empty(), r.is_null, r.is_empty) {
+                (false, false, false) => BodyPredicate::Equals(
+                    r.equals
+                        .iter()
+                        .map(|v| serde_json::to_value(v).unwrap_or_default())
+                        .collect(),
+                ),
+                (true, true, false) => BodyPredicate::IsNull,
+                (true, false, true) => BodyPredicate::IsEmpty,
+                (true, false, false) if !r.not_equals.is_empty() => BodyPredicate::NotEquals(
+                    r.not_equals
+                        .iter()
+                        .map(|v| serde_json::to_value(v).unwrap_or_default())
+                        .collect(),
+                ),
+                (true, false, false) => BodyPredicate::Exists,
+                _ => {
+                    cx.err(
+                        rk.clone(),
+                        "use one of equals, not_equals, is_null or is_empty",
+                    );
+                    BodyPredicate::Exists
+                }
+            };
+            Some((ptr, pred))
+        }
+    };
+    if r.status.is_empty() && predicate.is_none() {
+        cx.err(rk, "a rule needs a status list, a pointer, or both");
+    }
+    OutcomeRule {
+        status: r.status.clone(),
+        predicate,
+        outcome,
+    }
+}

@@ -68,8 +68,7 @@ pub fn build_poll_request(
             env: env.clone(),
         });
     }
-    let mut url =
-        url::Url::parse(&p.base_url).map_err(|_| RequestError::BadUrl(op.id.clone()))?;
+    let mut url = url::Url::parse(&p.base_url).map_err(|_| RequestError::BadUrl(op.id.clone()))?;
     {
         let mut segs = url
             .path_segments_mut()

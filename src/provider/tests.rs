@@ -328,7 +328,11 @@ fn a_job_polls_with_the_vendor_id_as_one_encoded_path_segment() {
     let p = p.unwrap();
     let op = &p.operations[0];
     let job = op.job.as_ref().unwrap();
-    assert_eq!(job.poll_interval, Duration::from_secs(30), "documented default");
+    assert_eq!(
+        job.poll_interval,
+        Duration::from_secs(30),
+        "documented default"
+    );
     let req = build_poll_request(&p, op, "a/b?c").unwrap();
     assert_eq!(req.method, Method::Get);
     assert_eq!(
@@ -389,12 +393,21 @@ fn provider_rules_follow_operation_rules_and_not_equals_matches_the_rest() {
         classify(op, &cat, 200, &[], br#"{"status":"CANCELED"}"#),
         Outcome::Permanent(_)
     ));
+    assert!(
+        matches!(
+            classify(op, &cat, 200, &[], br#"{"other":1}"#),
+            Outcome::Permanent(_)
+        ),
+        "a missing value is not equal to any listed one"
+    );
     assert!(matches!(
-        classify(op, &cat, 200, &[], br#"{"other":1}"#),
-        Outcome::Permanent(_)
-    ), "a missing value is not equal to any listed one");
-    assert!(matches!(
-        classify(op, &cat, 200, &[], br#"{"status":"FINISHED","data":[{"phone":"+1 415 555 0100"}]}"#),
+        classify(
+            op,
+            &cat,
+            200,
+            &[],
+            br#"{"status":"FINISHED","data":[{"phone":"+1 415 555 0100"}]}"#
+        ),
         Outcome::Hit { .. }
     ));
 }
@@ -405,11 +418,23 @@ fn a_throttled_body_can_say_how_long_to_wait() {
     let op = &p.unwrap().operations[0];
     let cat = Catalogue::standard();
     assert_eq!(
-        classify(op, &cat, 429, &[], br#"{"error":"Rate limit exceeded","retryAfterSeconds":2}"#),
+        classify(
+            op,
+            &cat,
+            429,
+            &[],
+            br#"{"error":"Rate limit exceeded","retryAfterSeconds":2}"#
+        ),
         Outcome::RateLimited(Some(Duration::from_secs(2)))
     );
     assert_eq!(
-        classify(op, &cat, 429, &[("retry-after".into(), "5".into())], br#"{"retryAfterSeconds":2}"#),
+        classify(
+            op,
+            &cat,
+            429,
+            &[("retry-after".into(), "5".into())],
+            br#"{"retryAfterSeconds":2}"#
+        ),
         Outcome::RateLimited(Some(Duration::from_secs(5))),
         "the header wins"
     );
@@ -419,7 +444,10 @@ fn a_throttled_body_can_say_how_long_to_wait() {
 fn job_and_rule_mistakes_name_file_and_key() {
     let broken = JOB_VENDOR
         .replace("/contact/enrich/bulk/{job_id}", "/contact/{job_id}/x{y}")
-        .replace("not_equals = [\"FINISHED\", \"IN_PROGRESS\"]", "not_equals = [\"FINISHED\"]\nis_null = true");
+        .replace(
+            "not_equals = [\"FINISHED\", \"IN_PROGRESS\"]",
+            "not_equals = [\"FINISHED\"]\nis_null = true",
+        );
     let (_, errors) = compile(&broken, &key_env);
     let msgs: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(
@@ -446,20 +474,35 @@ fn every_real_vendor_definition_compiles() {
         let p = compile_provider(&path, raw, &Catalogue::standard(), &|_| None, &mut errors);
         assert!(errors.is_empty(), "{errors:#?}");
         let p = p.unwrap();
-        assert!(p.missing_key_env.is_some(), "{}: keys only from the environment", p.id);
+        assert!(
+            p.missing_key_env.is_some(),
+            "{}: keys only from the environment",
+            p.id
+        );
         assert!(p.base_url.starts_with("https://"), "{}", p.id);
         ids.push(p.id);
     }
     ids.sort();
     assert_eq!(
         ids,
-        ["apollo", "builtwith", "fullenrich", "hunter", "leadmagic", "neverbounce", "peopledatalabs", "prospeo", "zerobounce"]
+        [
+            "apollo",
+            "builtwith",
+            "fullenrich",
+            "hunter",
+            "leadmagic",
+            "neverbounce",
+            "peopledatalabs",
+            "prospeo",
+            "zerobounce"
+        ]
     );
 }
 
 #[test]
 fn the_readme_ten_line_vendor_compiles() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let section = &readme[readme.find("### Adding a vendor in ten lines").unwrap()..];
     let start = section.find("```toml\n").unwrap() + "```toml\n".len();
     let block = &section[start..start + section[start..].find("```").unwrap()];
@@ -468,5 +511,9 @@ fn the_readme_ten_line_vendor_compiles() {
     assert!(errors.is_empty(), "{errors:?}");
     let p = p.unwrap();
     assert_eq!(p.operations[0].id, "acme.find-email");
-    assert_eq!(p.operations[0].requires.len(), 1, "requirements follow from the placeholders");
+    assert_eq!(
+        p.operations[0].requires.len(),
+        1,
+        "requirements follow from the placeholders"
+    );
 }

@@ -31,7 +31,10 @@ fn submitted() -> Reply {
     Reply::fixture(200, "fullenrich.contact-enrich-bulk.post.200.json")
 }
 fn in_progress() -> Reply {
-    Reply::fixture(400, "fullenrich.contact-enrich-bulk.get.400-in-progress.json")
+    Reply::fixture(
+        400,
+        "fullenrich.contact-enrich-bulk.get.400-in-progress.json",
+    )
 }
 fn finished() -> Reply {
     Reply::fixture(200, "fullenrich.contact-enrich-bulk.get.200.json")
@@ -49,7 +52,10 @@ fn assert_submit(seen: &Seen) {
             ("/data/0/first_name", json!("John")),
             ("/data/0/last_name", json!("Snow")),
             ("/data/0/domain", json!("example.com")),
-            ("/data/0/enrich_fields", json!(["contact.work_emails", "contact.phones"])),
+            (
+                "/data/0/enrich_fields",
+                json!(["contact.work_emails", "contact.phones"]),
+            ),
         ],
     );
 }
@@ -66,7 +72,11 @@ fn assert_poll(seen: &Seen) {
 }
 
 fn posts(v: &Vendor) -> usize {
-    v.replay.seen().iter().filter(|s| s.method == "POST").count()
+    v.replay
+        .seen()
+        .iter()
+        .filter(|s| s.method == "POST")
+        .count()
 }
 
 #[tokio::test]
@@ -75,9 +85,16 @@ async fn fullenrich_submit_then_poll_until_finished() {
     v.replay
         .script([submitted(), in_progress(), in_progress(), finished()]);
     let r = v.call("contact-enrich", JOHN).await;
-    assert_eq!(field(&r, "person.email"), (json!("john.snow@example.com"), 0.9), "DELIVERABLE");
+    assert_eq!(
+        field(&r, "person.email"),
+        (json!("john.snow@example.com"), 0.9),
+        "DELIVERABLE"
+    );
     assert_eq!(field(&r, "person.phone").0, json!("+15551234567"));
-    assert_eq!(field(&r, "person.title").0, json!("Head of Sales Operations"));
+    assert_eq!(
+        field(&r, "person.title").0,
+        json!("Head of Sales Operations")
+    );
     assert_eq!(field(&r, "company.employee_count").0, json!(250));
     assert_eq!(r.entry.credits, 14.0, "the job's /cost/credits");
     assert_eq!(r.entry.attempts, 4, "one submit, three polls");
@@ -85,7 +102,10 @@ async fn fullenrich_submit_then_poll_until_finished() {
     assert_submit(&seen[0]);
     seen[1..].iter().for_each(assert_poll);
     let ledger = v.executor.store().ledger().unwrap();
-    let kinds: Vec<(&str, f64)> = ledger.iter().map(|e| (e.outcome.as_str(), e.credits)).collect();
+    let kinds: Vec<(&str, f64)> = ledger
+        .iter()
+        .map(|e| (e.outcome.as_str(), e.credits))
+        .collect();
     assert_eq!(kinds, [("submitted", 0.0), ("hit", 14.0)]);
 
     // Asked again: the cache answers, nothing is sent.
@@ -100,7 +120,11 @@ async fn fullenrich_finished_without_contact_info_is_not_found() {
         "fullenrich.contact-enrich-bulk.get.200.json",
     ))
     .unwrap();
-    let contact = body.pointer_mut("/data/0").unwrap().as_object_mut().unwrap();
+    let contact = body
+        .pointer_mut("/data/0")
+        .unwrap()
+        .as_object_mut()
+        .unwrap();
     contact.insert("contact_info".into(), json!({}));
     contact.remove("profile");
     *body.pointer_mut("/cost/credits").unwrap() = json!(0);
@@ -118,7 +142,11 @@ async fn fullenrich_long_job_resumes_on_the_next_pass() {
     v.replay.script([submitted()]);
     v.replay.repeat(in_progress());
     let r = v.call("contact-enrich", JOHN).await;
-    assert_eq!(failed(&r), "pending", "still running when this pass's time is up");
+    assert_eq!(
+        failed(&r),
+        "pending",
+        "still running when this pass's time is up"
+    );
     let polls_before = v.replay.seen().len();
     assert!(polls_before >= 3, "submitted and polled: {polls_before}");
 
@@ -148,8 +176,11 @@ async fn fullenrich_crash_between_submit_and_answer_does_not_pay_twice() {
         .iter()
         .map(|(k, val)| (k.to_string(), Value::Text(val.to_string())))
         .collect();
-    let call =
-        tokio::spawn(async move { executor.execute("fullenrich.contact-enrich", &inputs, None).await });
+    let call = tokio::spawn(async move {
+        executor
+            .execute("fullenrich.contact-enrich", &inputs, None)
+            .await
+    });
     // Submitted and polled once: then the process "dies" mid-poll.
     replay.wait_for_requests(2).await;
     call.abort();
@@ -166,20 +197,30 @@ async fn fullenrich_crash_between_submit_and_answer_does_not_pay_twice() {
     );
     let r = v.call("contact-enrich", JOHN).await;
     assert_eq!(field(&r, "person.email").0, json!("john.snow@example.com"));
-    assert_eq!(posts(&v), 1, "the restart resumed the job instead of submitting again");
+    assert_eq!(
+        posts(&v),
+        1,
+        "the restart resumed the job instead of submitting again"
+    );
     assert_poll(replay.seen().last().unwrap());
     let ledger = v.executor.store().ledger().unwrap();
     let billed: f64 = ledger.iter().map(|e| e.credits).sum();
     assert_eq!(billed, 14.0, "{ledger:#?}");
-    assert_eq!(ledger.iter().filter(|e| e.outcome == "submitted").count(), 1);
+    assert_eq!(
+        ledger.iter().filter(|e| e.outcome == "submitted").count(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn fullenrich_submit_and_poll_failures() {
     // 429 on submit (no headers; "try again in 1m"): retried with backoff.
     let v = Vendor::start_with("fullenrich", fast_polls(Duration::from_secs(10))).await;
-    v.replay
-        .script([Reply::fixture(429, "fullenrich.429.json"), submitted(), finished()]);
+    v.replay.script([
+        Reply::fixture(429, "fullenrich.429.json"),
+        submitted(),
+        finished(),
+    ]);
     let r = v.call("contact-enrich", JOHN).await;
     assert_eq!(r.entry.throttled, 1);
     assert_eq!(field(&r, "person.email").0, json!("john.snow@example.com"));
@@ -222,9 +263,16 @@ async fn fullenrich_submit_and_poll_failures() {
     let v = Vendor::start_with("fullenrich", fast_polls(Duration::from_secs(10))).await;
     v.replay.script([
         submitted(),
-        Reply::text(402, "application/json", r#"{"id":"x","status":"CREDITS_INSUFFICIENT","data":[]}"#),
+        Reply::text(
+            402,
+            "application/json",
+            r#"{"id":"x","status":"CREDITS_INSUFFICIENT","data":[]}"#,
+        ),
     ]);
-    assert_eq!(failed(&v.call("contact-enrich", JOHN).await), "quota_exhausted");
+    assert_eq!(
+        failed(&v.call("contact-enrich", JOHN).await),
+        "quota_exhausted"
+    );
 }
 
 /// Open again in the same process: sled releases the previous handle's file

@@ -16,20 +16,30 @@ async fn hunter_email_finder_found() {
     v.replay
         .script([Reply::fixture(200, "hunter.email-finder.200.json")]);
     let r = v.call("email-finder", PATRICK).await;
-    assert_eq!(field(&r, "person.email"), (json!("patrick@stripe.com"), 0.99));
+    assert_eq!(
+        field(&r, "person.email"),
+        (json!("patrick@stripe.com"), 0.99)
+    );
     assert_eq!(field(&r, "person.title").0, json!("CEO"));
     assert_eq!(
         field(&r, "person.linkedin_url").0,
         json!("https://linkedin.com/in/patrickcollison")
     );
-    assert!(hit(&r).iter().all(|(f, _, _)| f != "person.phone"), "null phone is no value");
+    assert!(
+        hit(&r).iter().all(|(f, _, _)| f != "person.phone"),
+        "null phone is no value"
+    );
     assert_eq!(r.entry.credits, 1.0, "1 credit per email found");
     assert_shape(
         &v.only_request(),
         "GET",
         "/v2/email-finder",
         AuthAt::Query("api_key"),
-        &[("first_name", "Patrick"), ("last_name", "Collison"), ("domain", "stripe.com")],
+        &[
+            ("first_name", "Patrick"),
+            ("last_name", "Collison"),
+            ("domain", "stripe.com"),
+        ],
         &[],
     );
 }
@@ -38,14 +48,20 @@ async fn hunter_email_finder_found() {
 async fn hunter_email_finder_not_found_throttle_and_quota() {
     // Not found is 200 with `data.email` null, and free.
     let v = Vendor::start("hunter").await;
-    v.replay
-        .script([Reply::fixture(200, "hunter.email-finder.not-found.constructed.json")]);
+    v.replay.script([Reply::fixture(
+        200,
+        "hunter.email-finder.not-found.constructed.json",
+    )]);
     assert_not_found(&v.call("email-finder", PATRICK).await);
 
     // 403 is Hunter's throttle (retried); no rate headers exist.
     let v = Vendor::start("hunter").await;
     v.replay.script([
-        Reply::text(403, "application/json", r#"{"errors":[{"id":"too_many_requests","code":403}]}"#),
+        Reply::text(
+            403,
+            "application/json",
+            r#"{"errors":[{"id":"too_many_requests","code":403}]}"#,
+        ),
         Reply::fixture(200, "hunter.email-finder.200.json"),
     ]);
     let r = v.call("email-finder", PATRICK).await;
@@ -65,7 +81,8 @@ async fn hunter_email_finder_not_found_throttle_and_quota() {
 
     // A 400 (missing parameter) is a provider error, not retried.
     let v = Vendor::start("hunter").await;
-    v.replay.script([Reply::fixture(400, "hunter.error.400.json")]);
+    v.replay
+        .script([Reply::fixture(400, "hunter.error.400.json")]);
     assert_eq!(failed(&v.call("email-finder", PATRICK).await), "permanent");
     assert_eq!(v.replay.seen().len(), 1);
 
@@ -89,7 +106,10 @@ async fn leadmagic_email_finder() {
     v.replay
         .script([Reply::fixture(200, "leadmagic.email-finder.200.json")]);
     let r = v.call("email-finder", bill).await;
-    assert_eq!(field(&r, "person.email"), (json!("billg@microsoft.com"), 0.9));
+    assert_eq!(
+        field(&r, "person.email"),
+        (json!("billg@microsoft.com"), 0.9)
+    );
     assert_eq!(field(&r, "company.employee_count").0, json!(10001));
     assert_eq!(field(&r, "company.industry").0, json!("Computer Software"));
     assert_eq!(r.entry.credits, 1.0, "credits_consumed");
@@ -109,13 +129,19 @@ async fn leadmagic_email_finder() {
     assert!(v.only_request().body.unwrap().get("company_name").is_none());
 
     let v = Vendor::start("leadmagic").await;
-    v.replay
-        .script([Reply::fixture(200, "leadmagic.email-finder.not-found.constructed.json")]);
+    v.replay.script([Reply::fixture(
+        200,
+        "leadmagic.email-finder.not-found.constructed.json",
+    )]);
     assert_not_found(&v.call("email-finder", bill).await);
 
     let v = Vendor::start("leadmagic").await;
     v.replay.script([
-        Reply::text(429, "application/json", r#"{"error":"rate_limited","message":"Too many requests"}"#),
+        Reply::text(
+            429,
+            "application/json",
+            r#"{"error":"rate_limited","message":"Too many requests"}"#,
+        ),
         Reply::fixture(200, "leadmagic.email-finder.200.json"),
     ]);
     let r = v.call("email-finder", bill).await;
@@ -123,8 +149,15 @@ async fn leadmagic_email_finder() {
     assert_eq!(field(&r, "person.email").0, json!("billg@microsoft.com"));
 
     let v = Vendor::start("leadmagic").await;
-    v.replay.script([Reply::text(402, "application/json", r#"{"error":"payment_required","message":"Out of credits"}"#)]);
-    assert_eq!(failed(&v.call("email-finder", bill).await), "quota_exhausted");
+    v.replay.script([Reply::text(
+        402,
+        "application/json",
+        r#"{"error":"payment_required","message":"Out of credits"}"#,
+    )]);
+    assert_eq!(
+        failed(&v.call("email-finder", bill).await),
+        "quota_exhausted"
+    );
 
     assert_faults(
         "leadmagic",
@@ -143,7 +176,10 @@ async fn leadmagic_mobile_finder() {
         .script([Reply::fixture(200, "leadmagic.mobile-finder.200.json")]);
     let r = v.call("mobile-finder", who).await;
     assert_eq!(field(&r, "person.phone").0, json!("+1234567890"));
-    assert_eq!(r.entry.credits, 1.0, "the vendor's credits_consumed wins over the model's 5");
+    assert_eq!(
+        r.entry.credits, 1.0,
+        "the vendor's credits_consumed wins over the model's 5"
+    );
     assert_shape(
         &v.only_request(),
         "POST",
@@ -154,8 +190,10 @@ async fn leadmagic_mobile_finder() {
     );
 
     let v = Vendor::start("leadmagic").await;
-    v.replay
-        .script([Reply::fixture(200, "leadmagic.mobile-finder.not-found.constructed.json")]);
+    v.replay.script([Reply::fixture(
+        200,
+        "leadmagic.mobile-finder.not-found.constructed.json",
+    )]);
     assert_not_found(&v.call("mobile-finder", who).await);
 }
 
@@ -167,11 +205,20 @@ async fn prospeo_enrich_person() {
         ("company.domain", "intercom.com"),
     ];
     let v = Vendor::start("prospeo").await;
-    v.replay
-        .script([Reply::fixture(200, "prospeo.enrich-person.200.constructed.json")]);
+    v.replay.script([Reply::fixture(
+        200,
+        "prospeo.enrich-person.200.constructed.json",
+    )]);
     let r = v.call("enrich-person", eoghan).await;
-    assert_eq!(field(&r, "person.email"), (json!("eoghan@intercom.com"), 0.95));
-    assert_eq!(field(&r, "person.seniority").0, json!("c_suite"), "picked from the current job");
+    assert_eq!(
+        field(&r, "person.email"),
+        (json!("eoghan@intercom.com"), 0.95)
+    );
+    assert_eq!(
+        field(&r, "person.seniority").0,
+        json!("c_suite"),
+        "picked from the current job"
+    );
     assert_eq!(field(&r, "company.employee_count").0, json!(1200));
     assert_eq!(field(&r, "company.revenue_band").0, json!("$100M-$250M"));
     assert_eq!(r.entry.credits, 1.0);
@@ -191,8 +238,10 @@ async fn prospeo_enrich_person() {
 
     // NO_MATCH arrives as HTTP 400 with the code in the body.
     let v = Vendor::start("prospeo").await;
-    v.replay
-        .script([Reply::fixture(400, "prospeo.enrich-person.no-match.constructed.json")]);
+    v.replay.script([Reply::fixture(
+        400,
+        "prospeo.enrich-person.no-match.constructed.json",
+    )]);
     assert_not_found(&v.call("enrich-person", eoghan).await);
 
     // RATE_LIMITED as 429 with the code in the body: retried.
@@ -212,7 +261,10 @@ async fn prospeo_enrich_person() {
         "application/json",
         r#"{"error":true,"error_code":"INSUFFICIENT_CREDITS"}"#,
     )]);
-    assert_eq!(failed(&v.call("enrich-person", eoghan).await), "quota_exhausted");
+    assert_eq!(
+        failed(&v.call("enrich-person", eoghan).await),
+        "quota_exhausted"
+    );
 
     assert_faults(
         "prospeo",

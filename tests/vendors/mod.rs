@@ -216,11 +216,8 @@ pub fn assert_shape(
 /// (`found` is the success answer); 5xx for good is `transient`.
 pub async fn assert_faults(id: &str, op: &str, inputs: &[(&str, &str)], found: replay::Reply) {
     let v = Vendor::start(id).await;
-    v.replay.script([replay::Reply::text(
-        401,
-        "text/plain",
-        "Invalid API key",
-    )]);
+    v.replay
+        .script([replay::Reply::text(401, "text/plain", "Invalid API key")]);
     let r = v.call(op, inputs).await;
     assert_eq!(failed(&r), "auth_error", "{id}.{op} 401");
     assert_eq!(v.replay.seen().len(), 1, "{id}.{op}: a 401 is not retried");
@@ -230,7 +227,11 @@ pub async fn assert_faults(id: &str, op: &str, inputs: &[(&str, &str)], found: r
     v.replay.script([five.clone(), five.clone(), found]);
     let r = v.call(op, inputs).await;
     assert!(!hit(&r).is_empty() || r.entry.outcome == "hit", "{id}.{op}");
-    assert_eq!(v.replay.seen().len(), 3, "{id}.{op}: 5xx twice, then the answer");
+    assert_eq!(
+        v.replay.seen().len(),
+        3,
+        "{id}.{op}: 5xx twice, then the answer"
+    );
     assert_eq!(r.entry.attempts, 3);
 
     let v = Vendor::start(id).await;

@@ -12,12 +12,19 @@ async fn apollo_people_match() {
     v.replay
         .script([Reply::fixture(200, "apollo.people-match.200.json")]);
     let r = v.call("people-match", TIM).await;
-    assert_eq!(field(&r, "person.email"), (json!("tim@apollo.io"), 0.95), "email_status verified");
+    assert_eq!(
+        field(&r, "person.email"),
+        (json!("tim@apollo.io"), 0.95),
+        "email_status verified"
+    );
     assert_eq!(field(&r, "person.seniority").0, json!("founder"));
     assert_eq!(field(&r, "person.title").0, json!("Founder & CEO"));
     assert_eq!(field(&r, "company.employee_count").0, json!(1600));
     let (tech, _) = field(&r, "company.tech_stack");
-    assert!(tech.as_array().unwrap().contains(&json!("salesforce")), "{tech}");
+    assert!(
+        tech.as_array().unwrap().contains(&json!("salesforce")),
+        "{tech}"
+    );
     assert_eq!(r.entry.credits, 1.0);
     // Parameters in the query string of a POST, key in x-api-key.
     assert_shape(
@@ -31,7 +38,8 @@ async fn apollo_people_match() {
 
     // No match: 200 with `person` null.
     let v = Vendor::start("apollo").await;
-    v.replay.script([Reply::text(200, "application/json", r#"{"person":null}"#)]);
+    v.replay
+        .script([Reply::text(200, "application/json", r#"{"person":null}"#)]);
     assert_not_found(&v.call("people-match", TIM).await);
 
     // 429 with Apollo's window headers and retry-after: honoured, then the answer.
@@ -47,7 +55,10 @@ async fn apollo_people_match() {
     let r = v.call("people-match", TIM).await;
     assert_eq!(field(&r, "person.email").0, json!("tim@apollo.io"));
     assert_eq!(r.entry.throttled, 1);
-    assert!(started.elapsed() >= Duration::from_millis(900), "retry-after: 1 honoured");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "retry-after: 1 honoured"
+    );
 
     // A key without the endpoint in scope: 403 API_INACCESSIBLE.
     let v = Vendor::start("apollo").await;
@@ -83,16 +94,32 @@ async fn peopledatalabs_person_enrich() {
     let v = Vendor::start("peopledatalabs").await;
     v.replay.script([found()]);
     let r = v.call("person-enrich", sean).await;
-    assert_eq!(field(&r, "person.email"), (json!("sean@peopledatalabs.com"), 0.9), "likelihood 9/10");
-    assert_eq!(field(&r, "person.seniority").0, json!("c_suite"), "cxo mapped");
-    assert_eq!(field(&r, "company.employee_count").0, json!(126), "51-200 → midpoint");
+    assert_eq!(
+        field(&r, "person.email"),
+        (json!("sean@peopledatalabs.com"), 0.9),
+        "likelihood 9/10"
+    );
+    assert_eq!(
+        field(&r, "person.seniority").0,
+        json!("c_suite"),
+        "cxo mapped"
+    );
+    assert_eq!(
+        field(&r, "company.employee_count").0,
+        json!(125),
+        "51-200 → midpoint"
+    );
     assert_eq!(r.entry.credits, 1.0, "x-call-credits-spent");
     assert_shape(
         &v.only_request(),
         "GET",
         "/v5/person/enrich",
         AuthAt::Header("x-api-key", ""),
-        &[("first_name", "Sean"), ("last_name", "Thorne"), ("company", "peopledatalabs.com")],
+        &[
+            ("first_name", "Sean"),
+            ("last_name", "Thorne"),
+            ("company", "peopledatalabs.com"),
+        ],
         &[],
     );
 
@@ -115,7 +142,10 @@ async fn peopledatalabs_person_enrich() {
     ]);
     let r = v.call("person-enrich", sean).await;
     assert_eq!(r.entry.throttled, 1);
-    assert_eq!(field(&r, "person.email").0, json!("sean@peopledatalabs.com"));
+    assert_eq!(
+        field(&r, "person.email").0,
+        json!("sean@peopledatalabs.com")
+    );
 
     let v = Vendor::start("peopledatalabs").await;
     v.replay.script([Reply::text(
@@ -123,7 +153,10 @@ async fn peopledatalabs_person_enrich() {
         "application/json",
         r#"{"status":402,"error":{"type":"payment_required","message":"You have hit your account maximum"}}"#,
     )]);
-    assert_eq!(failed(&v.call("person-enrich", sean).await), "quota_exhausted");
+    assert_eq!(
+        failed(&v.call("person-enrich", sean).await),
+        "quota_exhausted"
+    );
 
     assert_faults("peopledatalabs", "person-enrich", sean, found()).await;
 }

@@ -3,7 +3,7 @@
 //! base URLs and key variables are overridable from config and environment;
 //! and the engine runs a record through the real definitions.
 
-use super::replay::{Reply, Replay};
+use super::replay::{Replay, Reply};
 use super::*;
 use leadfall::config;
 use leadfall::engine::Engine;
@@ -44,11 +44,18 @@ fn check(extra_env: &[(&str, &str)], json: bool) -> std::process::Output {
 #[test]
 fn check_reports_vendors_keys_and_orders_for_the_real_profile() {
     let out = check(&[("HUNTER_API_KEY", "secret-hunter-key")], true);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], true);
     let providers = v["providers"].as_array().unwrap();
-    let ids: Vec<&str> = providers.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = providers
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
     assert_eq!(
         ids,
         [
@@ -84,7 +91,10 @@ fn check_reports_vendors_keys_and_orders_for_the_real_profile() {
         .clone();
     assert_eq!(email[0], "builtin.email-guess");
     assert_eq!(email[1], "hunter.email-finder");
-    assert_eq!(email.as_array().unwrap().last().unwrap(), "(verify: zerobounce.validate)");
+    assert_eq!(
+        email.as_array().unwrap().last().unwrap(),
+        "(verify: zerobounce.validate)"
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("secret-hunter-key"));
 
     // The human table says the same.
@@ -122,12 +132,13 @@ fn base_url_and_key_variable_are_overridable_from_config_and_environment() {
     assert_eq!(hunter.base_url, "https://proxy.internal/hunter/v2");
     assert!(hunter.auth.is_some(), "key read from TEAM_HUNTER_KEY");
     assert_eq!(
-        s.providers.providers["apollo"].base_url,
-        "http://127.0.0.1:9/apollo",
+        s.providers.providers["apollo"].base_url, "http://127.0.0.1:9/apollo",
         "the environment wins over config"
     );
     assert_eq!(
-        s.providers.providers["peopledatalabs"].missing_key_env.as_deref(),
+        s.providers.providers["peopledatalabs"]
+            .missing_key_env
+            .as_deref(),
         Some("PDL_KEY_EMEA")
     );
     // Nothing else changes when a vendor is pointed elsewhere.
@@ -181,7 +192,19 @@ async fn the_real_profile_fills_an_email_through_hunter_and_zerobounce() {
     };
     // The free guess is checked first and rejected; Hunter finds; ZeroBounce accepts.
     zerobounce.script([invalid, Reply::fixture(200, "zerobounce.validate.200.json")]);
-    hunter.script([Reply::fixture(200, "hunter.email-finder.200.json")]);
+    hunter.script_path(
+        "/v2/email-finder",
+        [Reply::fixture(200, "hunter.email-finder.200.json")],
+    );
+    // Hunter is also the last tech-stack step (BuiltWith and Apollo have no key here).
+    hunter.script_path(
+        "/v2/companies/find",
+        [Reply::text(
+            404,
+            "application/json",
+            r#"{"errors":[{"id":"not_found","code":404}]}"#,
+        )],
+    );
     let settings = Arc::new(settings);
     let executor = Executor::new(
         Arc::new(settings.providers.clone()),
@@ -215,10 +238,25 @@ async fn the_real_profile_fills_an_email_through_hunter_and_zerobounce() {
     assert_eq!(email["value"], "patrick@stripe.com");
     assert_eq!(email["source"], "hunter.email-finder");
     // Fields only keyless vendors could fill say which key to set.
+    let revenue = serde_json::to_value(out.state("company.revenue_band")).unwrap();
+    assert_eq!(revenue["state"], "unknown", "{revenue:#}");
+    assert_eq!(revenue["reason"], "not_attempted", "{revenue:#}");
+    assert!(
+        revenue["detail"]
+            .as_str()
+            .unwrap()
+            .contains("APOLLO_API_KEY"),
+        "{revenue:#}"
+    );
+    // Hunter's company lookup (the tech stack's last step) also answers for industry.
     let industry = serde_json::to_value(out.state("company.industry")).unwrap();
-    assert_eq!(industry["state"], "unknown", "{industry:#}");
-    assert_eq!(industry["reason"], "not_attempted", "{industry:#}");
+    assert_eq!(industry["reason"], "not_found", "{industry:#}");
+    let tech = serde_json::to_value(out.state("company.tech_stack")).unwrap();
+    assert_eq!(tech["reason"], "not_found", "{tech:#}");
     let credits: f64 = ledger.iter().map(|e| e.credits).sum();
-    assert_eq!(credits, 3.0, "two verifications and one email found: {ledger:#?}");
+    assert_eq!(
+        credits, 3.0,
+        "two verifications and one email found: {ledger:#?}"
+    );
     assert_eq!(zerobounce.seen().len(), 2);
 }

@@ -59,6 +59,9 @@ pub struct Seen {
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
     pub body: Option<serde_json::Value>,
+    /// When forwarding (to a Prism mock): the answer's status and its
+    /// `sl-violations` header (Prism's validation findings), if any.
+    pub forwarded: Option<(u16, Option<String>)>,
 }
 
 impl Seen {
@@ -79,6 +82,10 @@ impl Seen {
 
 #[derive(Default)]
 struct State {
+    /// Answers for one path, used before `script`.
+    by_path: std::collections::HashMap<String, VecDeque<Reply>>,
+    /// Forward every request here instead of answering from the script.
+    forward: Option<String>,
     script: VecDeque<Reply>,
     /// Answer given when the script is empty (a test that needs "always pending").
     repeat: Option<Reply>,
@@ -117,6 +124,22 @@ impl Replay {
         self.state.lock().unwrap().script.extend(replies);
     }
 
+    /// Queue answers for requests to one path (used before the shared script).
+    pub fn script_path(&self, path: &str, replies: impl IntoIterator<Item = Reply>) {
+        self.state
+            .lock()
+            .unwrap()
+            .by_path
+            .entry(path.to_string())
+            .or_default()
+            .extend(replies);
+    }
+
+    /// Forward every request to `target` and relay its answer (a recording proxy).
+    pub fn forward(&self, target: &str) {
+        self.state.lock().unwrap().forward = Some(target.to_string());
+    }
+
     /// The answer once the script is used up.
     pub fn repeat(&self, reply: Reply) {
         self.state.lock().unwrap().repeat = Some(reply);
@@ -150,7 +173,11 @@ impl Replay {
             query: parts
                 .uri
                 .query()
-                .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .map(|q| {
+                    url::form_urlencoded::parse(q.as_bytes())
+                        .into_owned()
+                        .collect()
+                })
                 .unwrap_or_default(),
             headers: parts
                 .headers
@@ -158,11 +185,22 @@ impl Replay {
                 .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
                 .collect(),
             body: serde_json::from_slice(&bytes).ok(),
+            forwarded: None,
         };
+        let target = self.state.lock().unwrap().forward.clone();
+        if let Some(target) = target {
+            let raw_query = parts.uri.query().map(str::to_string);
+            return self.relay(&target, seen, raw_query, bytes.to_vec()).await;
+        }
         let reply = {
             let mut st = self.state.lock().unwrap();
+            let path = seen.path.clone();
             st.seen.push(seen);
-            st.script.pop_front().or_else(|| st.repeat.clone())
+            st.by_path
+                .get_mut(&path)
+                .and_then(VecDeque::pop_front)
+                .or_else(|| st.script.pop_front())
+                .or_else(|| st.repeat.clone())
         };
         self.seen_changed.notify_waiters();
         let Some(reply) = reply else {
@@ -176,5 +214,55 @@ impl Replay {
             b = b.header(k, v);
         }
         b.body(Body::from(reply.body)).unwrap()
+    }
+
+    /// Send the request on to `target` unchanged and relay the answer,
+    /// recording its status and Prism's `sl-violations` header.
+    // The mock's answers are small test bodies; the capped reader is for vendors.
+    #[allow(clippy::disallowed_methods)]
+    async fn relay(
+        &self,
+        target: &str,
+        mut seen: Seen,
+        raw_query: Option<String>,
+        body: Vec<u8>,
+    ) -> Response<Body> {
+        let mut url = format!("{target}{}", seen.path);
+        if let Some(q) = raw_query {
+            url.push('?');
+            url.push_str(&q);
+        }
+        let client = reqwest::Client::new();
+        let method = reqwest::Method::from_bytes(seen.method.as_bytes()).unwrap();
+        let mut req = client.request(method, url).body(body);
+        for (k, v) in &seen.headers {
+            if !k.eq_ignore_ascii_case("host") && !k.eq_ignore_ascii_case("content-length") {
+                req = req.header(k, v);
+            }
+        }
+        let resp = req.send().await.expect("forward to the mock");
+        let status = resp.status().as_u16();
+        let violations = resp
+            .headers()
+            .get("sl-violations")
+            .map(|v| v.to_str().unwrap_or("").to_string());
+        let headers: Vec<(String, String)> = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let bytes = resp.bytes().await.unwrap_or_default();
+        seen.forwarded = Some((status, violations));
+        self.state.lock().unwrap().seen.push(seen);
+        self.seen_changed.notify_waiters();
+        let mut b = Response::builder().status(status);
+        for (k, v) in headers {
+            if !k.eq_ignore_ascii_case("content-length")
+                && !k.eq_ignore_ascii_case("transfer-encoding")
+            {
+                b = b.header(k, v);
+            }
+        }
+        b.body(Body::from(bytes)).unwrap()
     }
 }

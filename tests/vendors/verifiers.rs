@@ -41,11 +41,17 @@ async fn zerobounce_validate() {
         ("unknown", Verdict::Unknown, 0.0),
     ] {
         let v = Vendor::start("zerobounce").await;
-        v.replay
-            .script([with_status("zerobounce.validate.200.json", "/status", status)]);
+        v.replay.script([with_status(
+            "zerobounce.validate.200.json",
+            "/status",
+            status,
+        )]);
         let r = v.call("validate", JILL).await;
         assert_eq!(verdict(&r), expected, "{status}");
-        assert_eq!(r.entry.credits, credits, "{status}: `unknown` is not charged");
+        assert_eq!(
+            r.entry.credits, credits,
+            "{status}: `unknown` is not charged"
+        );
     }
     // 403 is ZeroBounce's temporary shield: wait and retry, not an auth error.
     let v = Vendor::start("zerobounce").await;
@@ -84,8 +90,10 @@ async fn zerobounce_validate() {
 #[tokio::test]
 async fn neverbounce_single_check() {
     let v = Vendor::start("neverbounce").await;
-    v.replay
-        .script([Reply::fixture(200, "neverbounce.single-check.200-credits-info.json")]);
+    v.replay.script([Reply::fixture(
+        200,
+        "neverbounce.single-check.200-credits-info.json",
+    )]);
     let r = v.call("single-check", JILL).await;
     assert_eq!(verdict(&r), Verdict::Valid);
     let billed: serde_json::Value = serde_json::from_slice(&replay::fixture_bytes(
@@ -94,7 +102,9 @@ async fn neverbounce_single_check() {
     .unwrap();
     assert_eq!(
         Some(r.entry.credits),
-        billed.pointer("/credits_info/paid_credits_used").and_then(|v| v.as_f64()),
+        billed
+            .pointer("/credits_info/paid_credits_used")
+            .and_then(|v| v.as_f64()),
         "the vendor's credits_info wins"
     );
     assert_shape(
@@ -111,7 +121,10 @@ async fn neverbounce_single_check() {
         "/result",
         "catchall",
     )]);
-    assert_eq!(verdict(&v.call("single-check", JILL).await), Verdict::CatchAll);
+    assert_eq!(
+        verdict(&v.call("single-check", JILL).await),
+        Verdict::CatchAll
+    );
 
     // Errors are HTTP 200 with a `status`: throttling is retried...
     let v = Vendor::start("neverbounce").await;
@@ -123,14 +136,21 @@ async fn neverbounce_single_check() {
     assert_eq!(r.entry.throttled, 1);
     assert_eq!(verdict(&r), Verdict::Valid);
     // ... a bad key is an auth error, any other failure a provider error.
-    for (status, kind) in [("auth_failure", "auth_error"), ("general_failure", "permanent")] {
+    for (status, kind) in [
+        ("auth_failure", "auth_error"),
+        ("general_failure", "permanent"),
+    ] {
         let v = Vendor::start("neverbounce").await;
         v.replay.script([Reply::text(
             200,
             "application/json",
             &format!(r#"{{"status":"{status}","message":"x","execution_time":1}}"#),
         )]);
-        assert_eq!(failed(&v.call("single-check", JILL).await), kind, "{status}");
+        assert_eq!(
+            failed(&v.call("single-check", JILL).await),
+            kind,
+            "{status}"
+        );
     }
 
     assert_faults(
@@ -151,7 +171,10 @@ async fn hunter_email_verifier() {
         Reply::fixture(200, "hunter.email-verifier.200.json"),
     ]);
     let r = v.call("email-verifier", JILL).await;
-    assert!(matches!(verdict(&r), Verdict::Valid | Verdict::CatchAll | Verdict::Invalid | Verdict::Unknown));
+    assert!(matches!(
+        verdict(&r),
+        Verdict::Valid | Verdict::CatchAll | Verdict::Invalid | Verdict::Unknown
+    ));
     let seen = v.replay.seen();
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[0].query("email"), seen[1].query("email"));
@@ -171,7 +194,10 @@ async fn leadmagic_email_validation() {
     v.replay
         .script([Reply::fixture(200, "leadmagic.email-validate.200.json")]);
     let r = v
-        .call("email-validation", &[("person.email", "jesse@leadmagic.io")])
+        .call(
+            "email-validation",
+            &[("person.email", "jesse@leadmagic.io")],
+        )
         .await;
     assert_eq!(verdict(&r), Verdict::Valid);
     assert_eq!(r.entry.credits, 0.05, "credits_consumed");
