@@ -14,3 +14,6 @@ mod demo;
 mod enrich;
 /// Scores and routes: decision-relevant enrichment against enriching everything.
 mod routing;
+/// Real vendor definitions (`providers/*.toml`) against replays of their
+/// documented answers and Prism mocks of their OpenAPI specs; the real profile.
+mod vendors;

@@ -23,6 +23,10 @@ struct CheckReport {
     ok: bool,
     errors: Vec<String>,
     providers: Vec<ProviderLine>,
+    /// Providers ready to call (key set, or none needed).
+    configured: Vec<String>,
+    /// Key variables to set, one per disabled provider.
+    missing_keys: Vec<String>,
     waterfalls: Vec<(String, Vec<String>)>,
 }
 
@@ -36,6 +40,8 @@ pub fn run(_args: Args, g: &Global) -> anyhow::Result<ExitCode> {
                     ok: false,
                     errors: errs.0.iter().map(ToString::to_string).collect(),
                     providers: vec![],
+                    configured: vec![],
+                    missing_keys: vec![],
                     waterfalls: vec![],
                 })?;
             } else {
@@ -61,6 +67,19 @@ pub fn run(_args: Args, g: &Global) -> anyhow::Result<ExitCode> {
             }),
         })
         .collect();
+    let configured: Vec<String> = settings
+        .providers
+        .providers
+        .values()
+        .filter(|p| p.missing_key_env.is_none())
+        .map(|p| p.id.clone())
+        .collect();
+    let missing_keys: Vec<String> = settings
+        .providers
+        .providers
+        .values()
+        .filter_map(|p| p.missing_key_env.clone())
+        .collect();
     let waterfalls: Vec<(String, Vec<String>)> = settings
         .waterfall
         .fields
@@ -78,6 +97,8 @@ pub fn run(_args: Args, g: &Global) -> anyhow::Result<ExitCode> {
             ok: true,
             errors: vec![],
             providers,
+            configured,
+            missing_keys,
             waterfalls,
         })?;
         return Ok(ExitCode::SUCCESS);
@@ -97,6 +118,16 @@ pub fn run(_args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         ]);
     }
     println!("{t}");
+    println!(
+        "{} of {} vendors have a key{}",
+        configured.len(),
+        providers.len(),
+        if missing_keys.is_empty() {
+            String::new()
+        } else {
+            format!("; to enable the others set {}", missing_keys.join(", "))
+        }
+    );
     let mut t = render::table(&["field", "waterfall order"]);
     for (f, steps) in &waterfalls {
         t.add_row([f.clone(), steps.join(" → ")]);

@@ -39,6 +39,24 @@ pub struct ConfigFile {
     /// Where route-change events are delivered.
     #[serde(default)]
     pub sinks: Vec<crate::sink::SinkFile>,
+    /// Per-provider deployment overrides, keyed by provider id: where the vendor
+    /// is reached and which variable holds its key. The environment wins:
+    /// `LEADFALL_PROVIDER_<ID>_BASE_URL`, `LEADFALL_PROVIDER_<ID>_KEY_ENV`.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderOverrideFile>,
+}
+
+/// `[providers.<id>]`: a proxy, a regional endpoint or a test server, and the
+/// key variable. Nothing else about the vendor changes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderOverrideFile {
+    /// Replaces the definition's `base_url`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Replaces the definition's `auth.env`: the environment variable holding the key.
+    #[serde(default)]
+    pub key_env: Option<String>,
 }
 
 /// `[precedence]`: source order, highest first.

@@ -4,11 +4,11 @@
 
 mod file;
 
-pub use file::{ConfigFile, CustomFieldFile, DaemonFile, EngineFile};
+pub use file::{ConfigFile, CustomFieldFile, DaemonFile, EngineFile, ProviderOverrideFile};
 
 use crate::diag::{toml_error, ConfigError, ConfigErrors};
 use crate::model::{Catalogue, FieldDef};
-use crate::provider::{compile_provider, config::ProviderFile, ProviderSet};
+use crate::provider::{compile_provider_with, config::ProviderFile, Overrides, ProviderSet};
 use crate::waterfall::{compile_waterfalls, WaterfallSettings};
 use std::path::{Path, PathBuf};
 
@@ -172,6 +172,8 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
     let mut providers = ProviderSet::default();
     let mut provider_files = Vec::new();
     let mut digest = std::collections::hash_map::DefaultHasher::new();
+    // Ids of every definition read, compiled or not (for `[providers.<id>]` checks).
+    let mut loaded_ids = std::collections::BTreeSet::new();
     for dir in &raw.provider_dirs {
         // Canonical, so errors name `providers/x.toml`, not `config/../providers/x.toml`.
         let dir_path = base.join(dir);
@@ -205,6 +207,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
                     continue;
                 }
             };
+            loaded_ids.insert(raw_p.id.clone());
             if providers.providers.contains_key(&raw_p.id) {
                 errors.push(ConfigError::at(
                     &file,
@@ -213,10 +216,29 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
                 ));
                 continue;
             }
-            if let Some(p) = compile_provider(&file, raw_p, &catalogue, env, &mut errors) {
+            let overrides = raw
+                .providers
+                .get(&raw_p.id)
+                .map(|o| Overrides {
+                    base_url: o.base_url.clone(),
+                    key_env: o.key_env.clone(),
+                })
+                .unwrap_or_default();
+            if let Some(p) =
+                compile_provider_with(&file, raw_p, &catalogue, env, &overrides, &mut errors)
+            {
                 providers.providers.insert(p.id.clone(), p);
             }
             provider_files.push(file);
+        }
+    }
+    for id in raw.providers.keys() {
+        if !loaded_ids.contains(id) {
+            errors.push(ConfigError::at(
+                path,
+                format!("providers.{id}"),
+                format!("no provider {id:?} in provider_dirs"),
+            ));
         }
     }
     let waterfall = compile_waterfalls(path, &raw.waterfall, &providers, &catalogue, &mut errors);

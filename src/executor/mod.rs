@@ -15,9 +15,12 @@ pub use runtime::{ProviderRuntime, ProviderStats};
 
 use crate::clock::Clock;
 use crate::model::Catalogue;
-use crate::provider::{build_request, classify, Extracted, Inputs, Outcome, ProviderSet};
+use crate::provider::{
+    build_poll_request, build_request, classify, classify_submit, Extracted, Inputs, Outcome,
+    ProviderSet,
+};
 use crate::retry::RetrySchedule;
-use crate::store::{cache_key, CacheEntry, CachedOutcome, CallStore, LedgerEntry};
+use crate::store::{cache_key, CacheEntry, CachedOutcome, CallStore, JobEntry, LedgerEntry};
 use http::Attempt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -53,6 +56,15 @@ pub struct CallResult {
 }
 
 type Flight = watch::Receiver<Option<CallResult>>;
+
+/// Where a call stands: a plain request, or an asynchronous job being
+/// submitted or polled (with the vendor's job id).
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    Direct,
+    Submit,
+    Poll(String),
+}
 
 /// Sends provider operations. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -206,7 +218,7 @@ impl Executor {
                 map: &self.inner.inflight,
                 key: key.clone(),
             };
-            let (result, cache) = self.call(operation, inputs, record_id, started).await;
+            let (result, cache) = self.call(&key, operation, inputs, record_id, started).await;
             if let Some(rt) = self.inner.runtimes.get(&result.entry.provider) {
                 let counter = match result.outcome {
                     CallOutcome::Failed { .. } => &rt.stats.failed,
@@ -216,8 +228,86 @@ impl Executor {
             }
             // Durable before anyone (followers included) acts on the answer.
             self.record(&key, cache, &result.entry).await;
+            self.close_job(operation, &key, &result.outcome).await;
             let _ = tx.send(Some(result.clone()));
             return result;
+        }
+    }
+
+    /// Record a submitted job durably (job id + the submit's ledger row, flushed)
+    /// before the first poll, so a crash from here on resumes instead of resubmitting.
+    #[allow(clippy::too_many_arguments)]
+    async fn job_submitted(
+        &self,
+        key: &[u8],
+        operation: &str,
+        record_id: Option<&str>,
+        job_id: &str,
+        started: Instant,
+        attempts: u32,
+        throttled: u32,
+        status: u16,
+    ) {
+        let row = self.entry(
+            operation,
+            record_id,
+            "submitted",
+            false,
+            0.0,
+            started,
+            attempts,
+            throttled,
+            Some(status),
+            None,
+        );
+        let job = JobEntry {
+            job_id: job_id.to_string(),
+            submitted_at: self.inner.clock.now(),
+        };
+        if let Err(e) = self.inner.store.job_set(key, Some(&job), Some(&row)) {
+            tracing::error!(operation, error = %e, "could not record a submitted job");
+        }
+        self.flush().await;
+    }
+
+    /// Forget an asynchronous call's job once its answer is final (recorded
+    /// and cached): found, not found, or a failure that polling cannot cure.
+    /// Pending, throttled and transient failures keep it for the next pass.
+    async fn close_job(&self, operation: &str, key: &[u8], outcome: &CallOutcome) {
+        let is_job = self
+            .inner
+            .providers
+            .operation(operation)
+            .is_some_and(|(_, op)| op.job.is_some());
+        let keep = matches!(
+            outcome,
+            CallOutcome::Failed {
+                kind: "pending"
+                    | "rate_limited"
+                    | "transient"
+                    | "timeout"
+                    | "circuit_open"
+                    | "disabled",
+                ..
+            }
+        );
+        if !is_job || keep {
+            return;
+        }
+        if let Err(e) = self.inner.store.job_set(key, None, None) {
+            tracing::error!(operation, error = %e, "could not close a finished job");
+        }
+        if self.inner.durable {
+            self.flush().await;
+        }
+    }
+
+    async fn flush(&self) {
+        let store = self.inner.store.clone();
+        match tokio::task::spawn_blocking(move || store.flush_calls()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "could not flush the call ledger"),
+            Err(e) => tracing::error!(error = %e, "ledger flush task failed"),
         }
     }
 
@@ -231,12 +321,7 @@ impl Executor {
             tracing::error!(error = %e, operation = %row.operation, "could not record a provider call");
         }
         if self.inner.durable {
-            let store = self.inner.store.clone();
-            match tokio::task::spawn_blocking(move || store.flush_calls()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "could not flush the call ledger"),
-                Err(e) => tracing::error!(error = %e, "ledger flush task failed"),
-            }
+            self.flush().await;
         }
     }
 
@@ -313,6 +398,7 @@ impl Executor {
     /// The real call: circuit, permit, pacing, send, classify, retry.
     async fn call(
         &self,
+        key: &[u8],
         operation: &str,
         inputs: &Inputs,
         record_id: Option<&str>,
@@ -365,7 +451,30 @@ impl Executor {
                 None,
             );
         };
-        let req = match build_request(provider, op, inputs) {
+        // An asynchronous operation resumes the job a previous call (or process) submitted.
+        let mut phase = match &op.job {
+            None => Phase::Direct,
+            Some(_) => match self.inner.store.job_get(key) {
+                Ok(Some(j)) => Phase::Poll(j.job_id),
+                Ok(None) => Phase::Submit,
+                Err(e) => {
+                    // Without knowing whether a job is open, submitting could pay twice.
+                    return fail(
+                        "permanent",
+                        format!("cannot read open jobs: {e}"),
+                        Duration::from_secs(60),
+                        0,
+                        0,
+                        None,
+                    );
+                }
+            },
+        };
+        let built = match &phase {
+            Phase::Poll(id) => build_poll_request(provider, op, id),
+            _ => build_request(provider, op, inputs),
+        };
+        let mut req = match built {
             Ok(r) => r,
             Err(e) => {
                 return fail(
@@ -381,6 +490,10 @@ impl Executor {
         let mut schedule = RetrySchedule::new(provider.retry);
         let mut throttled = 0u32;
         let mut last_status = None;
+        let poll_deadline = op.job.as_ref().map(|j| Instant::now() + j.max_wait);
+        let mut poll_wait = op.job.as_ref().map_or(Duration::ZERO, |j| j.poll_interval);
+        // HTTP exchanges before the current retry schedule (submit, earlier polls).
+        let mut earlier_attempts = 0u32;
         loop {
             let admitted = rt
                 .circuit
@@ -418,7 +531,56 @@ impl Executor {
                 } => {
                     last_status = Some(status);
                     self.observe_rate_headers(provider, rt, &headers);
-                    let o = classify(op, &self.inner.catalogue, status, &headers, &body);
+                    let o = if phase == Phase::Submit {
+                        match classify_submit(op, status, &headers, &body) {
+                            Ok(job_id) => {
+                                let attempts = earlier_attempts + schedule.attempts();
+                                self.job_submitted(
+                                    key, operation, record_id, &job_id, started, attempts,
+                                    throttled, status,
+                                )
+                                .await;
+                                rt.circuit.lock().unwrap_or_else(|e| e.into_inner()).record(
+                                    true,
+                                    Instant::now(),
+                                    &provider.circuit,
+                                );
+                                req = match build_poll_request(provider, op, &job_id) {
+                                    Ok(r) => r,
+                                    Err(e) => {
+                                        return fail(
+                                            "permanent",
+                                            e.to_string(),
+                                            Duration::from_secs(3600),
+                                            attempts,
+                                            throttled,
+                                            last_status,
+                                        )
+                                    }
+                                };
+                                phase = Phase::Poll(job_id);
+                                earlier_attempts = attempts;
+                                schedule = RetrySchedule::new(provider.retry);
+                                // The vendor needs time: the first poll waits one interval.
+                                let wait = poll_wait;
+                                if poll_deadline.is_some_and(|d| Instant::now() + wait > d) {
+                                    return fail(
+                                        "pending",
+                                        "job submitted; its answer is not ready yet".into(),
+                                        wait,
+                                        attempts,
+                                        throttled,
+                                        last_status,
+                                    );
+                                }
+                                tokio::time::sleep(wait).await;
+                                continue;
+                            }
+                            Err(o) => o,
+                        }
+                    } else {
+                        classify(op, &self.inner.catalogue, status, &headers, &body)
+                    };
                     let healthy = !matches!(o, Outcome::Transient(_));
                     (o, healthy)
                 }
@@ -445,6 +607,27 @@ impl Executor {
             if opened {
                 tracing::warn!(provider = %provider.id, "circuit opened after repeated failures");
             }
+            // A running job is not a failure: wait (growing intervals) and poll again.
+            if let (Phase::Poll(job_id), Outcome::Pending(ra)) = (&phase, &outcome) {
+                let attempts = earlier_attempts + schedule.attempts();
+                let max = op.job.as_ref().map_or(poll_wait, |j| j.max_poll_interval);
+                let wait = ra.unwrap_or(poll_wait).min(max);
+                poll_wait = (poll_wait * 2).min(max);
+                if poll_deadline.is_some_and(|d| Instant::now() + wait > d) {
+                    return fail(
+                        "pending",
+                        format!("job {job_id} still running; polling resumes on the next pass"),
+                        wait,
+                        attempts,
+                        throttled,
+                        last_status,
+                    );
+                }
+                earlier_attempts = attempts;
+                schedule = RetrySchedule::new(provider.retry);
+                tokio::time::sleep(wait).await;
+                continue;
+            }
             let retry_hint = match &outcome {
                 Outcome::RateLimited(ra) => {
                     throttled += 1;
@@ -455,7 +638,7 @@ impl Executor {
                 Outcome::Transient(_) => Some(None),
                 _ => None,
             };
-            let attempts = schedule.attempts();
+            let attempts = earlier_attempts + schedule.attempts();
             match (outcome, retry_hint) {
                 (Outcome::Hit { extracted, credits }, _) => {
                     let cache = self.cache_entry(
@@ -580,30 +763,54 @@ impl Executor {
                 .find(|(k, _)| k.eq_ignore_ascii_case(n))
                 .map(|(_, v)| v.trim())
         };
-        let Some(remaining) = get(rem_name).and_then(|v| v.parse::<f64>().ok()) else {
+        let Some(remaining) = get(rem_name).and_then(remaining_count) else {
             return;
         };
         if remaining > 0.0 {
             return;
         }
+        let now = self.inner.clock.now();
         let reset = p
             .rate_headers
             .reset
             .as_deref()
             .and_then(get)
-            .and_then(|v| v.parse::<f64>().ok())
-            .map(|v| {
-                // Large numbers are Unix timestamps, small ones seconds from now.
-                if v > 1e9 {
-                    (v - self.inner.clock.now().timestamp() as f64).max(0.0)
-                } else {
-                    v
-                }
-            })
+            .and_then(|v| reset_secs(v, now))
             .unwrap_or(1.0)
             .min(p.retry.max_retry_after.as_secs_f64());
         rt.pause(Instant::now() + Duration::from_secs_f64(reset));
     }
+}
+
+/// Requests left according to a rate header: a number, or a JSON object of
+/// windows (`{"minute": 0, "day": 90}`), whose smallest number counts.
+fn remaining_count(v: &str) -> Option<f64> {
+    if let Ok(n) = v.parse::<f64>() {
+        return Some(n);
+    }
+    let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(v).ok()?;
+    obj.values()
+        .filter_map(|x| x.as_f64().or_else(|| x.as_str()?.parse().ok()))
+        .min_by(f64::total_cmp)
+}
+
+/// Seconds until a rate window resets: small numbers are seconds, large ones
+/// Unix timestamps; RFC 3339 and `YYYY-MM-DD HH:MM:SS` (UTC) times are read too.
+fn reset_secs(v: &str, now: chrono::DateTime<chrono::Utc>) -> Option<f64> {
+    if let Ok(n) = v.parse::<f64>() {
+        return Some(if n > 1e9 {
+            (n - now.timestamp() as f64).max(0.0)
+        } else {
+            n
+        });
+    }
+    let at = chrono::DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%d %H:%M:%S").map(|t| t.and_utc())
+        })
+        .ok()?;
+    Some(((at - now).num_milliseconds() as f64 / 1000.0).max(0.0))
 }
 
 fn describe(o: &Outcome) -> (&'static str, String) {

@@ -434,3 +434,33 @@ async fn an_exhausted_rate_window_header_pauses_the_next_call() {
     assert_eq!(times.len(), 2);
     assert!(times[1] - times[0] >= 900, "{times:?}");
 }
+
+#[test]
+fn rate_headers_read_numbers_json_windows_and_times() {
+    assert_eq!(super::remaining_count("0"), Some(0.0));
+    assert_eq!(
+        super::remaining_count(r#"{"minute": 0, "day": 90}"#),
+        Some(0.0)
+    );
+    assert_eq!(
+        super::remaining_count(r#"{"minute": "12", "day": 90}"#),
+        Some(12.0)
+    );
+    assert_eq!(super::remaining_count("lots"), None);
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    assert_eq!(super::reset_secs("30", now), Some(30.0));
+    assert_eq!(
+        super::reset_secs(&(now.timestamp() + 45).to_string(), now),
+        Some(45.0)
+    );
+    assert_eq!(super::reset_secs("2026-11-23T12:01:00Z", now), Some(60.0));
+    assert_eq!(super::reset_secs("2026-11-23 12:00:20", now), Some(20.0));
+    assert_eq!(
+        super::reset_secs("2026-11-23 11:00:00", now),
+        Some(0.0),
+        "past: no wait"
+    );
+    assert_eq!(super::reset_secs("soon", now), None);
+}

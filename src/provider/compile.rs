@@ -2,7 +2,9 @@
 //! [`ConfigError`] naming the file and key; compilation goes on so that one run
 //! of `leadfall check` reports them all.
 
-use super::config::{CacheFile, CostFile, OperationFile, ProvideFile, ProviderFile};
+use super::config::{
+    CacheFile, CostFile, OperationFile, OutcomeRuleFile, ProvideFile, ProviderFile,
+};
 use super::*;
 use crate::diag::ConfigError;
 use crate::model::Catalogue;
@@ -45,6 +47,30 @@ fn is_id(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
+/// A deployment's changes to where a provider lives and where its key is read
+/// (config `[providers.<id>]`); nothing else about the vendor changes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    /// Replaces `base_url` (a proxy, a regional endpoint, a test server).
+    pub base_url: Option<String>,
+    /// Replaces `auth.env`: the variable the key is read from.
+    pub key_env: Option<String>,
+}
+
+/// The environment variable that overrides a provider's base URL.
+pub fn base_url_env(id: &str) -> String {
+    format!("LEADFALL_PROVIDER_{}_BASE_URL", env_id(id))
+}
+
+/// The environment variable that names a provider's key variable instead of `auth.env`.
+pub fn key_env_env(id: &str) -> String {
+    format!("LEADFALL_PROVIDER_{}_KEY_ENV", env_id(id))
+}
+
+fn env_id(id: &str) -> String {
+    id.to_uppercase().replace('-', "_")
+}
+
 /// Compile one provider file. Returns `None` only when the file is unusable;
 /// problems are pushed into `errors` either way.
 pub fn compile_provider(
@@ -54,6 +80,31 @@ pub fn compile_provider(
     env: EnvLookup<'_>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<Provider> {
+    compile_provider_with(file, raw, catalogue, env, &Overrides::default(), errors)
+}
+
+/// [`compile_provider`] with deployment overrides. Precedence, highest first:
+/// `LEADFALL_PROVIDER_<ID>_BASE_URL` / `LEADFALL_PROVIDER_<ID>_KEY_ENV` in the
+/// environment, then `overrides` (config), then the file.
+pub fn compile_provider_with(
+    file: &Path,
+    mut raw: ProviderFile,
+    catalogue: &Catalogue,
+    env: EnvLookup<'_>,
+    overrides: &Overrides,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Provider> {
+    if let Some(key_env) = env(&key_env_env(&raw.id))
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| overrides.key_env.clone())
+    {
+        if let Some(a) = raw.auth.as_mut() {
+            a.env = key_env;
+        }
+    }
+    if let Some(url) = &overrides.base_url {
+        raw.base_url = url.clone();
+    }
     let before = errors.len();
     let mut cx = Ctx {
         file,
@@ -69,11 +120,7 @@ pub fn compile_provider(
             ),
         );
     }
-    let env_key = format!(
-        "LEADFALL_PROVIDER_{}_BASE_URL",
-        raw.id.to_uppercase().replace('-', "_")
-    );
-    let base_url = env(&env_key).unwrap_or(raw.base_url.clone());
+    let base_url = env(&base_url_env(&raw.id)).unwrap_or(raw.base_url.clone());
     match url::Url::parse(&base_url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => {
             if u.query().is_some() || base_url.contains('{') {
@@ -172,6 +219,18 @@ pub fn compile_provider(
     }
     let default_cost = cost(&mut cx, "cost", &raw.cost);
     let default_cache = cache(&mut cx, "cache", &raw.cache);
+    // Provider-wide rules (a vendor's status conventions) follow each operation's own.
+    let provider_rules: Vec<OutcomeRule> = raw
+        .outcomes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| outcome_rule(&mut cx, format!("outcomes[{i}]"), r))
+        .collect();
+    let retry_after_pointer = raw
+        .retry
+        .retry_after_pointer
+        .as_deref()
+        .map(|p| cx.pointer("retry.retry_after_pointer", p));
     let mut operations = Vec::new();
     for (name, op) in raw.operations {
         if !is_id(&name) {
@@ -189,8 +248,12 @@ pub fn compile_provider(
             op,
             &default_cost,
             default_cache,
+            &provider_rules,
         );
-        operations.push(compiled);
+        operations.push(Operation {
+            retry_after_pointer: retry_after_pointer.clone(),
+            ..compiled
+        });
     }
     let ok = cx.errors.len() == before;
     ok.then(|| Provider {
@@ -290,6 +353,7 @@ fn operation(
     op: OperationFile,
     default_cost: &CostModel,
     default_cache: CacheTtl,
+    provider_rules: &[OutcomeRule],
 ) -> Operation {
     let method = match op.method.to_uppercase().as_str() {
         "GET" => Method::Get,
@@ -349,59 +413,13 @@ fn operation(
         .enumerate()
         .map(|(i, p)| provide(cx, &format!("{key}.provides[{i}]"), p))
         .collect();
-    let outcomes = op
+    let mut outcomes: Vec<OutcomeRule> = op
         .outcomes
         .iter()
         .enumerate()
-        .map(|(i, r)| {
-            let rk = format!("{key}.outcomes[{i}]");
-            let outcome = match r.outcome.as_str() {
-                "not_found" => RuleOutcome::NotFound,
-                "pending" => RuleOutcome::Pending,
-                "rate_limited" => RuleOutcome::RateLimited,
-                "quota_exhausted" => RuleOutcome::QuotaExhausted,
-                "auth_error" => RuleOutcome::AuthError,
-                "retryable" => RuleOutcome::Retryable,
-                "fatal" => RuleOutcome::Fatal,
-                other => {
-                    cx.err(format!("{rk}.outcome"), format!("{other:?} is not one of not_found, pending, rate_limited, quota_exhausted, auth_error, retryable, fatal"));
-                    RuleOutcome::Fatal
-                }
-            };
-            let predicate = match &r.pointer {
-                None => {
-                    if !r.equals.is_empty() || r.is_null || r.is_empty {
-                        cx.err(format!("{rk}.pointer"), "a body predicate needs a pointer");
-                    }
-                    None
-                }
-                Some(p) => {
-                    let ptr = cx.pointer(&format!("{rk}.pointer"), p);
-                    let pred = match (r.equals.is_empty(), r.is_null, r.is_empty) {
-                        (false, false, false) => BodyPredicate::Equals(
-                            r.equals.iter().map(|v| serde_json::to_value(v).unwrap_or_default()).collect(),
-                        ),
-                        (true, true, false) => BodyPredicate::IsNull,
-                        (true, false, true) => BodyPredicate::IsEmpty,
-                        (true, false, false) => BodyPredicate::Exists,
-                        _ => {
-                            cx.err(rk.clone(), "use one of equals, is_null or is_empty");
-                            BodyPredicate::Exists
-                        }
-                    };
-                    Some((ptr, pred))
-                }
-            };
-            if r.status.is_empty() && predicate.is_none() {
-                cx.err(rk, "a rule needs a status list, a pointer, or both");
-            }
-            OutcomeRule {
-                status: r.status.clone(),
-                predicate,
-                outcome,
-            }
-        })
+        .map(|(i, r)| outcome_rule(cx, format!("{key}.outcomes[{i}]"), r))
         .collect();
+    outcomes.extend(provider_rules.iter().cloned());
     let verifies = op.verifies.as_ref().map(|v| {
         let vk = format!("{key}.verifies");
         cx.field(&format!("{vk}.field"), &v.field);
@@ -452,6 +470,7 @@ fn operation(
         Some(c) => cache(cx, &format!("{key}.cache"), c),
         None => default_cache,
     };
+    let job = op.job.as_ref().map(|j| job(cx, &format!("{key}.job"), j));
     let mut requires = op.requires;
     if requires.is_empty() {
         // Without explicit sets, every placeholder is required.
@@ -484,6 +503,65 @@ fn operation(
         verifies,
         cost,
         cache: cache_ttl,
+        retry_after_pointer: None,
+        job,
+    }
+}
+
+fn job(cx: &mut Ctx<'_>, key: &str, j: &super::config::JobFile) -> Job {
+    let poll_method = match j.poll_method.to_uppercase().as_str() {
+        "GET" => Method::Get,
+        "POST" => Method::Post,
+        other => {
+            cx.err(
+                format!("{key}.poll_method"),
+                format!("{other:?} is not GET or POST"),
+            );
+            Method::Get
+        }
+    };
+    let segments: Vec<&str> = j.poll_path.split('/').collect();
+    let placeholders = j.poll_path.matches('{').count();
+    if !j.poll_path.starts_with('/') {
+        cx.err(format!("{key}.poll_path"), "must start with '/'");
+    } else if j.poll_path.contains('?') || placeholders != 1 || !segments.contains(&"{job_id}") {
+        cx.err(
+            format!("{key}.poll_path"),
+            "must contain `{job_id}` as one whole path segment, no other placeholder and no query string",
+        );
+    }
+    for (k, v) in &j.poll_query {
+        if v.contains('{') {
+            cx.err(
+                format!("{key}.poll_query.{k}"),
+                "poll parameters are literals; record values go into the submit request",
+            );
+        }
+    }
+    if j.poll_interval_ms == 0 {
+        cx.err(format!("{key}.poll_interval_ms"), "must be ≥ 1, got 0");
+    }
+    if j.poll_interval_ms > j.max_poll_interval_ms {
+        cx.err(
+            format!("{key}.poll_interval_ms"),
+            "must not exceed max_poll_interval_ms",
+        );
+    }
+    if j.max_wait_secs == 0 {
+        cx.err(format!("{key}.max_wait_secs"), "must be ≥ 1, got 0");
+    }
+    Job {
+        id_pointer: cx.pointer(&format!("{key}.id_pointer"), &j.id_pointer),
+        poll_method,
+        poll_path: j.poll_path.clone(),
+        poll_query: j
+            .poll_query
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        poll_interval: Duration::from_millis(j.poll_interval_ms),
+        max_poll_interval: Duration::from_millis(j.max_poll_interval_ms),
+        max_wait: Duration::from_secs(j.max_wait_secs),
     }
 }
 
@@ -585,5 +663,72 @@ fn provide(cx: &mut Ctx<'_>, key: &str, p: &ProvideFile) -> Provide {
             .map(|(k, v)| (k.to_lowercase(), v.clone()))
             .collect(),
         confidence,
+    }
+}
+
+/// Compile one outcome rule (`rk` names it in errors).
+fn outcome_rule(cx: &mut Ctx<'_>, rk: String, r: &OutcomeRuleFile) -> OutcomeRule {
+    let outcome = match r.outcome.as_str() {
+        "not_found" => RuleOutcome::NotFound,
+        "pending" => RuleOutcome::Pending,
+        "rate_limited" => RuleOutcome::RateLimited,
+        "quota_exhausted" => RuleOutcome::QuotaExhausted,
+        "auth_error" => RuleOutcome::AuthError,
+        "retryable" => RuleOutcome::Retryable,
+        "fatal" => RuleOutcome::Fatal,
+        other => {
+            cx.err(format!("{rk}.outcome"), format!("{other:?} is not one of not_found, pending, rate_limited, quota_exhausted, auth_error, retryable, fatal"));
+            RuleOutcome::Fatal
+        }
+    };
+    let predicate = match &r.pointer {
+        None => {
+            if !r.equals.is_empty() || !r.not_equals.is_empty() || r.is_null || r.is_empty {
+                cx.err(format!("{rk}.pointer"), "a body predicate needs a pointer");
+            }
+            None
+        }
+        Some(p) => {
+            let ptr = cx.pointer(&format!("{rk}.pointer"), p);
+            if !r.not_equals.is_empty() && (!r.equals.is_empty() || r.is_null || r.is_empty) {
+                cx.err(
+                    rk.clone(),
+                    "use one of equals, not_equals, is_null or is_empty",
+                );
+            }
+            let pred = match (r.equals.is_empty(), r.is_null, r.is_empty) {
+                (false, false, false) => BodyPredicate::Equals(
+                    r.equals
+                        .iter()
+                        .map(|v| serde_json::to_value(v).unwrap_or_default())
+                        .collect(),
+                ),
+                (true, true, false) => BodyPredicate::IsNull,
+                (true, false, true) => BodyPredicate::IsEmpty,
+                (true, false, false) if !r.not_equals.is_empty() => BodyPredicate::NotEquals(
+                    r.not_equals
+                        .iter()
+                        .map(|v| serde_json::to_value(v).unwrap_or_default())
+                        .collect(),
+                ),
+                (true, false, false) => BodyPredicate::Exists,
+                _ => {
+                    cx.err(
+                        rk.clone(),
+                        "use one of equals, not_equals, is_null or is_empty",
+                    );
+                    BodyPredicate::Exists
+                }
+            };
+            Some((ptr, pred))
+        }
+    };
+    if r.status.is_empty() && predicate.is_none() {
+        cx.err(rk, "a rule needs a status list, a pointer, or both");
+    }
+    OutcomeRule {
+        status: r.status.clone(),
+        predicate,
+        outcome,
     }
 }

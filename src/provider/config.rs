@@ -44,6 +44,10 @@ pub struct ProviderFile {
     /// Rate-limit response headers to slow down on.
     #[serde(default)]
     pub rate_headers: RateHeadersFile,
+    /// Outcome rules for every operation, checked after the operation's own
+    /// (a vendor's status conventions: Hunter's 403 is throttling, 429 is quota).
+    #[serde(default)]
+    pub outcomes: Vec<OutcomeRuleFile>,
     /// The operations, keyed by name.
     pub operations: BTreeMap<String, OperationFile>,
 }
@@ -136,6 +140,10 @@ pub struct RetryFile {
     /// Longest Retry-After honoured, in seconds; longer ones give up at once.
     #[serde(default = "default_max_retry_after_secs")]
     pub max_retry_after_secs: u64,
+    /// JSON pointer to the seconds to wait in a throttled answer's body, for vendors
+    /// that say it there instead of a `Retry-After` header (BuiltWith's `/retryAfterSeconds`).
+    #[serde(default)]
+    pub retry_after_pointer: Option<String>,
 }
 const fn default_max_attempts() -> u32 {
     4
@@ -160,6 +168,7 @@ impl Default for RetryFile {
             max_backoff_ms: default_max_backoff_ms(),
             max_elapsed_secs: default_max_elapsed_secs(),
             max_retry_after_secs: default_max_retry_after_secs(),
+            retry_after_pointer: None,
         }
     }
 }
@@ -249,7 +258,9 @@ pub struct RateHeadersFile {
     /// Header with the requests left in the window (`x-ratelimit-remaining`).
     #[serde(default)]
     pub remaining: Option<String>,
-    /// Header with the seconds until the window resets, or a Unix timestamp.
+    /// Header with the seconds until the window resets, a Unix timestamp, or an
+    /// RFC 3339 / `YYYY-MM-DD HH:MM:SS` UTC time. A `remaining` value that is a JSON
+    /// object (People Data Labs: `{"minute": 0, "day": 90}`) counts as its smallest number.
     #[serde(default)]
     pub reset: Option<String>,
 }
@@ -290,7 +301,52 @@ pub struct OperationFile {
     /// Cache override for this operation.
     #[serde(default)]
     pub cache: Option<CacheFile>,
+    /// Makes this an asynchronous operation: the request above submits a job,
+    /// and `outcomes`, `provides` and `cost` apply to the answer of the poll.
+    #[serde(default)]
+    pub job: Option<JobFile>,
 }
+
+/// An asynchronous vendor job: submit, read the job id, poll until done.
+/// The job id is recorded durably before the first poll, so a restart resumes
+/// polling the same job instead of submitting (and paying) again.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobFile {
+    /// JSON pointer to the job id in the submit answer (`/enrichment_id`).
+    pub id_pointer: String,
+    /// HTTP method of the poll.
+    #[serde(default = "default_method")]
+    pub poll_method: String,
+    /// Path of the poll, appended to the base URL; `{job_id}` (a whole path
+    /// segment, the only placeholder allowed) is replaced by the vendor's id.
+    pub poll_path: String,
+    /// Fixed query parameters of the poll (literals; no record values).
+    #[serde(default)]
+    pub poll_query: BTreeMap<String, String>,
+    /// Wait before the first poll, in milliseconds; doubled after every
+    /// `pending` answer up to `max_poll_interval_ms`. A `Retry-After` wins.
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// Longest wait between two polls, in milliseconds.
+    #[serde(default = "default_max_poll_interval_ms")]
+    pub max_poll_interval_ms: u64,
+    /// How long one call keeps polling, in seconds; then the field is
+    /// `provider_error` with a retry time and the next pass resumes the same job.
+    /// Keep it below `daemon.lease_secs`.
+    #[serde(default = "default_max_wait_secs")]
+    pub max_wait_secs: u64,
+}
+const fn default_poll_interval_ms() -> u64 {
+    30_000
+}
+const fn default_max_poll_interval_ms() -> u64 {
+    300_000
+}
+const fn default_max_wait_secs() -> u64 {
+    240
+}
+
 fn default_method() -> String {
     "GET".to_string()
 }
@@ -363,6 +419,10 @@ pub struct OutcomeRuleFile {
     /// Matches when the pointed value is an empty array, null or missing.
     #[serde(default)]
     pub is_empty: bool,
+    /// Matches when the pointed value is missing or differs from every one of these
+    /// (NeverBounce: `/status` not `success` is an error).
+    #[serde(default)]
+    pub not_equals: Vec<toml::Value>,
     /// `not_found`, `pending`, `rate_limited`, `quota_exhausted`, `auth_error`, `retryable` or `fatal`.
     pub outcome: String,
 }

@@ -12,10 +12,10 @@ mod secret;
 #[cfg(test)]
 mod tests;
 
-pub use compile::compile_provider;
+pub use compile::{base_url_env, compile_provider, compile_provider_with, key_env_env, Overrides};
 pub use pointer::{Pick, Pointer};
-pub use request::{build_request, HttpRequest, RequestError};
-pub use response::{classify, Extracted, Outcome, Verdict};
+pub use request::{build_poll_request, build_request, HttpRequest, RequestError};
+pub use response::{classify, classify_submit, Extracted, Outcome, Verdict};
 pub use secret::Secret;
 
 use crate::model::FieldName;
@@ -250,6 +250,29 @@ pub struct Operation {
     pub cost: CostModel,
     /// Cache lifetimes.
     pub cache: CacheTtl,
+    /// Pointer to the seconds to wait in a throttled body (when no `Retry-After`).
+    pub retry_after_pointer: Option<Pointer>,
+    /// Asynchronous job settings: the request submits, the poll answers.
+    pub job: Option<Job>,
+}
+
+/// An asynchronous job: submit, read the id, poll until the answer is ready.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Where the job id is in the submit answer.
+    pub id_pointer: Pointer,
+    /// Poll method.
+    pub poll_method: Method,
+    /// Poll path with one `{job_id}` segment.
+    pub poll_path: String,
+    /// Fixed poll query parameters.
+    pub poll_query: Vec<(String, String)>,
+    /// First wait before a poll.
+    pub poll_interval: Duration,
+    /// Longest wait between polls.
+    pub max_poll_interval: Duration,
+    /// How long one call polls before handing back `pending`.
+    pub max_wait: Duration,
 }
 
 impl Operation {
@@ -393,6 +416,8 @@ pub enum BodyPredicate {
     IsEmpty,
     /// Present and not null.
     Exists,
+    /// Missing, or equal to none of these.
+    NotEquals(Vec<serde_json::Value>),
 }
 
 /// Verification settings.

@@ -1,7 +1,7 @@
 //! Record inputs → one HTTP request. Values go into the query string, headers
 //! or the JSON body, never into the host or path.
 
-use super::{AuthKind, Inputs, Operation, Provider, Template};
+use super::{AuthKind, Inputs, Method, Operation, Provider, Template};
 use thiserror::Error;
 
 /// A request ready to send. `Debug` never shows the key.
@@ -45,6 +45,71 @@ pub enum RequestError {
     /// The base URL and path do not form a URL.
     #[error("operation {0} has an invalid URL")]
     BadUrl(String),
+    /// The operation is not an asynchronous job.
+    #[error("operation {0} has no job to poll")]
+    NotAJob(String),
+}
+
+/// Build the poll request of an asynchronous operation for the vendor's `job_id`.
+/// The id fills the `{job_id}` path segment (percent-encoded, so it can never
+/// change the path structure); auth is placed as for the submit.
+pub fn build_poll_request(
+    p: &Provider,
+    op: &Operation,
+    job_id: &str,
+) -> Result<HttpRequest, RequestError> {
+    let job = op
+        .job
+        .as_ref()
+        .ok_or_else(|| RequestError::NotAJob(op.id.clone()))?;
+    if let Some(env) = &p.missing_key_env {
+        return Err(RequestError::MissingKey {
+            provider: p.id.clone(),
+            env: env.clone(),
+        });
+    }
+    let mut url = url::Url::parse(&p.base_url).map_err(|_| RequestError::BadUrl(op.id.clone()))?;
+    {
+        let mut segs = url
+            .path_segments_mut()
+            .map_err(|_| RequestError::BadUrl(op.id.clone()))?;
+        segs.pop_if_empty();
+        for seg in job.poll_path.split('/').skip(1) {
+            segs.push(if seg == "{job_id}" { job_id } else { seg });
+        }
+    }
+    let mut redacted = url.clone();
+    {
+        let mut q = url.query_pairs_mut();
+        let mut rq = redacted.query_pairs_mut();
+        for (name, v) in &job.poll_query {
+            q.append_pair(name, v);
+            rq.append_pair(name, v);
+        }
+        if let Some(a) = p.auth.as_ref().filter(|a| a.kind == AuthKind::Query) {
+            q.append_pair(&a.name, a.secret.expose());
+            rq.append_pair(&a.name, "[redacted]");
+        }
+    }
+    if url.query() == Some("") {
+        url.set_query(None);
+        redacted.set_query(None);
+    }
+    let mut headers = Vec::new();
+    if let Some(a) = p.auth.as_ref().filter(|a| a.kind != AuthKind::Query) {
+        headers.push((a.name.clone(), format!("{}{}", a.prefix, a.secret.expose())));
+    }
+    let body = (job.poll_method == Method::Post).then(|| {
+        headers.push(("content-type".into(), "application/json".into()));
+        b"{}".to_vec()
+    });
+    Ok(HttpRequest {
+        method: job.poll_method,
+        url,
+        headers,
+        body,
+        redacted_url: redacted.to_string(),
+    })
 }
 
 /// Build the request for `op` with `inputs`.

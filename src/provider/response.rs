@@ -132,7 +132,15 @@ pub fn classify(
     body: &[u8],
 ) -> Outcome {
     let json: Option<Json> = serde_json::from_slice(body).ok();
-    let retry_after = header(headers, "retry-after").and_then(parse_retry_after);
+    let retry_after = header(headers, "retry-after")
+        .and_then(parse_retry_after)
+        .or_else(|| {
+            // Some vendors put the wait in the body (BuiltWith `retryAfterSeconds`).
+            let ptr = op.retry_after_pointer.as_ref()?;
+            num(ptr.get(json.as_ref()?)?)
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(Duration::from_secs_f64)
+        });
     for rule in &op.outcomes {
         if !rule.status.is_empty() && !rule.status.contains(&status) {
             continue;
@@ -148,6 +156,7 @@ pub fn classify(
                         v.is_none_or(|v| v.is_null() || v.as_array().is_some_and(Vec::is_empty))
                     }
                     BodyPredicate::Exists => v.is_some_and(|v| !v.is_null()),
+                    BodyPredicate::NotEquals(vals) => v.is_none_or(|v| !vals.contains(v)),
                 }
             }
             (Some(_), None) => false,
@@ -183,6 +192,45 @@ pub fn classify(
         404 => Outcome::NotFound {
             credits: op.cost.per_request,
         },
+        _ => status_default(status, retry_after, body),
+    }
+}
+
+/// Classify the answer to an asynchronous job's submit: `Ok(job id)` for a 2xx
+/// carrying the id at `job.id_pointer`, otherwise the failure by the status
+/// defaults (the operation's outcome rules describe the poll's answer, not this one).
+pub fn classify_submit(
+    op: &Operation,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<String, Outcome> {
+    let retry_after = header(headers, "retry-after").and_then(parse_retry_after);
+    let Some(job) = &op.job else {
+        return Err(Outcome::Permanent(format!("{} is not a job", op.id)));
+    };
+    if !(200..=299).contains(&status) {
+        return Err(status_default(status, retry_after, body));
+    }
+    let doc: Json = serde_json::from_slice(body).map_err(|_| {
+        Outcome::Permanent(format!(
+            "HTTP {status} with a malformed JSON body: {}",
+            snippet(body)
+        ))
+    })?;
+    match job.id_pointer.get(&doc) {
+        Some(Json::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(Json::Number(n)) => Ok(n.to_string()),
+        _ => Err(Outcome::Permanent(format!(
+            "job submit answer has no id at {}",
+            job.id_pointer.as_str()
+        ))),
+    }
+}
+
+/// What a status means when no rule and no body says otherwise.
+fn status_default(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Outcome {
+    match status {
         429 => Outcome::RateLimited(retry_after),
         408 | 500..=599 => Outcome::Transient(format!("HTTP {status}")),
         401 | 403 => Outcome::AuthError(format!("HTTP {status}: key rejected")),

@@ -288,3 +288,232 @@ pointer = "/person/title"
         serde_json::json!({"only_verified_email": true, "data": {"email": "a@b.io", "note": "lead a@b.io"}})
     );
 }
+
+const JOB_VENDOR: &str = r#"
+id = "jobs"
+base_url = "https://api.example.com/api/v2"
+[auth]
+kind = "bearer"
+env = "FINDER_KEY"
+[retry]
+retry_after_pointer = "/retryAfterSeconds"
+[[outcomes]]
+status = [200]
+pointer = "/status"
+not_equals = ["FINISHED", "IN_PROGRESS"]
+outcome = "fatal"
+[operations.enrich]
+method = "POST"
+path = "/contact/enrich/bulk"
+requires = [["person.email"]]
+body = { name = "leadfall", data = [{ email = "{person.email}" }] }
+[operations.enrich.job]
+id_pointer = "/enrichment_id"
+poll_path = "/contact/enrich/bulk/{job_id}"
+poll_query = { forceResults = "false" }
+[[operations.enrich.outcomes]]
+status = [200]
+pointer = "/status"
+equals = ["IN_PROGRESS"]
+outcome = "pending"
+[[operations.enrich.provides]]
+field = "person.phone"
+pointer = "/data/0/phone"
+"#;
+
+#[test]
+fn a_job_polls_with_the_vendor_id_as_one_encoded_path_segment() {
+    let (p, errors) = compile(JOB_VENDOR, &key_env);
+    assert!(errors.is_empty(), "{errors:?}");
+    let p = p.unwrap();
+    let op = &p.operations[0];
+    let job = op.job.as_ref().unwrap();
+    assert_eq!(
+        job.poll_interval,
+        Duration::from_secs(30),
+        "documented default"
+    );
+    let req = build_poll_request(&p, op, "a/b?c").unwrap();
+    assert_eq!(req.method, Method::Get);
+    assert_eq!(
+        req.url.as_str(),
+        "https://api.example.com/api/v2/contact/enrich/bulk/a%2Fb%3Fc?forceResults=false"
+    );
+    assert!(req
+        .headers
+        .contains(&("authorization".into(), "Bearer sekrit-123".into())));
+    assert!(req.body.is_none());
+    // The submit is the operation's own request, with the body template.
+    let submit = build_request(&p, op, &inputs(&[("person.email", "a@b.io")])).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&submit.body.unwrap()).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"name": "leadfall", "data": [{"email": "a@b.io"}]})
+    );
+}
+
+#[test]
+fn submit_answers_give_the_job_id_or_a_failure() {
+    let (p, _) = compile(JOB_VENDOR, &key_env);
+    let op = &p.unwrap().operations[0];
+    assert_eq!(
+        classify_submit(op, 200, &[], br#"{"enrichment_id":"j-1"}"#),
+        Ok("j-1".to_string())
+    );
+    assert!(matches!(
+        classify_submit(op, 200, &[], br#"{"other":1}"#),
+        Err(Outcome::Permanent(m)) if m.contains("/enrichment_id")
+    ));
+    assert_eq!(
+        classify_submit(op, 429, &[("Retry-After".into(), "7".into())], b"{}"),
+        Err(Outcome::RateLimited(Some(Duration::from_secs(7))))
+    );
+    assert!(matches!(
+        classify_submit(op, 401, &[], b"{}"),
+        Err(Outcome::AuthError(_))
+    ));
+    // A 404 on submit is a wrong path, not "no data".
+    assert!(matches!(
+        classify_submit(op, 404, &[], b"{}"),
+        Err(Outcome::Permanent(_))
+    ));
+}
+
+#[test]
+fn provider_rules_follow_operation_rules_and_not_equals_matches_the_rest() {
+    let (p, _) = compile(JOB_VENDOR, &key_env);
+    let op = &p.unwrap().operations[0];
+    let cat = Catalogue::standard();
+    assert_eq!(
+        classify(op, &cat, 200, &[], br#"{"status":"IN_PROGRESS"}"#),
+        Outcome::Pending(None),
+        "the operation's own rule wins"
+    );
+    assert!(matches!(
+        classify(op, &cat, 200, &[], br#"{"status":"CANCELED"}"#),
+        Outcome::Permanent(_)
+    ));
+    assert!(
+        matches!(
+            classify(op, &cat, 200, &[], br#"{"other":1}"#),
+            Outcome::Permanent(_)
+        ),
+        "a missing value is not equal to any listed one"
+    );
+    assert!(matches!(
+        classify(
+            op,
+            &cat,
+            200,
+            &[],
+            br#"{"status":"FINISHED","data":[{"phone":"+1 415 555 0100"}]}"#
+        ),
+        Outcome::Hit { .. }
+    ));
+}
+
+#[test]
+fn a_throttled_body_can_say_how_long_to_wait() {
+    let (p, _) = compile(JOB_VENDOR, &key_env);
+    let op = &p.unwrap().operations[0];
+    let cat = Catalogue::standard();
+    assert_eq!(
+        classify(
+            op,
+            &cat,
+            429,
+            &[],
+            br#"{"error":"Rate limit exceeded","retryAfterSeconds":2}"#
+        ),
+        Outcome::RateLimited(Some(Duration::from_secs(2)))
+    );
+    assert_eq!(
+        classify(
+            op,
+            &cat,
+            429,
+            &[("retry-after".into(), "5".into())],
+            br#"{"retryAfterSeconds":2}"#
+        ),
+        Outcome::RateLimited(Some(Duration::from_secs(5))),
+        "the header wins"
+    );
+}
+
+#[test]
+fn job_and_rule_mistakes_name_file_and_key() {
+    let broken = JOB_VENDOR
+        .replace("/contact/enrich/bulk/{job_id}", "/contact/{job_id}/x{y}")
+        .replace(
+            "not_equals = [\"FINISHED\", \"IN_PROGRESS\"]",
+            "not_equals = [\"FINISHED\"]\nis_null = true",
+        );
+    let (_, errors) = compile(&broken, &key_env);
+    let msgs: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        msgs,
+        [
+            "providers/x.toml: outcomes[0]: use one of equals, not_equals, is_null or is_empty",
+            "providers/x.toml: operations.enrich.job.poll_path: must contain `{job_id}` as one whole path segment, no other placeholder and no query string",
+        ]
+    );
+}
+
+#[test]
+fn every_real_vendor_definition_compiles() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("providers");
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let raw: ProviderFile = toml::from_str(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut errors = Vec::new();
+        let p = compile_provider(&path, raw, &Catalogue::standard(), &|_| None, &mut errors);
+        assert!(errors.is_empty(), "{errors:#?}");
+        let p = p.unwrap();
+        assert!(
+            p.missing_key_env.is_some(),
+            "{}: keys only from the environment",
+            p.id
+        );
+        assert!(p.base_url.starts_with("https://"), "{}", p.id);
+        ids.push(p.id);
+    }
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "apollo",
+            "builtwith",
+            "fullenrich",
+            "hunter",
+            "leadmagic",
+            "neverbounce",
+            "peopledatalabs",
+            "prospeo",
+            "zerobounce"
+        ]
+    );
+}
+
+#[test]
+fn the_readme_ten_line_vendor_compiles() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme.find("### Adding a vendor in ten lines").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let block = &section[start..start + section[start..].find("```").unwrap()];
+    assert!(block.lines().count() <= 10, "{block}");
+    let (p, errors) = compile(block, &|n: &str| (n == "ACME_API_KEY").then(|| "k".into()));
+    assert!(errors.is_empty(), "{errors:?}");
+    let p = p.unwrap();
+    assert_eq!(p.operations[0].id, "acme.find-email");
+    assert_eq!(
+        p.operations[0].requires.len(),
+        1,
+        "requirements follow from the placeholders"
+    );
+}

@@ -5,6 +5,7 @@
 
 mod cache;
 mod error;
+mod jobs;
 mod ledger;
 mod records;
 mod traits;
@@ -14,6 +15,7 @@ mod tests;
 
 pub use cache::{cache_key, CacheEntry, CachedOutcome};
 pub use error::StoreError;
+pub use jobs::JobEntry;
 pub use ledger::LedgerEntry;
 pub use traits::{CallStore, Leased, MergeFn, QueueStats, RecordStore, StepCommit};
 
@@ -25,6 +27,8 @@ pub struct Store {
     db: sled::Db,
     cache: sled::Tree,
     ledger: sled::Tree,
+    /// Open asynchronous vendor jobs: cache key → job id.
+    jobs: sled::Tree,
     patterns: sled::Tree,
     guesses: sled::Tree,
     records: sled::Tree,
@@ -71,6 +75,7 @@ impl Store {
         Ok(Store {
             cache: db.open_tree("cache")?,
             ledger: db.open_tree("ledger")?,
+            jobs: db.open_tree("jobs")?,
             patterns: db.open_tree("email_patterns")?,
             guesses: db.open_tree("email_guesses")?,
             records: db.open_tree("records")?,

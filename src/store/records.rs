@@ -651,6 +651,19 @@ impl CallStore for Store {
         self.ledger_rows().collect()
     }
 
+    fn job_get(&self, key: &[u8]) -> Result<Option<super::JobEntry>, StoreError> {
+        Store::job_get(self, key)
+    }
+
+    fn job_set(
+        &self,
+        key: &[u8],
+        job: Option<&super::JobEntry>,
+        row: Option<&LedgerEntry>,
+    ) -> Result<(), StoreError> {
+        Store::job_set(self, key, job, row)
+    }
+
     fn flush_calls(&self) -> Result<(), StoreError> {
         Store::flush(self)
     }

@@ -3,7 +3,7 @@
 //! sled implements both today; a PostgreSQL backend implements the same traits
 //! (several daemons sharing one queue) without touching the engine.
 
-use super::{CacheEntry, LedgerEntry, StoreError};
+use super::{CacheEntry, JobEntry, LedgerEntry, StoreError};
 use crate::control::{Signal, StoredRecord, UpsertSummary};
 use crate::model::Record;
 use chrono::{DateTime, Utc};
@@ -140,6 +140,16 @@ pub trait CallStore: Send + Sync + std::fmt::Debug + 'static {
         cache: Option<(&[u8], &CacheEntry)>,
         row: &LedgerEntry,
         atomic: bool,
+    ) -> Result<(), StoreError>;
+    /// The open asynchronous job recorded for this call key, if any.
+    fn job_get(&self, key: &[u8]) -> Result<Option<JobEntry>, StoreError>;
+    /// Remember (`Some`) or forget (`None`) the open job for this call key,
+    /// with an optional ledger row (the submit), in one transaction.
+    fn job_set(
+        &self,
+        key: &[u8],
+        job: Option<&JobEntry>,
+        row: Option<&LedgerEntry>,
     ) -> Result<(), StoreError>;
     /// Every ledger row, oldest first.
     fn ledger(&self) -> Result<Vec<LedgerEntry>, StoreError>;
