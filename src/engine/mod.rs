@@ -146,10 +146,13 @@ impl Engine {
         mut record: Record,
         signals: &[crate::control::Signal],
     ) -> (Record, Vec<LedgerEntry>) {
+        let executor = &self.executor;
+        let wait = move |op: &str| executor.wait_estimate(op);
         let planner = Planner {
             settings: &self.settings.waterfall,
             providers: &self.settings.providers,
             catalogue: &self.settings.catalogue,
+            wait: Some(crate::waterfall::WaitFn(&wait)),
         };
         let store = self.executor.store();
         let pattern = move |first: &str, last: &str, domain: &str| {
@@ -169,8 +172,9 @@ impl Engine {
             }
             // Independent lookups of one record run concurrently.
             let results = futures::future::join_all(calls.iter().map(|c| {
+                let choice = run.choices.remove(&c.operation);
                 self.executor
-                    .execute(&c.operation, &c.inputs, Some(&record.id))
+                    .execute_chosen(&c.operation, &c.inputs, Some(&record.id), choice)
             }))
             .await;
             let now = self.clock.now();

@@ -66,6 +66,12 @@ enum Phase {
     Poll(String),
 }
 
+tokio::task_local! {
+    /// Why the planner chose this operation (a capacity-aware group), for the
+    /// ledger row of the call made inside [`Executor::execute_chosen`].
+    static CHOICE: Option<String>;
+}
+
 /// Sends provider operations. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Executor {
@@ -164,6 +170,33 @@ impl Executor {
     /// A provider's runtime state.
     pub fn runtime(&self, provider: &str) -> Option<&ProviderRuntime> {
         self.inner.runtimes.get(provider)
+    }
+
+    /// [`Executor::execute`], recording in the ledger row why the planner
+    /// chose this operation.
+    pub async fn execute_chosen(
+        &self,
+        operation: &str,
+        inputs: &Inputs,
+        record_id: Option<&str>,
+        choice: Option<String>,
+    ) -> CallResult {
+        CHOICE
+            .scope(choice, self.execute(operation, inputs, record_id))
+            .await
+    }
+
+    /// Seconds until `operation`'s vendor can take another call: the calls
+    /// already waiting for it over its rate, plus any pause it asked for.
+    pub fn wait_estimate(&self, operation: &str) -> f64 {
+        let provider = operation.split('.').next().unwrap_or_default();
+        let (Some(rt), Some(p)) = (
+            self.inner.runtimes.get(provider),
+            self.inner.providers.providers.get(provider),
+        ) else {
+            return 0.0;
+        };
+        rt.expected_wait(p.rate.map(|r| r.per_second()))
     }
 
     /// Run `operation` with `inputs` (only the fields it reads), for `record_id`.
@@ -392,6 +425,7 @@ impl Executor {
             throttled,
             status,
             error,
+            choice: CHOICE.try_with(Clone::clone).ok().flatten(),
         }
     }
 
@@ -512,8 +546,10 @@ impl Executor {
                 );
             }
             // Permit before pacing: in-flight work stays bounded while we wait our turn.
+            let queued = rt.queue();
             let permit = rt.permits.acquire().await;
             rt.pace().await;
+            drop(queued);
             ProviderStats::bump(&rt.stats.attempts);
             let attempt = http::send(
                 &self.inner.client,

@@ -45,6 +45,18 @@ pub struct ProviderRuntime {
     pub paused_until: Mutex<Option<Instant>>,
     /// Counters.
     pub stats: ProviderStats,
+    /// Calls waiting for a permit or their pacing slot.
+    pub waiting: AtomicU64,
+}
+
+/// Counts a call as waiting for its provider until dropped.
+#[derive(Debug)]
+pub struct Queued<'a>(&'a AtomicU64);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl ProviderRuntime {
@@ -61,6 +73,30 @@ impl ProviderRuntime {
             circuit: Mutex::new(Circuit::default()),
             paused_until: Mutex::new(None),
             stats: ProviderStats::default(),
+            waiting: AtomicU64::new(0),
+        }
+    }
+
+    /// Count a call as waiting (permit and pacing) while the guard lives.
+    pub fn queue(&self) -> Queued<'_> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        Queued(&self.waiting)
+    }
+
+    /// Seconds a new call would wait: those queued ahead over the rate, plus
+    /// a vendor-requested pause. Without a rate, the queue length breaks ties.
+    pub fn expected_wait(&self, per_second: Option<f64>) -> f64 {
+        let ahead = self.waiting.load(Ordering::Relaxed) as f64;
+        let paused = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map_or(0.0, |u| {
+                u.saturating_duration_since(Instant::now()).as_secs_f64()
+            });
+        match per_second {
+            Some(r) if r > 0.0 => ahead / r + paused,
+            _ => ahead * 1e-6 + paused,
         }
     }
 

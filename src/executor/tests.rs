@@ -464,3 +464,55 @@ fn rate_headers_read_numbers_json_windows_and_times() {
     );
     assert_eq!(super::reset_secs("soon", now), None);
 }
+
+#[tokio::test]
+async fn calls_queued_behind_a_paced_vendor_raise_its_wait_estimate_and_ledger_rows_keep_the_choice(
+) {
+    let fx = fixture(|s| {
+        provider(s, "mailfinder").rate = Some(crate::provider::Rate {
+            requests: 10,
+            period: Duration::from_secs(1),
+            burst: 1,
+        });
+    })
+    .await;
+    assert_eq!(fx.executor.wait_estimate(FINDER), 0.0);
+    let people: Vec<Inputs> = (0..20)
+        .map(|i| {
+            let mut p = fx.person(true);
+            p.insert("person.first_name".into(), Value::Text(format!("w{i}")));
+            p
+        })
+        .collect();
+    let ex = fx.executor.clone();
+    let calls = tokio::spawn(async move {
+        futures::future::join_all(
+            people
+                .iter()
+                .map(|p| ex.execute_chosen(FINDER, p, Some("r"), Some("capacity: test".into()))),
+        )
+        .await
+    });
+    // 20 calls at 10/s: most of them wait, about a second and more of work ahead.
+    let mut peak = 0.0f64;
+    while !calls.is_finished() {
+        peak = peak.max(fx.executor.wait_estimate(FINDER));
+        tokio::task::yield_now().await;
+    }
+    let results = calls.await.unwrap();
+    assert!(peak >= 1.0, "peak wait estimate {peak}");
+    assert_eq!(
+        fx.executor.wait_estimate(FINDER),
+        0.0,
+        "nothing waits any more"
+    );
+    assert_eq!(fx.executor.wait_estimate("peoplematch.match"), 0.0);
+    assert!(results
+        .iter()
+        .all(|r| r.entry.choice.as_deref() == Some("capacity: test")));
+    let ledger = fx.executor.store().ledger().unwrap();
+    assert_eq!(ledger.len(), 20);
+    assert!(ledger
+        .iter()
+        .all(|r| r.choice.as_deref() == Some("capacity: test")));
+}

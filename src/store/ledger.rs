@@ -32,6 +32,9 @@ pub struct LedgerEntry {
     pub status: Option<u16>,
     /// Error detail.
     pub error: Option<String>,
+    /// Why a capacity-aware group chose this operation over its first member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<String>,
 }
 
 impl Store {

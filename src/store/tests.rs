@@ -187,6 +187,7 @@ fn calls_are_recorded_with_their_cache_entry() {
         throttled: 0,
         status: Some(404),
         error: None,
+        choice: None,
     };
     let entry = CacheEntry {
         outcome: CachedOutcome::NotFound,

@@ -64,6 +64,11 @@ pub struct FieldWaterfallFile {
     /// Accept an `unknown` verdict (the verifier could not tell).
     #[serde(default)]
     pub accept_unknown: bool,
+    /// Interchangeable operations (adjacent in `steps`): within a group the
+    /// next lookup goes to the one whose vendor has capacity now; across
+    /// groups the order of `steps` holds. Default: none (strict order).
+    #[serde(default)]
+    pub groups: Vec<Vec<String>>,
 }
 
 /// A compiled step.
@@ -100,6 +105,9 @@ pub struct FieldWaterfall {
     pub accept_catch_all: bool,
     /// Accept unknown verdicts.
     pub accept_unknown: bool,
+    /// Capacity-aware groups: ranges of `steps` (start, end exclusive) whose
+    /// operations are interchangeable.
+    pub groups: Vec<std::ops::Range<usize>>,
 }
 
 /// All waterfalls plus guard rails.
@@ -130,6 +138,67 @@ fn check_unit(errors: &mut Vec<ConfigError>, file: &Path, key: String, v: f64) {
             format!("must lie in 0..1, got {v}"),
         ));
     }
+}
+
+/// Each group as a range of `steps`: two or more operations, adjacent in
+/// `steps` (so the order across groups stays what the steps say), no step in
+/// two groups, no guess.
+fn compile_groups(
+    file: &Path,
+    key: &str,
+    raw: &[Vec<String>],
+    steps: &[Step],
+    errors: &mut Vec<ConfigError>,
+) -> Vec<std::ops::Range<usize>> {
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    for (g, members) in raw.iter().enumerate() {
+        let gkey = format!("{key}.groups[{g}]");
+        let mut at = Vec::new();
+        for m in members {
+            match steps.iter().position(|s| s.id() == m) {
+                Some(i) if matches!(steps[i], Step::Operation(_)) => at.push(i),
+                Some(_) => errors.push(ConfigError::at(
+                    file,
+                    gkey.clone(),
+                    "the email guess cannot be grouped",
+                )),
+                None => errors.push(ConfigError::at(
+                    file,
+                    gkey.clone(),
+                    format!("{m:?} is not one of this field's steps"),
+                )),
+            }
+        }
+        if at.len() != members.len() {
+            continue;
+        }
+        at.sort_unstable();
+        at.dedup();
+        if at.len() < 2 {
+            errors.push(ConfigError::at(
+                file,
+                gkey,
+                "a group needs two or more different steps",
+            ));
+            continue;
+        }
+        let range = at[0]..at[at.len() - 1] + 1;
+        if range.len() != at.len() {
+            errors.push(ConfigError::at(
+                file,
+                gkey,
+                "a group's steps must be adjacent in `steps`",
+            ));
+        } else if out
+            .iter()
+            .any(|r| r.start < range.end && range.start < r.end)
+        {
+            errors.push(ConfigError::at(file, gkey, "a step belongs to two groups"));
+        } else {
+            out.push(range);
+        }
+    }
+    out
 }
 
 /// Check every reference and build the settings.
@@ -222,6 +291,7 @@ pub fn compile_waterfalls(
         }
         let threshold = w.threshold.unwrap_or(raw.default_threshold);
         check_unit(errors, file, format!("{key}.threshold"), threshold);
+        let groups = compile_groups(file, &key, &w.groups, &steps, errors);
         fields.push(FieldWaterfall {
             field: field.clone(),
             steps,
@@ -229,6 +299,7 @@ pub fn compile_waterfalls(
             verify: w.verify.clone(),
             accept_catch_all: w.accept_catch_all,
             accept_unknown: w.accept_unknown,
+            groups,
         });
     }
     // Operations configured for other fields that also provide this one follow

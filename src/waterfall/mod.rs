@@ -15,4 +15,4 @@ pub use config::{
     GUESS_STEP,
 };
 pub use guess::{detect as detect_pattern, local_part, DEFAULT_PATTERN, PATTERNS};
-pub use plan::{CallAnswer, Candidate, FieldRun, PlannedCall, Planner, Purpose, RunState};
+pub use plan::{CallAnswer, Candidate, FieldRun, PlannedCall, Planner, Purpose, RunState, WaitFn};

@@ -104,10 +104,24 @@ pub struct RunState {
     /// When set, only these fields are worth paying for (they could change the
     /// route); the others end `unknown/not_worth_it`. `None`: enrich everything.
     pub relevant: Option<BTreeSet<FieldName>>,
+    /// Why a capacity-aware group sent a lookup to an operation other than its
+    /// first in config order, by operation (the ledger records it).
+    pub choices: BTreeMap<String, String>,
     /// The route is undecided: send only the cheapest ready lookups this round,
     /// because their answer may decide the route and make the dearer ones
     /// not worth paying for (relevance is recomputed every round).
     pub cheapest_first: bool,
+}
+
+/// Seconds until an operation's vendor can take another call; capacity-aware
+/// groups send the next lookup to the member that waits least.
+#[derive(Clone, Copy)]
+pub struct WaitFn<'a>(pub &'a (dyn Fn(&str) -> f64 + Sync));
+
+impl std::fmt::Debug for WaitFn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WaitFn")
+    }
 }
 
 /// The planner over settings, providers and the catalogue.
@@ -119,6 +133,8 @@ pub struct Planner<'a> {
     pub providers: &'a ProviderSet,
     /// Field types and lifetimes.
     pub catalogue: &'a Catalogue,
+    /// Vendor waits for capacity-aware groups (`None`: groups keep config order).
+    pub wait: Option<WaitFn<'a>>,
 }
 
 enum StepCheck {
@@ -208,11 +224,15 @@ impl<'a> Planner<'a> {
             }
             let mut waiting = false;
             let mut scheduled = false;
-            for step in &w.steps {
+            let (order, notes) = self.ordered(w, run);
+            for step in order {
                 match self.check_step(record, run, w, step, reserved, pattern, calls.as_slice()) {
                     StepCheck::Ready(call, cost) => {
                         if let Step::Guess = step {
                             run.attempted.insert(step.id().to_string());
+                        }
+                        if let Some(note) = notes.get(step.id()) {
+                            run.choices.insert(step.id().to_string(), note.clone());
                         }
                         reserved += cost;
                         push_unique(&mut calls, call);
@@ -245,6 +265,51 @@ impl<'a> Planner<'a> {
             self.keep_cheapest(run, &mut calls);
         }
         calls
+    }
+
+    /// The field's steps in the order to try them now: within each
+    /// capacity-aware group, the untried members by vendor wait (ties keep
+    /// config order). Notes say why a member jumped ahead of the group's first.
+    fn ordered<'w>(
+        &self,
+        w: &'w FieldWaterfall,
+        run: &RunState,
+    ) -> (Vec<&'w Step>, BTreeMap<String, String>) {
+        let mut order: Vec<&Step> = w.steps.iter().collect();
+        let mut notes = BTreeMap::new();
+        let Some(WaitFn(wait)) = self.wait else {
+            return (order, notes);
+        };
+        for g in &w.groups {
+            // Waits read once: the vendors' state moves while we look.
+            let mut keyed: Vec<(f64, &Step)> = order[g.clone()]
+                .iter()
+                .map(|s| {
+                    let tried = run.attempted.contains(s.id());
+                    (if tried { f64::INFINITY } else { wait(s.id()) }, *s)
+                })
+                .collect();
+            let Some(&(first_wait, first)) = keyed.iter().find(|k| k.0.is_finite()) else {
+                continue;
+            };
+            // Stable: equal waits keep the configured order.
+            keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (chosen_wait, chosen) = keyed[0];
+            if chosen != first {
+                notes.insert(
+                    chosen.id().to_string(),
+                    format!(
+                        "capacity: {} (wait {chosen_wait:.2}s) before {} (wait {first_wait:.2}s)",
+                        chosen.id(),
+                        first.id(),
+                    ),
+                );
+            }
+            for (slot, (_, step)) in order[g.clone()].iter_mut().zip(keyed) {
+                *slot = step;
+            }
+        }
+        (order, notes)
     }
 
     /// Keep the calls at the lowest price; the others stay open (their fields

@@ -137,6 +137,7 @@ fn run_pass(
         settings: s,
         providers: &providers,
         catalogue: &catalogue,
+        wait: None,
     };
     let mut run = RunState::default();
     let mut rounds = Vec::new();
@@ -584,6 +585,7 @@ fields."person.phone" = { steps = ["a.person"] }"#,
         settings: &s,
         providers: &providers,
         catalogue: &catalogue,
+        wait: None,
     };
     let both: BTreeSet<String> = ["person.title", "person.phone"].map(String::from).into();
     // Without the ordering both lookups go out at once.
@@ -632,4 +634,74 @@ fields."person.phone" = { steps = ["a.person"] }"#,
     assert!(calls.is_empty(), "{calls:?}");
     assert_eq!(reason(&r, "person.phone"), Some(UnknownReason::NotWorthIt));
     assert_eq!(r.credits_spent, 1.0);
+}
+
+#[test]
+fn a_capacity_group_sends_the_lookup_to_the_vendor_with_room_and_says_why() {
+    let s = settings(
+        r#"fields."person.title" = { steps = ["a.finder", "a.person"], groups = [["a.finder", "a.person"]] }"#,
+        None,
+    );
+    let providers = providers();
+    let catalogue = Catalogue::standard();
+    let first_call = |wait: Option<WaitFn<'_>>| {
+        let planner = Planner {
+            settings: &s,
+            providers: &providers,
+            catalogue: &catalogue,
+            wait,
+        };
+        let mut r = record(PERSON);
+        let mut run = RunState::default();
+        let calls = planner.next(&mut r, &mut run, t0(), &|_, _, _| None);
+        (calls[0].operation.clone(), run.choices)
+    };
+    // Strict order without waits, and when the first vendor has room.
+    assert_eq!(first_call(None).0, "a.finder");
+    let even = |_: &str| 0.0;
+    assert_eq!(
+        first_call(Some(WaitFn(&even))),
+        ("a.finder".into(), BTreeMap::new())
+    );
+    // The finder's vendor is saturated: the person lookup goes first, with the reason.
+    let busy = |op: &str| if op == "a.finder" { 3.0 } else { 0.25 };
+    let (op, choices) = first_call(Some(WaitFn(&busy)));
+    assert_eq!(op, "a.person");
+    assert_eq!(
+        choices["a.person"],
+        "capacity: a.person (wait 0.25s) before a.finder (wait 3.00s)"
+    );
+}
+
+#[test]
+fn groups_must_be_adjacent_steps_of_the_field() {
+    let check = |fields: &str| {
+        let raw: WaterfallFile = toml::from_str(fields).unwrap();
+        let mut errors = Vec::new();
+        compile_waterfalls(
+            Path::new("c.toml"),
+            &raw,
+            &providers(),
+            &Catalogue::standard(),
+            &mut errors,
+        );
+        errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let ok = r#"fields."person.title" = { steps = ["a.finder", "a.person"], groups = [["a.person", "a.finder"]] }"#;
+    assert_eq!(check(ok), "");
+    let apart = r#"fields."person.email" = { steps = ["a.finder", "builtin.email-guess", "a.person"], verify = "a.verify", groups = [["a.finder", "a.person"]] }"#;
+    let e = check(apart);
+    assert!(
+        e.contains("waterfall.fields.\"person.email\".groups[0]") && e.contains("must be adjacent"),
+        "{e}"
+    );
+    let stranger = r#"fields."person.title" = { steps = ["a.finder", "a.person"], groups = [["a.finder", "b.other"]] }"#;
+    assert!(check(stranger).contains("\"b.other\" is not one of this field's steps"));
+    let alone =
+        r#"fields."person.title" = { steps = ["a.finder", "a.person"], groups = [["a.finder"]] }"#;
+    assert!(check(alone).contains("two or more different steps"));
 }
