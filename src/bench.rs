@@ -12,7 +12,9 @@ use crate::store::Store;
 use serde::Serialize;
 use std::path::PathBuf;
 
+mod bottleneck;
 mod rescan;
+pub use bottleneck::{bottleneck, Bottleneck, Comparison, Pass, VENDOR_LIMITS};
 pub use rescan::{rescan_speed, RescanSpeed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,6 +36,12 @@ pub struct BenchOptions {
     pub daemon_leads: usize,
     /// Records in the decay-rescan run (0: skipped).
     pub rescan_records: usize,
+    /// Leads in the bottleneck run at vendor-like limits (0: skipped).
+    pub bottleneck_leads: usize,
+    /// Leads in the bottleneck run with every limit ×100.
+    pub bottleneck_generous_leads: usize,
+    /// The leadfall binary (the bottleneck run starts its sandbox as a child).
+    pub exe: PathBuf,
 }
 
 /// One vendor's utilisation.
@@ -133,6 +141,8 @@ pub struct BenchReport {
     pub cache: CacheEffect,
     /// The decay rescan over a large store (when asked for).
     pub rescan: Option<RescanSpeed>,
+    /// Strict against capacity-aware order at vendor-like and ×100 limits (when asked for).
+    pub bottleneck: Option<Bottleneck>,
 }
 
 /// The one operation benchmarked per vendor, with its limit in the utilisation run.
@@ -437,6 +447,12 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
         modes: compare_modes(opts, opts.leads).await?,
         rescore: rescore_speed(opts)?,
         daemon: through_daemon(opts).await?,
+        bottleneck: match opts.bottleneck_leads {
+            0 => None,
+            n => {
+                Some(bottleneck(&opts.exe, &opts.config, n, opts.bottleneck_generous_leads).await?)
+            }
+        },
         rescan: match opts.rescan_records {
             0 => None,
             n => {

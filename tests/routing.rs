@@ -11,6 +11,9 @@ fn decision_relevant_enrichment_routes_every_lead_as_enriching_everything_does_f
         leads: 300,
         daemon_leads: 1,
         rescan_records: 0,
+        bottleneck_leads: 0,
+        bottleneck_generous_leads: 0,
+        exe: env!("CARGO_BIN_EXE_leadfall").into(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

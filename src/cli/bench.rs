@@ -28,6 +28,12 @@ pub struct Args {
     /// Records in the decay-rescan run (e.g. 1000000; 0 skips it).
     #[arg(long, default_value_t = 0)]
     pub rescan_records: usize,
+    /// Leads in the strict vs capacity-aware run at vendor-like limits (e.g. 1000; 0 skips it).
+    #[arg(long, default_value_t = 0)]
+    pub bottleneck_leads: usize,
+    /// Leads in the same run with every limit ×100.
+    #[arg(long, default_value_t = 10_000)]
+    pub bottleneck_generous_leads: usize,
 }
 
 /// Run `bench`.
@@ -40,6 +46,9 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         leads: args.leads,
         daemon_leads: args.daemon_leads,
         rescan_records: args.rescan_records,
+        bottleneck_leads: args.bottleneck_leads,
+        bottleneck_generous_leads: args.bottleneck_generous_leads,
+        exe: std::env::current_exe()?,
     };
     let report = bench::run(&opts).await?;
     if g.json {
@@ -72,6 +81,11 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         d.leads, d.wall_secs, d.lower_bound_secs, d.wall_over_bound
     );
     println!("{}", utilisation_table(&d.vendors));
+    if let Some(b) = &report.bottleneck {
+        for c in [&b.vendor_like, &b.generous] {
+            print_comparison(c);
+        }
+    }
     if let Some(r) = &report.rescan {
         println!(
             "decay rescan ({} records on disk, {} with signals; loaded in {:.1}s): median {:.2}s per rescan; runs: {}",
@@ -123,4 +137,45 @@ fn utilisation_table(rows: &[crate::bench::Utilisation]) -> comfy_table::Table {
         ]);
     }
     t
+}
+
+fn print_comparison(c: &crate::bench::Comparison) {
+    let limits = crate::bench::VENDOR_LIMITS
+        .iter()
+        .map(|(v, l)| format!("{v} {}/s", l * c.scale))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!(
+        "bottleneck run ({} leads, limits ×{}: {limits}; 40 ms latency; sandbox in a child process):",
+        c.leads, c.scale
+    );
+    for (name, p) in [("strict order", &c.strict), ("capacity-aware", &c.capacity)] {
+        println!(
+            "  {name:<15} wall {:.1}s, rate-limit bound {:.1}s, wall/bound {:.3}, 429s {}, {:.3} credits per filled field, CPU {:.3} ms per lead, {} capacity choices",
+            p.wall_secs, p.lower_bound_secs, p.wall_over_bound, p.rate_limited,
+            p.credits_per_filled_field, p.cpu_ms_per_lead, p.capacity_choices
+        );
+        println!(
+            "  {:<15} requests {}",
+            "",
+            p.requests
+                .iter()
+                .map(|(v, n)| format!("{v} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!(
+            "  {:<15} fill {}",
+            "",
+            p.fill
+                .iter()
+                .map(|(f, x)| format!("{f} {:.1}%", x * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    println!(
+        "  capacity-aware wall / strict wall {:.3}; warm second pass {:.3}s with {} vendor requests",
+        c.capacity_over_strict, c.warm_wall_secs, c.warm_requests
+    );
 }

@@ -1,0 +1,378 @@
+//! Beat the bottleneck vendor: one sandbox world with vendor-like limits
+//! (email finder 15/s, person enrich 10/s, person match 20/s, company API
+//! 25/s, verifier 50/s, 40 ms latency), run with the configured strict order
+//! and with capacity-aware groups, then the same with every limit ×100. The
+//! sandbox runs in a child process, so the CPU figure is leadfall's alone.
+//! `leadfall bench --bottleneck-leads 1000` prints it.
+
+use crate::config::{self, Settings};
+use crate::engine::{enrich_file, BatchOptions, Engine, Summary};
+use crate::sandbox::{SandboxSettings, VendorSettings};
+use crate::store::Store;
+use anyhow::Context;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The vendor-like limits (req/s) of the hand-written baseline's world.
+pub const VENDOR_LIMITS: &[(&str, u32)] = &[
+    ("mailfinder", 15),
+    ("personapi", 10),
+    ("peoplematch", 20),
+    ("companyapi", 25),
+    ("verifier", 50),
+];
+
+/// Fields looked up (the baseline's: no phone, which only one vendor sells).
+const FIELDS: &[&str] = &[
+    "company.domain",
+    "person.email",
+    "person.title",
+    "person.seniority",
+    "company.industry",
+    "company.employee_count",
+    "company.country",
+];
+
+/// Capacity-aware groups: interchangeable operations (same price, all
+/// answers verified or confidence-gated), by field.
+const GROUPS: &[(&str, &[&str])] = &[
+    (
+        "person.title",
+        &["peoplematch.match", "personapi.person-enrich"],
+    ),
+    (
+        "person.seniority",
+        &["peoplematch.match", "personapi.person-enrich"],
+    ),
+    (
+        "person.email",
+        &[
+            "mailfinder.email-finder",
+            "peoplematch.match",
+            "personapi.person-enrich",
+        ],
+    ),
+];
+
+/// One pass over the leads.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pass {
+    /// Wall seconds.
+    pub wall_secs: f64,
+    /// Max over vendors of requests / limit: no client can be faster.
+    pub lower_bound_secs: f64,
+    /// wall / lower bound.
+    pub wall_over_bound: f64,
+    /// Requests per vendor.
+    pub requests: BTreeMap<String, u64>,
+    /// 429s per vendor (pacing should make them 0).
+    pub rate_limited: u64,
+    /// Share of leads with each field known after the pass.
+    pub fill: BTreeMap<String, f64>,
+    /// Credits billed over fields filled by enrichment.
+    pub credits_per_filled_field: f64,
+    /// leadfall's CPU per lead, milliseconds (the sandbox is another process).
+    pub cpu_ms_per_lead: f64,
+    /// Ledger rows that carry a capacity choice.
+    pub capacity_choices: u64,
+}
+
+/// Strict and capacity-aware passes at one set of limits.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    /// Limits ×.
+    pub scale: u32,
+    /// Leads.
+    pub leads: usize,
+    /// The configured order.
+    pub strict: Pass,
+    /// With capacity-aware groups.
+    pub capacity: Pass,
+    /// capacity wall / strict wall.
+    pub capacity_over_strict: f64,
+    /// A second strict pass over the same input: wall seconds and requests.
+    pub warm_wall_secs: f64,
+    /// Requests the warm pass made (0: all from the cache).
+    pub warm_requests: u64,
+}
+
+/// Both comparisons.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bottleneck {
+    /// At vendor-like limits.
+    pub vendor_like: Comparison,
+    /// With every limit ×100.
+    pub generous: Comparison,
+}
+
+/// Run both comparisons: `leads` at vendor-like limits, `leads_generous` at ×100.
+pub async fn bottleneck(
+    exe: &Path,
+    config: &Path,
+    leads: usize,
+    leads_generous: usize,
+) -> anyhow::Result<Bottleneck> {
+    Ok(Bottleneck {
+        vendor_like: compare(exe, config, leads, 1).await?,
+        generous: compare(exe, config, leads_generous, 100).await?,
+    })
+}
+
+async fn compare(
+    exe: &Path,
+    config: &Path,
+    leads: usize,
+    scale: u32,
+) -> anyhow::Result<Comparison> {
+    let (strict, warm_wall_secs, warm_requests) = pass(exe, config, leads, scale, false).await?;
+    let (capacity, _, _) = pass(exe, config, leads, scale, true).await?;
+    Ok(Comparison {
+        scale,
+        leads,
+        capacity_over_strict: capacity.wall_secs / strict.wall_secs,
+        strict,
+        capacity,
+        warm_wall_secs,
+        warm_requests,
+    })
+}
+
+/// A fresh sandbox and store; a cold pass, then a warm one over the same input.
+async fn pass(
+    exe: &Path,
+    config: &Path,
+    leads: usize,
+    scale: u32,
+    grouped: bool,
+) -> anyhow::Result<(Pass, f64, u64)> {
+    let dir = tempfile::tempdir()?;
+    let mut world = SandboxSettings {
+        people: leads.max(2000),
+        companies: (leads / 5).max(400),
+        ..SandboxSettings::default()
+    };
+    for (v, limit) in VENDOR_LIMITS {
+        world.vendors.insert(
+            v.to_string(),
+            VendorSettings {
+                rate_limit_per_sec: Some(limit * scale),
+                latency_ms: 40,
+                ..VendorSettings::default()
+            },
+        );
+    }
+    let sandbox = SandboxProcess::spawn(exe, &world, dir.path())?;
+    let settings = settings(config, &sandbox.base, dir.path(), scale, grouped)?;
+    let csv = crate::sandbox::World::generate(world.seed, world.companies, world.people)
+        .sample_leads_csv(leads);
+    let input = dir.path().join("leads.csv");
+    std::fs::write(&input, csv)?;
+    let store = Store::open(&settings.data_dir.join("store"))?;
+    let engine = Engine::from_settings(
+        Arc::new(settings),
+        Arc::new(store.clone()),
+        Arc::new(crate::clock::SystemClock),
+    )?;
+    let opts = |name: &str| BatchOptions {
+        progress: false,
+        rejects: dir.path().join(format!("{name}.rejects.csv")),
+    };
+    let cpu0 = super::cpu_seconds();
+    let t0 = Instant::now();
+    let cold = enrich_file(
+        &engine,
+        &input,
+        &dir.path().join("cold.jsonl"),
+        &opts("cold"),
+    )
+    .await?;
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = super::cpu_seconds() - cpu0;
+    let counters = sandbox.counters().await?;
+    let t1 = Instant::now();
+    enrich_file(
+        &engine,
+        &input,
+        &dir.path().join("warm.jsonl"),
+        &opts("warm"),
+    )
+    .await?;
+    let warm_wall = t1.elapsed().as_secs_f64();
+    let after = sandbox.counters().await?;
+    let total = |c: &BTreeMap<String, Counters>| c.values().map(|v| v.requests).sum::<u64>();
+    let warm_requests = total(&after) - total(&counters);
+    let choices = crate::store::CallStore::ledger(&store)?
+        .iter()
+        .filter(|r| r.choice.is_some())
+        .count() as u64;
+    Ok((
+        summarise(&cold.summary, &counters, wall, cpu, leads, scale, choices),
+        warm_wall,
+        warm_requests,
+    ))
+}
+
+fn summarise(
+    summary: &Summary,
+    counters: &BTreeMap<String, Counters>,
+    wall: f64,
+    cpu: f64,
+    leads: usize,
+    scale: u32,
+    capacity_choices: u64,
+) -> Pass {
+    let limit = |v: &str| {
+        VENDOR_LIMITS
+            .iter()
+            .find(|(id, _)| *id == v)
+            .map_or(f64::INFINITY, |(_, l)| f64::from(l * scale))
+    };
+    let lower_bound_secs = counters
+        .iter()
+        .map(|(v, c)| c.requests as f64 / limit(v))
+        .fold(0.0, f64::max);
+    let filled: u64 = summary.fields.values().map(|f| f.filled).sum();
+    let credits: f64 = counters.values().map(|c| c.credits_billed).sum();
+    Pass {
+        wall_secs: wall,
+        lower_bound_secs,
+        wall_over_bound: wall / lower_bound_secs.max(1e-9),
+        requests: counters
+            .iter()
+            .map(|(v, c)| (v.clone(), c.requests))
+            .collect(),
+        rate_limited: counters.values().map(|c| c.rate_limited).sum(),
+        fill: FIELDS
+            .iter()
+            .map(|f| {
+                let s = summary.fields.get(*f).cloned().unwrap_or_default();
+                (
+                    f.to_string(),
+                    (s.filled + s.from_input) as f64 / leads.max(1) as f64,
+                )
+            })
+            .collect(),
+        credits_per_filled_field: credits / filled.max(1) as f64,
+        cpu_ms_per_lead: cpu * 1000.0 / leads.max(1) as f64,
+        capacity_choices,
+    }
+}
+
+/// The config pointed at the sandbox, pacing at the sandbox's limits, with
+/// only [`FIELDS`] looked up, every one of them (like the baseline script),
+/// and the groups when asked.
+fn settings(
+    config: &Path,
+    base: &str,
+    dir: &Path,
+    scale: u32,
+    grouped: bool,
+) -> anyhow::Result<Settings> {
+    let mut s = config::load(
+        config,
+        &crate::sandbox::Sandbox::provider_env(base.to_string()),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    s.data_dir = dir.join("data");
+    s.waterfall.enrich_everything = true;
+    s.waterfall.record_ceiling = None;
+    s.waterfall
+        .fields
+        .retain(|w| FIELDS.contains(&w.field.as_str()));
+    // Enough leads in flight that the vendors' permits, not a record count, bound the work.
+    s.records_in_flight = 4096;
+    for (v, limit) in VENDOR_LIMITS {
+        if let Some(p) = s.providers.providers.get_mut(*v) {
+            p.rate = Some(crate::provider::Rate {
+                requests: limit * scale,
+                period: std::time::Duration::from_secs(1),
+                burst: 1,
+            });
+            p.max_concurrency = p.max_concurrency.max(512);
+        }
+    }
+    if grouped {
+        for (field, members) in GROUPS {
+            let Some(w) = s.waterfall.fields.iter_mut().find(|w| w.field == *field) else {
+                continue;
+            };
+            // The members together, in config order, where the first one stands.
+            let member = |st: &crate::waterfall::Step| members.contains(&st.id());
+            let Some(at) = w.steps.iter().position(member) else {
+                continue;
+            };
+            let group: Vec<_> = w.steps.iter().filter(|st| member(st)).cloned().collect();
+            w.steps.retain(|st| !member(st));
+            let n = group.len();
+            w.steps.splice(at..at, group);
+            w.groups = vec![at..at + n];
+        }
+    }
+    Ok(s)
+}
+
+/// A vendor's counters as the sandbox reports them.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Counters {
+    requests: u64,
+    rate_limited: u64,
+    credits_billed: f64,
+}
+
+/// `leadfall sandbox` in a child process, killed on drop.
+struct SandboxProcess {
+    child: std::process::Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl SandboxProcess {
+    fn spawn(exe: &Path, world: &SandboxSettings, dir: &Path) -> anyhow::Result<SandboxProcess> {
+        let file: PathBuf = dir.join("sandbox.toml");
+        std::fs::write(&file, toml::to_string(world)?)?;
+        let mut child = std::process::Command::new(exe)
+            .args(["--json", "sandbox", "--port", "0", "--settings"])
+            .arg(&file)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {} sandbox", exe.display()))?;
+        let stdout = child.stdout.take().context("sandbox stdout")?;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .with_context(|| format!("the sandbox printed {line:?}, not its address"))?;
+        let addr = v["address"].as_str().context("no address")?.to_string();
+        Ok(SandboxProcess {
+            child,
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+        })
+    }
+
+    async fn counters(&self) -> anyhow::Result<BTreeMap<String, Counters>> {
+        let mut resp = self
+            .http
+            .get(format!("{}/_sandbox/counters", self.base))
+            .send()
+            .await?
+            .error_for_status()?;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            body.extend_from_slice(&chunk);
+            anyhow::ensure!(body.len() < 1 << 20, "the sandbox's counters are over 1 MiB");
+        }
+        Ok(serde_json::from_slice(&body)?)
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
