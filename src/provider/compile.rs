@@ -226,6 +226,11 @@ pub fn compile_provider_with(
         .enumerate()
         .map(|(i, r)| outcome_rule(&mut cx, format!("outcomes[{i}]"), r))
         .collect();
+    let defaults = Defaults {
+        cost: default_cost,
+        cache: default_cache,
+        outcomes: provider_rules,
+    };
     let retry_after_pointer = raw
         .retry
         .retry_after_pointer
@@ -240,16 +245,7 @@ pub fn compile_provider_with(
             );
         }
         let key = format!("operations.{name}");
-        let compiled = operation(
-            &mut cx,
-            &key,
-            &raw.id,
-            &name,
-            op,
-            &default_cost,
-            default_cache,
-            &provider_rules,
-        );
+        let compiled = operation(&mut cx, &key, &raw.id, &name, op, &defaults);
         operations.push(Operation {
             retry_after_pointer: retry_after_pointer.clone(),
             ..compiled
@@ -345,15 +341,21 @@ fn template(cx: &mut Ctx<'_>, key: &str, text: &str) -> Template {
     }
 }
 
+/// What every operation of a provider inherits unless it says otherwise.
+struct Defaults {
+    cost: CostModel,
+    cache: CacheTtl,
+    /// Provider-wide outcome rules, appended after the operation's own.
+    outcomes: Vec<OutcomeRule>,
+}
+
 fn operation(
     cx: &mut Ctx<'_>,
     key: &str,
     provider: &str,
     name: &str,
     op: OperationFile,
-    default_cost: &CostModel,
-    default_cache: CacheTtl,
-    provider_rules: &[OutcomeRule],
+    defaults: &Defaults,
 ) -> Operation {
     let method = match op.method.to_uppercase().as_str() {
         "GET" => Method::Get,
@@ -419,7 +421,7 @@ fn operation(
         .enumerate()
         .map(|(i, r)| outcome_rule(cx, format!("{key}.outcomes[{i}]"), r))
         .collect();
-    outcomes.extend(provider_rules.iter().cloned());
+    outcomes.extend(defaults.outcomes.iter().cloned());
     let verifies = op.verifies.as_ref().map(|v| {
         let vk = format!("{key}.verifies");
         cx.field(&format!("{vk}.field"), &v.field);
@@ -464,11 +466,11 @@ fn operation(
     }
     let cost = match &op.cost {
         Some(c) => cost(cx, &format!("{key}.cost"), c),
-        None => default_cost.clone(),
+        None => defaults.cost.clone(),
     };
     let cache_ttl = match &op.cache {
         Some(c) => cache(cx, &format!("{key}.cache"), c),
-        None => default_cache,
+        None => defaults.cache,
     };
     let job = op.job.as_ref().map(|j| job(cx, &format!("{key}.job"), j));
     let mut requires = op.requires;
