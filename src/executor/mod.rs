@@ -1,7 +1,9 @@
 //! The provider executor: sends one provider operation and says what happened.
 //! It owns the pooled HTTP client, per-provider pacing, concurrency caps,
 //! circuit breakers, the cache and single-flight coalescing, and produces one
-//! ledger row per call. It knows nothing about waterfalls or scores.
+//! ledger row per call. Asynchronous vendors are one call too: submit, record
+//! the job id durably, poll until the answer (or hand back `pending`; the next
+//! call resumes the same job). It knows nothing about waterfalls or scores.
 
 mod circuit;
 mod http;
@@ -508,7 +510,7 @@ impl Executor {
             }
             // Permit before pacing: in-flight work stays bounded while we wait our turn.
             let permit = rt.permits.acquire().await;
-            rt.pace().await;
+            rt.pace(operation).await;
             ProviderStats::bump(&rt.stats.attempts);
             let attempt = http::send(
                 &self.inner.client,

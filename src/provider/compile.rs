@@ -171,33 +171,13 @@ pub fn compile_provider_with(
         );
     }
     let rl = &raw.rate_limit;
-    let rate = match (rl.per_second, rl.per_minute) {
-        (Some(_), Some(_)) => {
-            cx.err("rate_limit", "set per_second or per_minute, not both");
-            None
-        }
-        (Some(0), _) | (_, Some(0)) => {
-            cx.err(
-                "rate_limit",
-                "a rate must be ≥ 1 (leave it out for no limit)",
-            );
-            None
-        }
-        (Some(n), None) => Some(Rate {
-            requests: n,
-            period: Duration::from_secs(1),
-            burst: rl.burst,
-        }),
-        (None, Some(n)) => Some(Rate {
-            requests: n,
-            period: Duration::from_secs(60),
-            burst: rl.burst,
-        }),
-        (None, None) => None,
-    };
-    if rl.burst == 0 {
-        cx.err("rate_limit.burst", "must be ≥ 1, got 0");
-    }
+    let rate = rate(
+        &mut cx,
+        "rate_limit",
+        rl.per_second,
+        rl.per_minute,
+        rl.burst,
+    );
     if rl.max_concurrency == 0 {
         cx.err("rate_limit.max_concurrency", "must be ≥ 1, got 0");
     }
@@ -279,6 +259,37 @@ pub fn compile_provider_with(
         },
         credit_usd: raw.cost.credit_usd,
         operations,
+    })
+}
+
+/// A pace from `per_second` / `per_minute` + `burst`, checked under `key`.
+fn rate(
+    cx: &mut Ctx<'_>,
+    key: &str,
+    per_second: Option<u32>,
+    per_minute: Option<u32>,
+    burst: u32,
+) -> Option<Rate> {
+    if burst == 0 {
+        cx.err(format!("{key}.burst"), "must be ≥ 1, got 0");
+    }
+    let (requests, period) = match (per_second, per_minute) {
+        (Some(_), Some(_)) => {
+            cx.err(key, "set per_second or per_minute, not both");
+            return None;
+        }
+        (Some(0), _) | (_, Some(0)) => {
+            cx.err(key, "a rate must be ≥ 1 (leave it out for no limit)");
+            return None;
+        }
+        (Some(n), None) => (n, Duration::from_secs(1)),
+        (None, Some(n)) => (n, Duration::from_secs(60)),
+        (None, None) => return None,
+    };
+    Some(Rate {
+        requests,
+        period,
+        burst,
     })
 }
 
@@ -473,6 +484,15 @@ fn operation(
         None => defaults.cache,
     };
     let job = op.job.as_ref().map(|j| job(cx, &format!("{key}.job"), j));
+    let op_rate = op.rate_limit.as_ref().and_then(|r| {
+        rate(
+            cx,
+            &format!("{key}.rate_limit"),
+            r.per_second,
+            r.per_minute,
+            r.burst,
+        )
+    });
     let mut requires = op.requires;
     if requires.is_empty() {
         // Without explicit sets, every placeholder is required.
@@ -506,6 +526,7 @@ fn operation(
         cost,
         cache: cache_ttl,
         retry_after_pointer: None,
+        rate: op_rate,
         job,
     }
 }
