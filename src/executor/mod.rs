@@ -608,8 +608,8 @@ impl Executor {
             if let (Phase::Poll(job_id), Outcome::Pending(ra)) = (&phase, &outcome) {
                 let attempts = earlier_attempts + schedule.attempts();
                 let max = op.job.as_ref().map_or(poll_wait, |j| j.max_poll_interval);
-                let wait = ra.unwrap_or(poll_wait).min(max);
-                poll_wait = (poll_wait * 2).min(max);
+                let (wait, next) = next_poll_wait(poll_wait, *ra, max);
+                poll_wait = next;
                 if poll_deadline.is_some_and(|d| Instant::now() + wait > d) {
                     return fail(
                         "pending",
@@ -777,6 +777,20 @@ impl Executor {
             .min(p.retry.max_retry_after.as_secs_f64());
         rt.pause(Instant::now() + Duration::from_secs_f64(reset));
     }
+}
+
+/// The wait before the next poll of a running job, and the interval after
+/// that: the vendor's Retry-After when given, else the current interval, which
+/// doubles each time; both capped at `max`.
+fn next_poll_wait(
+    current: Duration,
+    retry_after: Option<Duration>,
+    max: Duration,
+) -> (Duration, Duration) {
+    (
+        retry_after.unwrap_or(current).min(max),
+        (current * 2).min(max),
+    )
 }
 
 /// Requests left according to a rate header: a number, or a JSON object of
