@@ -7,6 +7,7 @@
 
 mod circuit;
 mod http;
+mod job;
 mod runtime;
 
 #[cfg(test)]
@@ -22,8 +23,9 @@ use crate::provider::{
     ProviderSet,
 };
 use crate::retry::RetrySchedule;
-use crate::store::{cache_key, CacheEntry, CachedOutcome, CallStore, JobEntry, LedgerEntry};
+use crate::store::{cache_key, CacheEntry, CachedOutcome, CallStore, LedgerEntry};
 use http::Attempt;
+use job::{next_poll_wait, Phase};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,15 +60,6 @@ pub struct CallResult {
 }
 
 type Flight = watch::Receiver<Option<CallResult>>;
-
-/// Where a call stands: a plain request, or an asynchronous job being
-/// submitted or polled (with the vendor's job id).
-#[derive(Debug, Clone, PartialEq)]
-enum Phase {
-    Direct,
-    Submit,
-    Poll(String),
-}
 
 /// Sends provider operations. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -231,74 +224,7 @@ impl Executor {
         }
     }
 
-    /// Record a submitted job durably (job id + the submit's ledger row, flushed)
-    /// before the first poll, so a crash from here on resumes instead of resubmitting.
-    #[allow(clippy::too_many_arguments)]
-    async fn job_submitted(
-        &self,
-        key: &[u8],
-        operation: &str,
-        record_id: Option<&str>,
-        job_id: &str,
-        started: Instant,
-        attempts: u32,
-        throttled: u32,
-        status: u16,
-    ) {
-        let row = self.entry(
-            operation,
-            record_id,
-            "submitted",
-            false,
-            0.0,
-            started,
-            attempts,
-            throttled,
-            Some(status),
-            None,
-        );
-        let job = JobEntry {
-            job_id: job_id.to_string(),
-            submitted_at: self.inner.clock.now(),
-        };
-        if let Err(e) = self.inner.store.job_set(key, Some(&job), Some(&row)) {
-            tracing::error!(operation, error = %e, "could not record a submitted job");
-        }
-        self.flush().await;
-    }
-
-    /// Forget an asynchronous call's job once its answer is final (recorded
-    /// and cached): found, not found, or a failure that polling cannot cure.
-    /// Pending, throttled and transient failures keep it for the next pass.
-    async fn close_job(&self, operation: &str, key: &[u8], outcome: &CallOutcome) {
-        let is_job = self
-            .inner
-            .providers
-            .operation(operation)
-            .is_some_and(|(_, op)| op.job.is_some());
-        let keep = matches!(
-            outcome,
-            CallOutcome::Failed {
-                kind: "pending"
-                    | "rate_limited"
-                    | "transient"
-                    | "timeout"
-                    | "circuit_open"
-                    | "disabled",
-                ..
-            }
-        );
-        if !is_job || keep {
-            return;
-        }
-        if let Err(e) = self.inner.store.job_set(key, None, None) {
-            tracing::error!(operation, error = %e, "could not close a finished job");
-        }
-        if self.inner.durable {
-            self.flush().await;
-        }
-    }
-
+    /// Make recorded calls durable (off the async threads).
     async fn flush(&self) {
         let store = self.inner.store.clone();
         match tokio::task::spawn_blocking(move || store.flush_calls()).await {
@@ -777,20 +703,6 @@ impl Executor {
             .min(p.retry.max_retry_after.as_secs_f64());
         rt.pause(Instant::now() + Duration::from_secs_f64(reset));
     }
-}
-
-/// The wait before the next poll of a running job, and the interval after
-/// that: the vendor's Retry-After when given, else the current interval, which
-/// doubles each time; both capped at `max`.
-fn next_poll_wait(
-    current: Duration,
-    retry_after: Option<Duration>,
-    max: Duration,
-) -> (Duration, Duration) {
-    (
-        retry_after.unwrap_or(current).min(max),
-        (current * 2).min(max),
-    )
 }
 
 /// Requests left according to a rate header: a number, or a JSON object of
