@@ -364,7 +364,10 @@ impl SandboxProcess {
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await? {
             body.extend_from_slice(&chunk);
-            anyhow::ensure!(body.len() < 1 << 20, "the sandbox's counters are over 1 MiB");
+            anyhow::ensure!(
+                body.len() < 1 << 20,
+                "the sandbox's counters are over 1 MiB"
+            );
         }
         Ok(serde_json::from_slice(&body)?)
     }

@@ -129,8 +129,27 @@ pub fn run(_args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         }
     );
     let mut t = render::table(&["field", "waterfall order"]);
+    // Steps whose vendor has no key are skipped at run time: say so where the order is read.
+    let disabled = |step: &str| {
+        let provider = step.split('.').next().unwrap_or_default();
+        settings
+            .providers
+            .providers
+            .get(provider)
+            .is_some_and(|p| p.missing_key_env.is_some())
+    };
     for (f, steps) in &waterfalls {
-        t.add_row([f.clone(), steps.join(" → ")]);
+        let shown: Vec<String> = steps
+            .iter()
+            .map(|s| {
+                if disabled(s) {
+                    format!("{s} (no key)")
+                } else {
+                    s.clone()
+                }
+            })
+            .collect();
+        t.add_row([f.clone(), shown.join(" → ")]);
     }
     println!("{t}");
     Ok(ExitCode::SUCCESS)

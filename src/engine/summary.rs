@@ -73,6 +73,8 @@ impl Summary {
             match row.outcome.as_str() {
                 "hit" => p.hits += 1,
                 "not_found" => p.misses += 1,
+                // An asynchronous job accepted, or still running: not an error.
+                "submitted" | "pending" => {}
                 _ => p.errors += 1,
             }
             p.credits += row.credits;

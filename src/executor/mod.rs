@@ -1,10 +1,13 @@
 //! The provider executor: sends one provider operation and says what happened.
 //! It owns the pooled HTTP client, per-provider pacing, concurrency caps,
 //! circuit breakers, the cache and single-flight coalescing, and produces one
-//! ledger row per call. It knows nothing about waterfalls or scores.
+//! ledger row per call. Asynchronous vendors are one call too: submit, record
+//! the job id durably, poll until the answer (or hand back `pending`; the next
+//! call resumes the same job). It knows nothing about waterfalls or scores.
 
 mod circuit;
 mod http;
+mod job;
 mod runtime;
 
 #[cfg(test)]
@@ -20,8 +23,9 @@ use crate::provider::{
     ProviderSet,
 };
 use crate::retry::RetrySchedule;
-use crate::store::{cache_key, CacheEntry, CachedOutcome, CallStore, JobEntry, LedgerEntry};
+use crate::store::{cache_key, CacheEntry, CachedOutcome, CallStore, LedgerEntry};
 use http::Attempt;
+use job::{next_poll_wait, Phase};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -56,15 +60,6 @@ pub struct CallResult {
 }
 
 type Flight = watch::Receiver<Option<CallResult>>;
-
-/// Where a call stands: a plain request, or an asynchronous job being
-/// submitted or polled (with the vendor's job id).
-#[derive(Debug, Clone, PartialEq)]
-enum Phase {
-    Direct,
-    Submit,
-    Poll(String),
-}
 
 tokio::task_local! {
     /// Why the planner chose this operation (a capacity-aware group), for the
@@ -267,74 +262,7 @@ impl Executor {
         }
     }
 
-    /// Record a submitted job durably (job id + the submit's ledger row, flushed)
-    /// before the first poll, so a crash from here on resumes instead of resubmitting.
-    #[allow(clippy::too_many_arguments)]
-    async fn job_submitted(
-        &self,
-        key: &[u8],
-        operation: &str,
-        record_id: Option<&str>,
-        job_id: &str,
-        started: Instant,
-        attempts: u32,
-        throttled: u32,
-        status: u16,
-    ) {
-        let row = self.entry(
-            operation,
-            record_id,
-            "submitted",
-            false,
-            0.0,
-            started,
-            attempts,
-            throttled,
-            Some(status),
-            None,
-        );
-        let job = JobEntry {
-            job_id: job_id.to_string(),
-            submitted_at: self.inner.clock.now(),
-        };
-        if let Err(e) = self.inner.store.job_set(key, Some(&job), Some(&row)) {
-            tracing::error!(operation, error = %e, "could not record a submitted job");
-        }
-        self.flush().await;
-    }
-
-    /// Forget an asynchronous call's job once its answer is final (recorded
-    /// and cached): found, not found, or a failure that polling cannot cure.
-    /// Pending, throttled and transient failures keep it for the next pass.
-    async fn close_job(&self, operation: &str, key: &[u8], outcome: &CallOutcome) {
-        let is_job = self
-            .inner
-            .providers
-            .operation(operation)
-            .is_some_and(|(_, op)| op.job.is_some());
-        let keep = matches!(
-            outcome,
-            CallOutcome::Failed {
-                kind: "pending"
-                    | "rate_limited"
-                    | "transient"
-                    | "timeout"
-                    | "circuit_open"
-                    | "disabled",
-                ..
-            }
-        );
-        if !is_job || keep {
-            return;
-        }
-        if let Err(e) = self.inner.store.job_set(key, None, None) {
-            tracing::error!(operation, error = %e, "could not close a finished job");
-        }
-        if self.inner.durable {
-            self.flush().await;
-        }
-    }
-
+    /// Make recorded calls durable (off the async threads).
     async fn flush(&self) {
         let store = self.inner.store.clone();
         match tokio::task::spawn_blocking(move || store.flush_calls()).await {
@@ -548,7 +476,7 @@ impl Executor {
             // Permit before pacing: in-flight work stays bounded while we wait our turn.
             let queued = rt.queue();
             let permit = rt.permits.acquire().await;
-            rt.pace().await;
+            rt.pace(operation).await;
             drop(queued);
             ProviderStats::bump(&rt.stats.attempts);
             let attempt = http::send(
@@ -647,8 +575,8 @@ impl Executor {
             if let (Phase::Poll(job_id), Outcome::Pending(ra)) = (&phase, &outcome) {
                 let attempts = earlier_attempts + schedule.attempts();
                 let max = op.job.as_ref().map_or(poll_wait, |j| j.max_poll_interval);
-                let wait = ra.unwrap_or(poll_wait).min(max);
-                poll_wait = (poll_wait * 2).min(max);
+                let (wait, next) = next_poll_wait(poll_wait, *ra, max);
+                poll_wait = next;
                 if poll_deadline.is_some_and(|d| Instant::now() + wait > d) {
                     return fail(
                         "pending",

@@ -37,6 +37,8 @@ impl ProviderStats {
 pub struct ProviderRuntime {
     /// Pacing (GCRA): spaces requests evenly instead of bursting into 429s.
     pub limiter: Option<DefaultDirectRateLimiter>,
+    /// Endpoints with a pace of their own, by operation id.
+    pub op_limiters: std::collections::HashMap<String, DefaultDirectRateLimiter>,
     /// In-flight cap.
     pub permits: Semaphore,
     /// Breaker.
@@ -62,13 +64,15 @@ impl Drop for Queued<'_> {
 impl ProviderRuntime {
     /// Build from a provider definition.
     pub fn new(p: &Provider) -> ProviderRuntime {
-        let limiter = p.rate.and_then(|r| {
-            let interval = r.period / r.requests.max(1);
-            let burst = NonZeroU32::new(r.burst.max(1))?;
-            Quota::with_period(interval).map(|q| RateLimiter::direct(q.allow_burst(burst)))
-        });
+        let provider_limiter = p.rate.and_then(limiter);
+        let op_limiters = p
+            .operations
+            .iter()
+            .filter_map(|o| Some((o.id.clone(), limiter(o.rate?)?)))
+            .collect();
         ProviderRuntime {
-            limiter,
+            limiter: provider_limiter,
+            op_limiters,
             permits: Semaphore::new(p.max_concurrency.max(1)),
             circuit: Mutex::new(Circuit::default()),
             paused_until: Mutex::new(None),
@@ -100,13 +104,17 @@ impl ProviderRuntime {
         }
     }
 
-    /// Wait for a vendor-requested pause, then for the pacing limiter.
-    pub async fn pace(&self) {
+    /// Wait for a vendor-requested pause, then for the provider's pace, then
+    /// for `operation`'s own, if it has one.
+    pub async fn pace(&self, operation: &str) {
         let pause = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(until) = pause {
             tokio::time::sleep_until(until).await;
         }
         if let Some(l) = &self.limiter {
+            l.until_ready().await;
+        }
+        if let Some(l) = self.op_limiters.get(operation) {
             l.until_ready().await;
         }
     }
@@ -118,4 +126,10 @@ impl ProviderRuntime {
             *p = Some(until);
         }
     }
+}
+
+fn limiter(r: crate::provider::Rate) -> Option<DefaultDirectRateLimiter> {
+    let interval = r.period / r.requests.max(1);
+    let burst = NonZeroU32::new(r.burst.max(1))?;
+    Quota::with_period(interval).map(|q| RateLimiter::direct(q.allow_burst(burst)))
 }

@@ -516,3 +516,23 @@ async fn calls_queued_behind_a_paced_vendor_raise_its_wait_estimate_and_ledger_r
         .iter()
         .all(|r| r.choice.as_deref() == Some("capacity: test")));
 }
+
+#[test]
+fn polls_of_a_running_job_back_off_to_the_cap() {
+    let max = Duration::from_secs(300);
+    let mut interval = Duration::from_secs(30);
+    let mut waits = Vec::new();
+    for _ in 0..6 {
+        let (wait, next) = super::next_poll_wait(interval, None, max);
+        waits.push(wait.as_secs());
+        interval = next;
+    }
+    assert_eq!(waits, [30, 60, 120, 240, 300, 300]);
+    // The vendor's Retry-After decides this wait; the schedule still grows.
+    let (wait, next) =
+        super::next_poll_wait(Duration::from_secs(30), Some(Duration::from_secs(7)), max);
+    assert_eq!((wait.as_secs(), next.as_secs()), (7, 60));
+    let (wait, _) =
+        super::next_poll_wait(Duration::from_secs(30), Some(Duration::from_secs(900)), max);
+    assert_eq!(wait, max, "capped");
+}

@@ -171,33 +171,13 @@ pub fn compile_provider_with(
         );
     }
     let rl = &raw.rate_limit;
-    let rate = match (rl.per_second, rl.per_minute) {
-        (Some(_), Some(_)) => {
-            cx.err("rate_limit", "set per_second or per_minute, not both");
-            None
-        }
-        (Some(0), _) | (_, Some(0)) => {
-            cx.err(
-                "rate_limit",
-                "a rate must be ≥ 1 (leave it out for no limit)",
-            );
-            None
-        }
-        (Some(n), None) => Some(Rate {
-            requests: n,
-            period: Duration::from_secs(1),
-            burst: rl.burst,
-        }),
-        (None, Some(n)) => Some(Rate {
-            requests: n,
-            period: Duration::from_secs(60),
-            burst: rl.burst,
-        }),
-        (None, None) => None,
-    };
-    if rl.burst == 0 {
-        cx.err("rate_limit.burst", "must be ≥ 1, got 0");
-    }
+    let rate = rate(
+        &mut cx,
+        "rate_limit",
+        rl.per_second,
+        rl.per_minute,
+        rl.burst,
+    );
     if rl.max_concurrency == 0 {
         cx.err("rate_limit.max_concurrency", "must be ≥ 1, got 0");
     }
@@ -226,6 +206,11 @@ pub fn compile_provider_with(
         .enumerate()
         .map(|(i, r)| outcome_rule(&mut cx, format!("outcomes[{i}]"), r))
         .collect();
+    let defaults = Defaults {
+        cost: default_cost,
+        cache: default_cache,
+        outcomes: provider_rules,
+    };
     let retry_after_pointer = raw
         .retry
         .retry_after_pointer
@@ -240,16 +225,7 @@ pub fn compile_provider_with(
             );
         }
         let key = format!("operations.{name}");
-        let compiled = operation(
-            &mut cx,
-            &key,
-            &raw.id,
-            &name,
-            op,
-            &default_cost,
-            default_cache,
-            &provider_rules,
-        );
+        let compiled = operation(&mut cx, &key, &raw.id, &name, op, &defaults);
         operations.push(Operation {
             retry_after_pointer: retry_after_pointer.clone(),
             ..compiled
@@ -283,6 +259,37 @@ pub fn compile_provider_with(
         },
         credit_usd: raw.cost.credit_usd,
         operations,
+    })
+}
+
+/// A pace from `per_second` / `per_minute` + `burst`, checked under `key`.
+fn rate(
+    cx: &mut Ctx<'_>,
+    key: &str,
+    per_second: Option<u32>,
+    per_minute: Option<u32>,
+    burst: u32,
+) -> Option<Rate> {
+    if burst == 0 {
+        cx.err(format!("{key}.burst"), "must be ≥ 1, got 0");
+    }
+    let (requests, period) = match (per_second, per_minute) {
+        (Some(_), Some(_)) => {
+            cx.err(key, "set per_second or per_minute, not both");
+            return None;
+        }
+        (Some(0), _) | (_, Some(0)) => {
+            cx.err(key, "a rate must be ≥ 1 (leave it out for no limit)");
+            return None;
+        }
+        (Some(n), None) => (n, Duration::from_secs(1)),
+        (None, Some(n)) => (n, Duration::from_secs(60)),
+        (None, None) => return None,
+    };
+    Some(Rate {
+        requests,
+        period,
+        burst,
     })
 }
 
@@ -345,15 +352,21 @@ fn template(cx: &mut Ctx<'_>, key: &str, text: &str) -> Template {
     }
 }
 
+/// What every operation of a provider inherits unless it says otherwise.
+struct Defaults {
+    cost: CostModel,
+    cache: CacheTtl,
+    /// Provider-wide outcome rules, appended after the operation's own.
+    outcomes: Vec<OutcomeRule>,
+}
+
 fn operation(
     cx: &mut Ctx<'_>,
     key: &str,
     provider: &str,
     name: &str,
     op: OperationFile,
-    default_cost: &CostModel,
-    default_cache: CacheTtl,
-    provider_rules: &[OutcomeRule],
+    defaults: &Defaults,
 ) -> Operation {
     let method = match op.method.to_uppercase().as_str() {
         "GET" => Method::Get,
@@ -419,7 +432,7 @@ fn operation(
         .enumerate()
         .map(|(i, r)| outcome_rule(cx, format!("{key}.outcomes[{i}]"), r))
         .collect();
-    outcomes.extend(provider_rules.iter().cloned());
+    outcomes.extend(defaults.outcomes.iter().cloned());
     let verifies = op.verifies.as_ref().map(|v| {
         let vk = format!("{key}.verifies");
         cx.field(&format!("{vk}.field"), &v.field);
@@ -464,13 +477,22 @@ fn operation(
     }
     let cost = match &op.cost {
         Some(c) => cost(cx, &format!("{key}.cost"), c),
-        None => default_cost.clone(),
+        None => defaults.cost.clone(),
     };
     let cache_ttl = match &op.cache {
         Some(c) => cache(cx, &format!("{key}.cache"), c),
-        None => default_cache,
+        None => defaults.cache,
     };
     let job = op.job.as_ref().map(|j| job(cx, &format!("{key}.job"), j));
+    let op_rate = op.rate_limit.as_ref().and_then(|r| {
+        rate(
+            cx,
+            &format!("{key}.rate_limit"),
+            r.per_second,
+            r.per_minute,
+            r.burst,
+        )
+    });
     let mut requires = op.requires;
     if requires.is_empty() {
         // Without explicit sets, every placeholder is required.
@@ -504,6 +526,7 @@ fn operation(
         cost,
         cache: cache_ttl,
         retry_after_pointer: None,
+        rate: op_rate,
         job,
     }
 }

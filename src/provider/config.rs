@@ -301,10 +301,29 @@ pub struct OperationFile {
     /// Cache override for this operation.
     #[serde(default)]
     pub cache: Option<CacheFile>,
+    /// A limit of this endpoint on top of the provider's (Hunter's verifier allows
+    /// 300/min where its finder allows 500/min). Polls and submits both count.
+    #[serde(default)]
+    pub rate_limit: Option<OperationRateFile>,
     /// Makes this an asynchronous operation: the request above submits a job,
     /// and `outcomes`, `provides` and `cost` apply to the answer of the poll.
     #[serde(default)]
     pub job: Option<JobFile>,
+}
+
+/// A per-operation pace, waited for after the provider's own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationRateFile {
+    /// Requests per second (set this or `per_minute`).
+    #[serde(default)]
+    pub per_second: Option<u32>,
+    /// Requests per minute.
+    #[serde(default)]
+    pub per_minute: Option<u32>,
+    /// Requests allowed back to back before pacing applies.
+    #[serde(default = "default_burst")]
+    pub burst: u32,
 }
 
 /// An asynchronous vendor job: submit, read the job id, poll until done.

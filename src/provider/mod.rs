@@ -252,6 +252,8 @@ pub struct Operation {
     pub cache: CacheTtl,
     /// Pointer to the seconds to wait in a throttled body (when no `Retry-After`).
     pub retry_after_pointer: Option<Pointer>,
+    /// This endpoint's own pace, on top of the provider's.
+    pub rate: Option<Rate>,
     /// Asynchronous job settings: the request submits, the poll answers.
     pub job: Option<Job>,
 }

@@ -517,3 +517,24 @@ fn the_readme_ten_line_vendor_compiles() {
         "requirements follow from the placeholders"
     );
 }
+
+#[test]
+fn an_operation_can_have_its_own_pace() {
+    let text = HUNTER_LIKE.replace(
+        "[[operations.email-finder.outcomes]]\nstatus = [200]",
+        "rate_limit = { per_minute = 300, burst = 10 }\n[[operations.email-finder.outcomes]]\nstatus = [200]",
+    );
+    let (p, errors) = compile(&text, &key_env);
+    assert!(errors.is_empty(), "{errors:?}");
+    let rate = p.unwrap().operations[0].rate.unwrap();
+    assert_eq!(
+        (rate.requests, rate.period, rate.burst),
+        (300, Duration::from_secs(60), 10)
+    );
+    let bad = text.replace("per_minute = 300, burst = 10", "per_minute = 0");
+    let (_, errors) = compile(&bad, &key_env);
+    assert_eq!(
+        errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["providers/x.toml: operations.email-finder.rate_limit: a rate must be ≥ 1 (leave it out for no limit)"]
+    );
+}

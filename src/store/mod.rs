@@ -1,5 +1,6 @@
 //! The embedded store (sled): records, the work queue, leases, the outbox, the
-//! provider cache, the call ledger and learned email patterns. Key encoding
+//! provider cache, the call ledger, open asynchronous vendor jobs and learned
+//! email patterns. Key encoding
 //! lives here; no HTTP, no rules. [`RecordStore`] and [`CallStore`] are the
 //! traits other backends implement.
 

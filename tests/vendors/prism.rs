@@ -106,13 +106,14 @@ fn skip(why: &str) {
 fn prism_bin() -> Result<PathBuf, String> {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("prism");
     let bin = dir.join("node_modules/.bin/prism");
-    if bin.exists() {
-        return Ok(bin);
-    }
+    // Prism is a node script: node is needed even when it is installed already.
     for tool in ["node", "npm"] {
         match Command::new(tool).arg("--version").output() {
             Ok(o) if o.status.success() => {}
             _ => return Err(format!("`{tool}` is not installed or not on PATH")),
+        }
+        if bin.exists() {
+            return Ok(bin);
         }
     }
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;

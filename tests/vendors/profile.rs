@@ -102,7 +102,10 @@ fn check_reports_vendors_keys_and_orders_for_the_real_profile() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("missing: set HUNTER_API_KEY"), "{text}");
-    assert!(text.contains("fullenrich.contact-enrich"), "{text}");
+    assert!(
+        text.contains("fullenrich.contact-enrich (no key)"),
+        "{text}"
+    );
     assert!(text.contains("0 of 9 vendors have a key"), "{text}");
 }
 
