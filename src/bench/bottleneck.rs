@@ -309,7 +309,7 @@ fn settings(
             w.steps.retain(|st| !member(st));
             let n = group.len();
             w.steps.splice(at..at, group);
-            w.groups = vec![at..at + n];
+            w.groups = std::iter::once(at..at + n).collect();
         }
     }
     Ok(s)
