@@ -42,6 +42,8 @@ pub struct BenchOptions {
     pub bottleneck_generous_leads: usize,
     /// The leadfall binary (the bottleneck run starts its sandbox as a child).
     pub exe: PathBuf,
+    /// Only the runs asked for by size (rescan, bottleneck), not the core figures.
+    pub extras_only: bool,
 }
 
 /// One vendor's utilisation.
@@ -127,6 +129,18 @@ pub struct DaemonRun {
 /// All figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
+    /// The core figures (skipped with `extras_only`).
+    #[serde(flatten)]
+    pub core: Option<CoreReport>,
+    /// The decay rescan over a large store (when asked for).
+    pub rescan: Option<RescanSpeed>,
+    /// Strict against capacity-aware order at vendor-like and ×100 limits (when asked for).
+    pub bottleneck: Option<Bottleneck>,
+}
+
+/// The figures every `bench` run prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct CoreReport {
     /// Per vendor.
     pub utilisation: Vec<Utilisation>,
     /// Through the daemon.
@@ -139,10 +153,6 @@ pub struct BenchReport {
     pub overhead: Overhead,
     /// Cache effect.
     pub cache: CacheEffect,
-    /// The decay rescan over a large store (when asked for).
-    pub rescan: Option<RescanSpeed>,
-    /// Strict against capacity-aware order at vendor-like and ×100 limits (when asked for).
-    pub bottleneck: Option<Bottleneck>,
 }
 
 /// The one operation benchmarked per vendor, with its limit in the utilisation run.
@@ -436,17 +446,12 @@ async fn through_daemon(opts: &BenchOptions) -> anyhow::Result<DaemonRun> {
 
 /// Run every benchmark.
 pub async fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
-    // The daemon run last: its store's background threads would skew the overhead figures.
-    let utilisation = utilisation(opts).await?;
-    let overhead = overhead(opts).await?;
-    let cache = cache_effect(opts).await?;
+    let core = match opts.extras_only {
+        true => None,
+        false => Some(core(opts).await?),
+    };
     Ok(BenchReport {
-        utilisation,
-        overhead,
-        cache,
-        modes: compare_modes(opts, opts.leads).await?,
-        rescore: rescore_speed(opts)?,
-        daemon: through_daemon(opts).await?,
+        core,
         bottleneck: match opts.bottleneck_leads {
             0 => None,
             n => {
@@ -462,6 +467,21 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
                 })?)
             }
         },
+    })
+}
+
+async fn core(opts: &BenchOptions) -> anyhow::Result<CoreReport> {
+    // The daemon run last: its store's background threads would skew the overhead figures.
+    let utilisation = utilisation(opts).await?;
+    let overhead = overhead(opts).await?;
+    let cache = cache_effect(opts).await?;
+    Ok(CoreReport {
+        utilisation,
+        overhead,
+        cache,
+        modes: compare_modes(opts, opts.leads).await?,
+        rescore: rescore_speed(opts)?,
+        daemon: through_daemon(opts).await?,
     })
 }
 

@@ -14,6 +14,7 @@ fn decision_relevant_enrichment_routes_every_lead_as_enriching_everything_does_f
         bottleneck_leads: 0,
         bottleneck_generous_leads: 0,
         exe: env!("CARGO_BIN_EXE_leadfall").into(),
+        extras_only: false,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -34,6 +34,9 @@ pub struct Args {
     /// Leads in the same run with every limit ×100.
     #[arg(long, default_value_t = 10_000)]
     pub bottleneck_generous_leads: usize,
+    /// Only the runs asked for by size (--rescan-records, --bottleneck-leads).
+    #[arg(long)]
+    pub extras_only: bool,
 }
 
 /// Run `bench`.
@@ -49,12 +52,35 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         bottleneck_leads: args.bottleneck_leads,
         bottleneck_generous_leads: args.bottleneck_generous_leads,
         exe: std::env::current_exe()?,
+        extras_only: args.extras_only,
     };
     let report = bench::run(&opts).await?;
     if g.json {
         render::json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(core) = &report.core {
+        print_core(core, &args);
+    }
+    if let Some(b) = &report.bottleneck {
+        for c in [&b.vendor_like, &b.generous] {
+            print_comparison(c);
+        }
+    }
+    if let Some(r) = &report.rescan {
+        println!(
+            "decay rescan ({} records on disk, {} with signals; loaded in {:.1}s): median {:.2}s per rescan; runs: {}",
+            r.records,
+            r.with_signals,
+            r.load_secs,
+            r.median_secs,
+            r.runs.iter().map(|s| format!("{s:.2}s")).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_core(report: &crate::bench::CoreReport, args: &Args) {
     println!(
         "rate-limit utilisation ({} s of queued work per vendor, all vendors at once):",
         args.seconds
@@ -81,21 +107,6 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         d.leads, d.wall_secs, d.lower_bound_secs, d.wall_over_bound
     );
     println!("{}", utilisation_table(&d.vendors));
-    if let Some(b) = &report.bottleneck {
-        for c in [&b.vendor_like, &b.generous] {
-            print_comparison(c);
-        }
-    }
-    if let Some(r) = &report.rescan {
-        println!(
-            "decay rescan ({} records on disk, {} with signals; loaded in {:.1}s): median {:.2}s per rescan; runs: {}",
-            r.records,
-            r.with_signals,
-            r.load_secs,
-            r.median_secs,
-            r.runs.iter().map(|s| format!("{s:.2}s")).collect::<Vec<_>>().join(", ")
-        );
-    }
     let o = &report.overhead;
     println!(
         "overhead (no limits, no latency, sandbox in-process, {} runs of {} calls): median {:.0} calls/s, median {:.1} CPU-µs per call (client + sandbox); runs: {}",
@@ -114,7 +125,6 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         c.second_requests,
         render::credits(c.second_credits)
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 fn utilisation_table(rows: &[crate::bench::Utilisation]) -> comfy_table::Table {

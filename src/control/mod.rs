@@ -126,7 +126,12 @@ impl Control {
         if self.settings().decisions.is_none() {
             return Ok(0);
         }
-        self.queue_where(now, &|r| !r.signals.is_empty())
+        let ids = self.store.signalled()?;
+        let n = self.store.requeue(&ids, now)?;
+        if n > 0 {
+            self.wake.notify_one();
+        }
+        Ok(n)
     }
 
     /// Queue every record `pick` selects, now; returns how many.

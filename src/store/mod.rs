@@ -44,6 +44,9 @@ pub struct Store {
     meta: sled::Tree,
     /// Dead-lettered records: id → reason.
     dead: sled::Tree,
+    /// Ids of records with behaviour signals: the decay rescan reads these,
+    /// not every record.
+    signalled: sled::Tree,
     /// Events a sink gave up on: `sink\0seq` → reason.
     outbox_dead: sled::Tree,
     /// Queued records per due second (in memory, rebuilt at open).
@@ -82,6 +85,7 @@ impl Store {
             records: db.open_tree("records")?,
             meta: open_meta(&db)?,
             dead: db.open_tree("dead")?,
+            signalled: records::open_signalled(&db)?,
             outbox_dead: db.open_tree("outbox_dead")?,
             index: std::sync::Arc::new(records::DueIndex::build(&db.open_tree("queue")?)?),
             queue: db.open_tree("queue")?,

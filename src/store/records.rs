@@ -62,6 +62,26 @@ fn encode(r: &StoredRecord) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(r).map_err(|e| corrupt("record", e))
 }
 
+/// Marks a store whose `signalled` tree is complete (stores from before it
+/// get it built once at open).
+const META_SIGNALLED: &[u8] = b"signalled_index";
+
+/// The `signalled` tree, built from the records the first time.
+pub(super) fn open_signalled(db: &sled::Db) -> Result<sled::Tree, StoreError> {
+    let tree = db.open_tree("signalled")?;
+    let meta = db.open_tree("meta")?;
+    if meta.get(META_SIGNALLED)?.is_none() {
+        for item in db.open_tree("records")?.iter() {
+            let (k, b) = item?;
+            if !decode(&b)?.signals.is_empty() {
+                tree.insert(k, &[])?;
+            }
+        }
+        meta.insert(META_SIGNALLED, &[1])?;
+    }
+    Ok(tree)
+}
+
 fn decode(b: &[u8]) -> Result<StoredRecord, StoreError> {
     serde_json::from_slice(b).map_err(|e| corrupt("record", e))
 }
@@ -385,8 +405,26 @@ impl RecordStore for Store {
     }
 
     fn requeue(&self, ids: &[String], due: DateTime<Utc>) -> Result<u64, StoreError> {
-        // A touch that changes nothing: one mechanism for queueing by id.
-        self.touch(ids, due, &|_| false)
+        let log = QueueLog::default();
+        let mut n = 0;
+        for chunk in ids.chunks(500) {
+            n += (&self.records, &self.queue, &self.queued)
+                .transaction(|(recs, queue, queued)| {
+                    log.reset();
+                    let mut n = 0;
+                    for id in chunk {
+                        // Only whether it exists: nothing in the record changes.
+                        if recs.get(id.as_bytes())?.is_some() {
+                            enqueue(queue, queued, id, ms(due), &log)?;
+                            n += 1;
+                        }
+                    }
+                    Ok(n)
+                })
+                .map_err(tx_err)
+                .inspect(|_| self.index.apply(&log))?;
+        }
+        Ok(n)
     }
 
     fn touch(
@@ -450,8 +488,8 @@ impl RecordStore for Store {
 
     fn add_signal(&self, id: &str, signal: Signal, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let log = QueueLog::default();
-        (&self.records, &self.queue, &self.queued)
-            .transaction(|(recs, queue, queued)| {
+        (&self.records, &self.queue, &self.queued, &self.signalled)
+            .transaction(|(recs, queue, queued, signalled)| {
                 log.reset();
                 let Some(b) = recs.get(id.as_bytes())? else {
                     return Ok(false);
@@ -460,11 +498,20 @@ impl RecordStore for Store {
                 r.signals.push(signal.clone());
                 r.revision += 1;
                 recs.insert(id.as_bytes(), encode(&r).map_err(abort)?)?;
+                signalled.insert(id.as_bytes(), &[])?;
                 enqueue(queue, queued, id, ms(now), &log)?;
                 Ok(true)
             })
             .map_err(tx_err)
             .inspect(|_| self.index.apply(&log))
+    }
+
+    fn signalled(&self) -> Result<Vec<String>, StoreError> {
+        self.signalled
+            .iter()
+            .keys()
+            .map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
+            .collect()
     }
 
     fn scan(&self, f: &mut dyn FnMut(StoredRecord) -> bool) -> Result<(), StoreError> {

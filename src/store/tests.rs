@@ -292,3 +292,35 @@ proptest::proptest! {
         let _ = StoredRecord::clone;
     }
 }
+
+#[test]
+fn signalled_records_are_indexed_and_a_store_from_before_the_index_builds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let signal = |kind: &str| crate::control::Signal {
+        kind: kind.into(),
+        at: t(0),
+    };
+    {
+        let s = Store::open(dir.path()).unwrap();
+        s.upsert(
+            vec![rec("a", "Ann"), rec("b", "Bob"), rec("c", "Cy")],
+            t(0),
+            &merge_input,
+        )
+        .unwrap();
+        assert!(s.add_signal("b", signal("pricing_page"), t(1)).unwrap());
+        assert!(s.add_signal("b", signal("demo_request"), t(1)).unwrap());
+        assert!(!s.add_signal("zz", signal("pricing_page"), t(1)).unwrap());
+        assert_eq!(s.signalled().unwrap(), ["b"]);
+        // Make it look like a store written before the index existed.
+        s.signalled.clear().unwrap();
+        s.meta.remove(b"signalled_index").unwrap();
+        s.flush().unwrap();
+    }
+    let s = reopen(dir.path());
+    assert_eq!(s.signalled().unwrap(), ["b"], "rebuilt from the records");
+    // A requeue changes nothing in the record.
+    let before = s.get("a").unwrap().unwrap().revision;
+    assert_eq!(s.requeue(&["a".into(), "nope".into()], t(5)).unwrap(), 1);
+    assert_eq!(s.get("a").unwrap().unwrap().revision, before);
+}

@@ -94,6 +94,8 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug + 'static {
     fn recover_leases(&self, now: DateTime<Utc>, only_expired: bool) -> Result<u64, StoreError>;
     /// Append a signal and queue the record; false when the id is unknown.
     fn add_signal(&self, id: &str, signal: Signal, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Ids of the records with behaviour signals (the decay rescan queues them).
+    fn signalled(&self) -> Result<Vec<String>, StoreError>;
     /// Visit records in id order until `f` returns false.
     fn scan(&self, f: &mut dyn FnMut(StoredRecord) -> bool) -> Result<(), StoreError>;
     /// Queue counts.
