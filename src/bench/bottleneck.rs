@@ -37,6 +37,14 @@ const FIELDS: &[&str] = &[
     "company.country",
 ];
 
+/// The hand-written baseline's order for these fields: the person-enrich
+/// vendor first, the one it is bound by. Both runs use it; only the groups
+/// differ.
+const BASELINE_ORDER: &[(&str, &[&str])] = &[
+    ("person.title", &["personapi.person-enrich", "peoplematch.match"]),
+    ("person.seniority", &["personapi.person-enrich", "peoplematch.match"]),
+];
+
 /// Capacity-aware groups: interchangeable operations (same price, all
 /// answers verified or confidence-gated), by field.
 const GROUPS: &[(&str, &[&str])] = &[
@@ -293,6 +301,17 @@ fn settings(
                 burst: 1,
             });
             p.max_concurrency = p.max_concurrency.max(512);
+        }
+    }
+    for (field, order) in BASELINE_ORDER {
+        if let Some(w) = s.waterfall.fields.iter_mut().find(|w| w.field == *field) {
+            let ops = |st: &crate::waterfall::Step| order.contains(&st.id());
+            w.steps.retain(|st| !ops(st));
+            let first: Vec<_> = order
+                .iter()
+                .map(|id| crate::waterfall::Step::Operation(id.to_string()))
+                .collect();
+            w.steps.splice(0..0, first);
         }
     }
     if grouped {

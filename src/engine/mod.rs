@@ -147,7 +147,7 @@ impl Engine {
         signals: &[crate::control::Signal],
     ) -> (Record, Vec<LedgerEntry>) {
         let executor = &self.executor;
-        let wait = move |op: &str| executor.wait_estimate(op);
+        let wait = move |op: &str| executor.fill_wait(op);
         let planner = Planner {
             settings: &self.settings.waterfall,
             providers: &self.settings.providers,

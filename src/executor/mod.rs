@@ -194,6 +194,20 @@ impl Executor {
         rt.expected_wait(p.rate.map(|r| r.per_second()))
     }
 
+    /// Expected seconds to a value from `operation`: its vendor's wait over
+    /// the vendor's observed hit rate (a miss means asking another vendor
+    /// after all), so a group prefers the slower queue of a better source.
+    pub fn fill_wait(&self, operation: &str) -> f64 {
+        let provider = operation.split('.').next().unwrap_or_default();
+        let hit_rate = self.inner.runtimes.get(provider).map_or(1.0, |rt| {
+            let hits = rt.stats.hits.load(std::sync::atomic::Ordering::Relaxed) as f64;
+            let answered = rt.stats.answered.load(std::sync::atomic::Ordering::Relaxed) as f64;
+            // Laplace: no evidence reads as one hit in two.
+            (hits + 1.0) / (answered + 2.0)
+        });
+        self.wait_estimate(operation) / hit_rate
+    }
+
     /// Run `operation` with `inputs` (only the fields it reads), for `record_id`.
     pub async fn execute(
         &self,
@@ -253,6 +267,9 @@ impl Executor {
                     _ => &rt.stats.answered,
                 };
                 ProviderStats::bump(counter);
+                if let CallOutcome::Hit(_) = result.outcome {
+                    ProviderStats::bump(&rt.stats.hits);
+                }
             }
             // Durable before anyone (followers included) acts on the answer.
             self.record(&key, cache, &result.entry).await;

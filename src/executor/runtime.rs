@@ -21,6 +21,8 @@ pub struct ProviderStats {
     pub cached: AtomicU64,
     /// Calls answered (found or not found) after any retries.
     pub answered: AtomicU64,
+    /// Of those, found.
+    pub hits: AtomicU64,
     /// Calls that failed after any retries.
     pub failed: AtomicU64,
 }
@@ -87,8 +89,10 @@ impl ProviderRuntime {
         Queued(&self.waiting)
     }
 
-    /// Seconds a new call would wait: those queued ahead over the rate, plus
-    /// a vendor-requested pause. Without a rate, the queue length breaks ties.
+    /// Seconds until a new call would be sent: its own pacing slot after those
+    /// queued ahead ((ahead + 1) / rate), plus a vendor-requested pause. The
+    /// slot matters: a group then splits its work across vendors in proportion
+    /// to their rates. Without a rate, the queue length breaks ties.
     pub fn expected_wait(&self, per_second: Option<f64>) -> f64 {
         let ahead = self.waiting.load(Ordering::Relaxed) as f64;
         let paused = self
@@ -96,10 +100,11 @@ impl ProviderRuntime {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .map_or(0.0, |u| {
-                u.saturating_duration_since(Instant::now()).as_secs_f64()
+                u.saturating_duration_since(Instant::now())
+                    .as_secs_f64()
             });
         match per_second {
-            Some(r) if r > 0.0 => ahead / r + paused,
+            Some(r) if r > 0.0 => (ahead + 1.0) / r + paused,
             _ => ahead * 1e-6 + paused,
         }
     }
