@@ -41,8 +41,14 @@ const FIELDS: &[&str] = &[
 /// vendor first, the one it is bound by. Both runs use it; only the groups
 /// differ.
 const BASELINE_ORDER: &[(&str, &[&str])] = &[
-    ("person.title", &["personapi.person-enrich", "peoplematch.match"]),
-    ("person.seniority", &["personapi.person-enrich", "peoplematch.match"]),
+    (
+        "person.title",
+        &["personapi.person-enrich", "peoplematch.match"],
+    ),
+    (
+        "person.seniority",
+        &["personapi.person-enrich", "peoplematch.match"],
+    ),
 ];
 
 /// Capacity-aware groups: interchangeable operations (same price, all
