@@ -109,6 +109,19 @@ fn print_status(s: &Status) {
         s.conflicts,
         human_secs(s.uptime_secs as i64)
     );
+    if s.queued_calls_bound_secs > 0.0 {
+        let slowest = s
+            .providers
+            .iter()
+            .filter_map(|(id, p)| Some((id, p.queued as f64 / p.rate_per_sec?)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(id, _)| id.as_str())
+            .unwrap_or("-");
+        println!(
+            "calls queued now need at least {:.1}s at the vendors' limits (bottleneck: {slowest})",
+            s.queued_calls_bound_secs
+        );
+    }
     let now = chrono::Utc::now();
     let mut t = render::table(&["queue", "records", "note"]);
     let oldest = s
@@ -140,6 +153,9 @@ fn print_status(s: &Status) {
         "circuit",
         "rate/s",
         "in flight",
+        "queued",
+        "wait",
+        "used",
         "attempts",
         "429s",
         "cached",
@@ -155,6 +171,11 @@ fn print_status(s: &Status) {
                 .map(|r| format!("{r:.1}"))
                 .unwrap_or_else(|| "-".into()),
             p.in_flight.to_string(),
+            p.queued.to_string(),
+            format!("{:.2}s", p.queue_wait_secs),
+            p.utilisation
+                .map(|u| format!("{:.0}%", 100.0 * u))
+                .unwrap_or_else(|| "-".into()),
             p.attempts.to_string(),
             p.throttled.to_string(),
             p.cached.to_string(),

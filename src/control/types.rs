@@ -222,6 +222,15 @@ pub struct ProviderHealth {
     pub error_rate: f64,
     /// Disabled for lack of a key (the variable to set).
     pub disabled: Option<String>,
+    /// Calls waiting for a permit or their pacing slot now.
+    #[serde(default)]
+    pub queued: u64,
+    /// Seconds a new call would wait for its slot now.
+    #[serde(default)]
+    pub queue_wait_secs: f64,
+    /// Requests sent over the last full 10 s window, as a share of the limit.
+    #[serde(default)]
+    pub utilisation: Option<f64>,
 }
 
 /// `GET /v1/status`.
@@ -260,6 +269,10 @@ pub struct Status {
     /// Event sinks: cursor, lag and dead letters.
     #[serde(default)]
     pub sinks: Vec<crate::sink::SinkHealth>,
+    /// No client could finish the calls queued now sooner: the most, over
+    /// vendors, of queued calls over the vendor's rate (the bottleneck's).
+    #[serde(default)]
+    pub queued_calls_bound_secs: f64,
 }
 
 /// Export filter (`GET /v1/export?route=...&format=jsonl|csv`).

@@ -12,7 +12,7 @@ pub fn status(c: &Control, now: DateTime<Utc>) -> Result<Status, ControlError> {
     let dead_letters = first.into_iter().collect();
     // One snapshot: a reload during the answer cannot mix two configurations.
     let engine = c.engine.current();
-    let providers = engine
+    let providers: std::collections::BTreeMap<String, ProviderHealth> = engine
         .settings()
         .providers
         .providers
@@ -38,6 +38,9 @@ pub fn status(c: &Control, now: DateTime<Utc>) -> Result<Status, ControlError> {
                 h.throttled = rt.stats.throttled.load(Ordering::Relaxed);
                 h.cached = rt.stats.cached.load(Ordering::Relaxed);
                 h.errors = rt.stats.failed.load(Ordering::Relaxed);
+                h.queued = rt.waiting.load(Ordering::Relaxed);
+                h.queue_wait_secs = rt.expected_wait(h.rate_per_sec);
+                h.utilisation = h.rate_per_sec.map(|r| rt.stats.recent_rate() / r);
                 let answered = rt.stats.answered.load(Ordering::Relaxed);
                 let total = answered + h.errors;
                 h.error_rate = if total == 0 {
@@ -50,7 +53,12 @@ pub fn status(c: &Control, now: DateTime<Utc>) -> Result<Status, ControlError> {
         })
         .collect();
     let stats = c.stats();
+    let queued_calls_bound_secs = providers
+        .values()
+        .filter_map(|h: &ProviderHealth| Some(h.queued as f64 / h.rate_per_sec?))
+        .fold(0.0, f64::max);
     Ok(Status {
+        queued_calls_bound_secs,
         records: q.records,
         queued_due: q.queued_due,
         queued_later: q.queued_later,

@@ -495,7 +495,7 @@ impl Executor {
             let permit = rt.permits.acquire().await;
             rt.pace(operation).await;
             drop(queued);
-            ProviderStats::bump(&rt.stats.attempts);
+            rt.stats.sent();
             let attempt = http::send(
                 &self.inner.client,
                 &req,

@@ -23,14 +23,35 @@ pub struct ProviderStats {
     pub answered: AtomicU64,
     /// Of those, found.
     pub hits: AtomicU64,
+    /// Requests sent per 10 s window: (window start, this window, last window).
+    sent: Mutex<(Option<Instant>, u64, u64)>,
     /// Calls that failed after any retries.
     pub failed: AtomicU64,
 }
+
+/// The window over which utilisation is measured.
+const WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl ProviderStats {
     /// Add one.
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Count a request sent now (attempts, and the utilisation window).
+    pub fn sent(&self) {
+        Self::bump(&self.attempts);
+        let now = Instant::now();
+        let mut w = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        roll(&mut w, now);
+        w.1 += 1;
+    }
+
+    /// Requests per second over the last full window.
+    pub fn recent_rate(&self) -> f64 {
+        let mut w = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        roll(&mut w, Instant::now());
+        w.2 as f64 / WINDOW.as_secs_f64()
     }
 }
 
@@ -51,6 +72,17 @@ pub struct ProviderRuntime {
     pub stats: ProviderStats,
     /// Calls waiting for a permit or their pacing slot.
     pub waiting: AtomicU64,
+}
+
+/// Move the window on: the current count becomes the last one (or zero when
+/// a whole window passed with nothing sent).
+fn roll(w: &mut (Option<Instant>, u64, u64), now: Instant) {
+    match w.0 {
+        None => *w = (Some(now), 0, 0),
+        Some(start) if now >= start + WINDOW * 2 => *w = (Some(now), 0, 0),
+        Some(start) if now >= start + WINDOW => *w = (Some(start + WINDOW), 0, w.1),
+        Some(_) => {}
+    }
 }
 
 /// A governor limiter whose waiters take turns: one at a time polls it, the
@@ -158,4 +190,26 @@ fn limiter(r: crate::provider::Rate) -> Option<Pacer> {
         limiter: RateLimiter::direct(q.allow_burst(burst)),
         turn: tokio::sync::Mutex::new(()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn utilisation_counts_the_last_full_window() {
+        let s = ProviderStats::default();
+        for _ in 0..30 {
+            s.sent();
+        }
+        assert_eq!(s.recent_rate(), 0.0, "the first window is not over");
+        tokio::time::advance(WINDOW).await;
+        assert_eq!(s.recent_rate(), 3.0);
+        s.sent();
+        tokio::time::advance(WINDOW).await;
+        assert_eq!(s.recent_rate(), 0.1);
+        tokio::time::advance(WINDOW * 3).await;
+        assert_eq!(s.recent_rate(), 0.0, "nothing sent for a while");
+        assert_eq!(s.attempts.load(Ordering::Relaxed), 31);
+    }
 }
