@@ -25,3 +25,40 @@ fn decision_relevant_enrichment_routes_every_lead_as_enriching_everything_does_f
     assert_eq!(m.same_route, m.leads, "{m:?}");
     assert!(m.credits_relevant < m.credits_everything * 0.7, "{m:?}");
 }
+
+#[test]
+fn the_bottleneck_bench_runs_both_orders_and_the_warm_pass_calls_no_vendor() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let b = rt
+        .block_on(leadfall::bench::bottleneck(
+            std::path::Path::new(env!("CARGO_BIN_EXE_leadfall")),
+            &repo().join("config/leadfall.toml"),
+            40,
+            200,
+        ))
+        .unwrap();
+    for c in [&b.vendor_like, &b.generous] {
+        assert_eq!(c.warm_requests, 0, "{c:?}");
+        assert_eq!(c.strict.capacity_choices, 0, "strict order never deviates");
+        assert_eq!(c.strict.rate_limited + c.capacity.rate_limited, 0, "{c:?}");
+        assert!(
+            c.strict.lower_bound_secs > 0.0 && c.strict.wall_over_bound >= 0.99,
+            "{c:?}"
+        );
+    }
+    // At vendor-like limits the person-enrich vendor queues up and the group sends work elsewhere.
+    assert!(
+        b.vendor_like.capacity.capacity_choices > 0,
+        "{:?}",
+        b.vendor_like
+    );
+    assert!(
+        b.vendor_like.capacity.requests["personapi"] < b.vendor_like.strict.requests["personapi"],
+        "{:?}",
+        b.vendor_like
+    );
+}
