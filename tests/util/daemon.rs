@@ -30,7 +30,7 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Result<
 
 impl Daemon {
     pub fn command(t: &TestDir) -> Command {
-        let mut c = t.cmd(&["serve", "--listen", "127.0.0.1:0", "--drain-secs", "20"]);
+        let mut c = t.cmd(&["serve", "--listen", "127.0.0.1:0", "--drain-secs", "50"]);
         c.env("RUST_LOG", "warn");
         c
     }
@@ -92,7 +92,7 @@ impl Daemon {
                 return s;
             }
             assert!(
-                started.elapsed() < Duration::from_secs(60),
+                started.elapsed() < Duration::from_secs(90),
                 "the daemon did not exit after SIGTERM"
             );
             std::thread::sleep(Duration::from_millis(20));
