@@ -12,5 +12,7 @@ mod daemon;
 mod demo;
 /// `leadfall enrich`: bad input, cache, faults, secrets.
 mod enrich;
+/// `leadfall report`: reconciliation with the sandbox bill, table/CSV/JSON, HTML in Chromium.
+mod report;
 /// Scores and routes: decision-relevant enrichment against enriching everything.
 mod routing;

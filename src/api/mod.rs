@@ -15,6 +15,7 @@ mod health;
 pub mod metrics;
 mod records;
 mod reenrich;
+mod report;
 mod status;
 
 #[cfg(test)]
@@ -44,6 +45,7 @@ pub fn router(control: Control, token: Token) -> Router {
         .merge(reenrich::router())
         .merge(status::router())
         .merge(calls::router())
+        .merge(report::router())
         .merge(export::router())
         .merge(metrics::router())
         // Layers wrap the routes above only: health stays outside the token check.

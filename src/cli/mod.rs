@@ -9,6 +9,7 @@ mod export;
 pub mod import;
 mod reenrich;
 mod render;
+mod report;
 mod sandbox;
 mod serve;
 mod show;
@@ -97,6 +98,8 @@ pub enum Command {
     Export(export::Args),
     /// Record a behaviour event (pricing page visit, demo request) on a record.
     Signal(signal::Args),
+    /// Provider cost/coverage report over a window: table, --json, --csv or --html FILE.
+    Report(report::Args),
 }
 
 /// Run a parsed command line.
@@ -119,6 +122,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Show(a) => show::run(a, g).await,
             Command::Export(a) => export::run(a, g).await,
             Command::Signal(a) => signal::run(a, g).await,
+            Command::Report(a) => report::run(a, g).await,
         }
     })
 }

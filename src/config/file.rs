@@ -39,6 +39,9 @@ pub struct ConfigFile {
     /// Where route-change events are delivered.
     #[serde(default)]
     pub sinks: Vec<crate::sink::SinkFile>,
+    /// `[budgets]`: daily and monthly credit caps, in total and per provider.
+    #[serde(default)]
+    pub budgets: crate::budget::BudgetFile,
 }
 
 /// `[precedence]`: source order, highest first.

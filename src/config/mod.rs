@@ -37,6 +37,8 @@ pub struct Settings {
     pub decisions: Option<Decisions>,
     /// Event sinks.
     pub sinks: Vec<crate::sink::Sink>,
+    /// Credit caps per day and month, in total and per provider.
+    pub budgets: crate::budget::BudgetSettings,
 }
 
 /// Scoring and routing together: routes read the scores.
@@ -234,6 +236,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
         }
     };
     let sinks = crate::sink::compile_sinks(path, &raw.sinks, env, &mut errors);
+    let budgets = crate::budget::compile_budgets(path, &raw.budgets, &providers, &mut errors);
     let known_source = |s: &str| {
         crate::engine::merge::SOURCE_CLASSES.contains(&s)
             || providers.operation(s).is_some()
@@ -274,6 +277,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
         records_in_flight: raw.engine.records_in_flight,
         decisions,
         sinks,
+        budgets,
         precedence: crate::engine::merge::Precedence {
             default: raw.precedence.order.clone(),
             fields: raw.precedence.fields.clone(),

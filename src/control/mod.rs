@@ -133,6 +133,27 @@ impl Control {
         Ok(n)
     }
 
+    /// The provider cost/coverage report over `window`, with live budget use.
+    pub fn report(
+        &self,
+        window: crate::report::Window,
+        now: DateTime<Utc>,
+    ) -> Result<crate::report::Report, ControlError> {
+        let budgets = self
+            .executor
+            .budgets()
+            .map(|b| b.usage(now))
+            .unwrap_or_default();
+        Ok(crate::report::from_store(
+            self.store.as_ref(),
+            self.executor.store(),
+            &self.settings.waterfall,
+            window,
+            budgets,
+            now,
+        )?)
+    }
+
     /// Queue and provider health.
     pub fn status(&self, now: DateTime<Utc>) -> Result<Status, ControlError> {
         crate::daemon::status::status(self, now)

@@ -104,6 +104,10 @@ pub struct RouteChange {
     pub to: String,
     /// Why.
     pub explanation: String,
+    /// Fields the pass that made the change filled or changed (empty: none,
+    /// e.g. decay or a new signal).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_fields: Vec<String>,
 }
 
 /// `POST /v1/records`: upsert a batch.

@@ -55,7 +55,11 @@ pub async fn serve(
         Arc::new(store.clone()),
         Arc::new(SystemClock),
         true,
-    )?;
+    )?
+    .with_budgets(Arc::new(
+        crate::budget::Budgets::load(settings.budgets.clone(), &store, Utc::now())
+            .context("reading this month's spending for the budgets")?,
+    ));
     let engine = Engine::new(settings.clone(), executor.clone(), Arc::new(SystemClock));
     let wake = Arc::new(tokio::sync::Notify::new());
     let stats = Arc::new(DaemonStats::default());

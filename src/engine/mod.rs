@@ -7,6 +7,9 @@ pub mod merge;
 pub mod rescore;
 mod summary;
 
+#[cfg(test)]
+mod tests;
+
 pub use batch::{enrich_file, BatchOptions, BatchReport};
 pub use summary::Summary;
 
@@ -248,18 +251,22 @@ impl Engine {
 }
 
 impl Engine {
-    /// Build the executor and the engine for `settings` over `store`.
+    /// Build the executor and the engine for `settings` over `store`, with
+    /// the configured budgets (this month's spending read back from `store`).
     pub fn from_settings(
         settings: Arc<Settings>,
         store: Arc<dyn crate::store::CallStore>,
         clock: Arc<dyn Clock>,
-    ) -> Result<Engine, reqwest::Error> {
+    ) -> anyhow::Result<Engine> {
+        let budgets =
+            crate::budget::Budgets::load(settings.budgets.clone(), store.as_ref(), clock.now())?;
         let executor = Executor::new(
             Arc::new(settings.providers.clone()),
             Arc::new(settings.catalogue.clone()),
             store,
             clock.clone(),
-        )?;
+        )?
+        .with_budgets(Arc::new(budgets));
         Ok(Engine::new(settings, executor, clock))
     }
 }

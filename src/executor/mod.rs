@@ -69,6 +69,8 @@ struct Inner {
     store: Arc<dyn CallStore>,
     clock: Arc<dyn Clock>,
     durable: bool,
+    /// Credit caps, checked before every call that goes to a vendor.
+    budgets: Option<Arc<crate::budget::Budgets>>,
     // std Mutex: held only to look up or insert, never across an await.
     inflight: Mutex<HashMap<Vec<u8>, Flight>>,
 }
@@ -129,9 +131,25 @@ impl Executor {
                 store,
                 clock,
                 durable,
+                budgets: None,
                 inflight: Mutex::new(HashMap::new()),
             }),
         })
+    }
+
+    /// Enforce these budgets. Call right after building, before the executor is cloned.
+    pub fn with_budgets(mut self, budgets: Arc<crate::budget::Budgets>) -> Executor {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.budgets = Some(budgets),
+            // A broken invariant of the wiring code, not a runtime condition.
+            None => panic!("with_budgets called on a shared executor"),
+        }
+        self
+    }
+
+    /// The budgets enforced, if any.
+    pub fn budgets(&self) -> Option<&Arc<crate::budget::Budgets>> {
+        self.inner.budgets.as_ref()
     }
 
     /// The providers.
@@ -203,11 +221,15 @@ impl Executor {
             };
             let (result, cache) = self.call(operation, inputs, record_id, started).await;
             if let Some(rt) = self.inner.runtimes.get(&result.entry.provider) {
-                let counter = match result.outcome {
-                    CallOutcome::Failed { .. } => &rt.stats.failed,
-                    _ => &rt.stats.answered,
-                };
-                ProviderStats::bump(counter);
+                match result.outcome {
+                    // Nothing was sent: not the provider's failure.
+                    CallOutcome::Failed {
+                        kind: crate::store::OUTCOME_BUDGET,
+                        ..
+                    } => {}
+                    CallOutcome::Failed { .. } => ProviderStats::bump(&rt.stats.failed),
+                    _ => ProviderStats::bump(&rt.stats.answered),
+                }
             }
             // Durable before anyone (followers included) acts on the answer.
             self.record(&key, cache, &result.entry).await;
@@ -250,11 +272,14 @@ impl Executor {
             CachedOutcome::Hit { extracted } => (CallOutcome::Hit(extracted), "hit"),
             CachedOutcome::NotFound => (CallOutcome::NotFound, "not_found"),
         };
+        let mut row = self.entry(
+            operation, record_id, kind, true, 0.0, started, 0, 0, None, None,
+        );
+        row.saved_credits = entry.credits;
+        row.fields = filled_fields(&outcome);
         CallResult {
             outcome,
-            entry: self.entry(
-                operation, record_id, kind, true, 0.0, started, 0, 0, None, None,
-            ),
+            entry: row,
         }
     }
 
@@ -262,6 +287,7 @@ impl Executor {
         let mut entry = res.entry.clone();
         entry.record_id = record_id.map(str::to_string);
         entry.cached = true;
+        entry.saved_credits = entry.credits;
         entry.credits = 0.0;
         entry.attempts = 0;
         entry.throttled = 0;
@@ -297,16 +323,74 @@ impl Executor {
             outcome: outcome.to_string(),
             cached,
             credits,
+            saved_credits: 0.0,
             latency_ms: started.elapsed().as_millis() as u64,
             attempts,
             throttled,
             status,
             error,
+            fields: Vec::new(),
         }
     }
 
-    /// The real call: circuit, permit, pacing, send, classify, retry.
+    /// The real call under the budgets: a reservation of the operation's
+    /// worst-case cost is taken first and settled with what was billed.
     async fn call(
+        &self,
+        operation: &str,
+        inputs: &Inputs,
+        record_id: Option<&str>,
+        started: Instant,
+    ) -> (CallResult, Option<CacheEntry>) {
+        let reservation = match (
+            &self.inner.budgets,
+            self.inner.providers.operation(operation),
+        ) {
+            (Some(budgets), Some((provider, op))) => {
+                let now = self.inner.clock.now();
+                match budgets.reserve(&provider.id, op.max_cost(), now) {
+                    Ok(r) => Some(r),
+                    Err(exhausted) => {
+                        let wait = (exhausted.reset_at - now).to_std().unwrap_or_default();
+                        let message = exhausted.to_string();
+                        let mut row = self.entry(
+                            operation,
+                            record_id,
+                            crate::store::OUTCOME_BUDGET,
+                            false,
+                            0.0,
+                            started,
+                            0,
+                            0,
+                            None,
+                            Some(message.clone()),
+                        );
+                        row.latency_ms = 0;
+                        let result = CallResult {
+                            outcome: CallOutcome::Failed {
+                                kind: crate::store::OUTCOME_BUDGET,
+                                message,
+                                retry_after: wait,
+                            },
+                            entry: row,
+                        };
+                        return (result, None);
+                    }
+                }
+            }
+            _ => None,
+        };
+        let (result, cache) = self
+            .call_vendor(operation, inputs, record_id, started)
+            .await;
+        if let Some(r) = reservation {
+            r.settle(result.entry.credits);
+        }
+        (result, cache)
+    }
+
+    /// The vendor call: circuit, permit, pacing, send, classify, retry.
+    async fn call_vendor(
         &self,
         operation: &str,
         inputs: &Inputs,
@@ -473,6 +557,7 @@ impl Executor {
                         None,
                     );
                     e.credits = credits;
+                    e.fields = extracted.values.iter().map(|(f, _, _)| f.clone()).collect();
                     let result = CallResult {
                         outcome: CallOutcome::Hit(extracted),
                         entry: e,
@@ -598,6 +683,14 @@ impl Executor {
             .unwrap_or(1.0)
             .min(p.retry.max_retry_after.as_secs_f64());
         rt.pause(Instant::now() + Duration::from_secs_f64(reset));
+    }
+}
+
+/// The fields a hit carried values for.
+fn filled_fields(o: &CallOutcome) -> Vec<String> {
+    match o {
+        CallOutcome::Hit(ex) => ex.values.iter().map(|(f, _, _)| f.clone()).collect(),
+        _ => Vec::new(),
     }
 }
 

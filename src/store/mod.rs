@@ -7,6 +7,7 @@ mod cache;
 mod error;
 mod ledger;
 mod records;
+mod stats;
 mod traits;
 
 #[cfg(test)]
@@ -15,6 +16,7 @@ mod tests;
 pub use cache::{cache_key, CacheEntry, CachedOutcome};
 pub use error::StoreError;
 pub use ledger::LedgerEntry;
+pub use stats::{hour_of, CallBucket, CallStats, LATENCY_BOUNDS_MS, OUTCOME_BUDGET};
 pub use traits::{CallStore, Leased, MergeFn, QueueStats, RecordStore, StepCommit};
 
 use std::path::Path;
@@ -25,6 +27,8 @@ pub struct Store {
     db: sled::Db,
     cache: sled::Tree,
     ledger: sled::Tree,
+    /// `hour (BE u32) ++ operation` → [`CallStats`] JSON, kept with the ledger.
+    call_stats: sled::Tree,
     patterns: sled::Tree,
     guesses: sled::Tree,
     records: sled::Tree,
@@ -71,6 +75,7 @@ impl Store {
         Ok(Store {
             cache: db.open_tree("cache")?,
             ledger: db.open_tree("ledger")?,
+            call_stats: db.open_tree("call_stats")?,
             patterns: db.open_tree("email_patterns")?,
             guesses: db.open_tree("email_guesses")?,
             records: db.open_tree("records")?,

@@ -86,10 +86,23 @@ pub struct FieldRun {
     pub best_low: Option<Candidate>,
     /// A step was skipped for budget.
     pub budget_blocked: bool,
+    /// A provider or total budget (not the per-record ceiling) refused a call:
+    /// the earliest reset and the cap's message.
+    pub budget_reset: Option<(DateTime<Utc>, String)>,
     /// Finished in this pass.
     pub done: bool,
     /// The stale value was re-checked with the verifier (cheap refresh).
     pub rechecked: bool,
+}
+
+impl FieldRun {
+    /// A budget refused a call until `reset`.
+    fn note_budget(&mut self, reset: DateTime<Utc>, message: &str) {
+        self.budget_blocked = true;
+        if self.budget_reset.as_ref().is_none_or(|(t, _)| reset < *t) {
+            self.budget_reset = Some((reset, message.to_string()));
+        }
+    }
 }
 
 /// Everything one pass over a record has done.
@@ -529,7 +542,7 @@ impl<'a> Planner<'a> {
                     budget,
                 } => {
                     if *budget {
-                        fr.budget_blocked = true;
+                        fr.note_budget(*retry_at, message);
                     } else {
                         fr.errors
                             .push((format!("{}: {message}", call.operation), *retry_at));
@@ -636,7 +649,7 @@ impl<'a> Planner<'a> {
                 budget,
             } => {
                 if *budget {
-                    fr.budget_blocked = true;
+                    fr.note_budget(*retry_at, message);
                 } else if !guess {
                     fr.errors
                         .push((format!("{}: {message}", call.operation), *retry_at));
@@ -694,6 +707,13 @@ impl<'a> Planner<'a> {
                 .collect::<Vec<_>>()
                 .join("; ");
             (UnknownReason::ProviderError, retry, Some(msg))
+        } else if let Some((reset, message)) = &fr.budget_reset {
+            // Asked again when the cap resets.
+            (
+                UnknownReason::BudgetExhausted,
+                Some(*reset),
+                Some(message.clone()),
+            )
         } else if fr.budget_blocked {
             (
                 UnknownReason::BudgetExhausted,

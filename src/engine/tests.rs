@@ -1,0 +1,142 @@
+//! Engine tests over the sandbox on real sockets: budgets enforced across
+//! concurrent lookups, with an injected clock for the reset.
+
+use super::*;
+use crate::clock::ManualClock;
+use crate::config;
+use crate::model::{FieldState, Known, UnknownReason};
+use crate::sandbox::{serve, Sandbox, SandboxSettings};
+use crate::store::{CallStore, Store};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use std::path::Path;
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+async fn sandbox() -> (Sandbox, String, tokio::sync::oneshot::Sender<()>) {
+    let sandbox = Sandbox::new(SandboxSettings::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, sandbox.clone(), async {
+        let _ = rx.await;
+    }));
+    (sandbox, base, tx)
+}
+
+fn lead_records(
+    sandbox: &Sandbox,
+    settings: &Settings,
+    n: usize,
+    now: DateTime<Utc>,
+) -> Vec<Record> {
+    sandbox
+        .world()
+        .sample_leads(n)
+        .into_iter()
+        .map(|lead| {
+            let mut r = Record::new(lead.id.clone(), now);
+            for (f, v) in [
+                ("person.first_name", Some(lead.first_name)),
+                ("person.last_name", Some(lead.last_name)),
+                ("company.name", Some(lead.company_name)),
+                ("company.domain", lead.company_domain),
+            ] {
+                let Some(v) = v else { continue };
+                let def = settings.catalogue.get(f).unwrap();
+                let value = crate::model::normalise_text(def, &v).unwrap();
+                r.set(
+                    f,
+                    FieldState::Known(Known {
+                        value,
+                        source: "input".into(),
+                        confidence: 1.0,
+                        observed_at: now,
+                        expires_at: None,
+                        verified: None,
+                    }),
+                );
+            }
+            r
+        })
+        .collect()
+}
+
+/// Enrich every record, 40 at a time.
+async fn run_all(engine: &Engine, records: Vec<Record>) -> Vec<Record> {
+    futures::stream::iter(records)
+        .map(|r| async move { engine.enrich(r).await.0 })
+        .buffer_unordered(40)
+        .collect()
+        .await
+}
+
+fn budget_blocked(records: &[Record]) -> Vec<(String, DateTime<Utc>)> {
+    records
+        .iter()
+        .flat_map(|r| r.fields.iter())
+        .filter_map(|(f, s)| match s {
+            FieldState::Unknown(u) if u.reason == UnknownReason::BudgetExhausted => Some((
+                f.clone(),
+                u.retry_at.expect("a budget stop says when to retry"),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_total_cap_holds_under_40_concurrent_lookups_and_lookups_resume_after_the_reset() {
+    let (sandbox, base, _stop) = sandbox().await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/leadfall.toml");
+    let mut settings = config::load(&path, &Sandbox::provider_env(base)).unwrap();
+    settings.waterfall.enrich_everything = true;
+    // Only the daily cap limits this run.
+    settings.waterfall.record_ceiling = None;
+    settings.budgets.total.daily = Some(100.0);
+    let settings = Arc::new(settings);
+    let clock = Arc::new(ManualClock::new(at("2026-11-23T10:00:00Z")));
+    let store = Arc::new(Store::temporary().unwrap());
+    let engine = Engine::from_settings(settings.clone(), store.clone(), clock.clone()).unwrap();
+    let records = lead_records(&sandbox, &settings, 300, clock.now());
+
+    let first = run_all(&engine, records).await;
+    let billed = |s: &Sandbox| s.counters().values().map(|c| c.credits_billed).sum::<f64>();
+    let day1 = billed(&sandbox);
+    let ledger: f64 = store.ledger().unwrap().iter().map(|r| r.credits).sum();
+    println!("day 1: billed {day1} credits (ledger {ledger}) under a cap of 100");
+    assert!(day1 <= 100.0, "the cap was overshot: {day1}");
+    assert!(day1 >= 90.0, "the cap should be nearly used: {day1}");
+    assert_eq!(ledger, day1, "ledger vs the sandbox bill");
+    let blocked = budget_blocked(&first);
+    assert!(
+        blocked.len() > 100,
+        "{} fields budget_exhausted",
+        blocked.len()
+    );
+    let reset = at("2026-11-24T00:00:00Z");
+    assert!(
+        blocked.iter().all(|(_, t)| *t == reset),
+        "retry_at is the reset time"
+    );
+
+    // Before the reset the cap still holds (at most what was left is bought).
+    let again = run_all(&engine, first.clone()).await;
+    assert!(billed(&sandbox) <= 100.0, "{}", billed(&sandbox));
+    assert!(!budget_blocked(&again).is_empty());
+    let day1 = billed(&sandbox);
+
+    // After the reset the same fields are looked up again, under the new day's cap.
+    clock.advance(chrono::Duration::hours(14));
+    let second = run_all(&engine, first).await;
+    let day2 = billed(&sandbox) - day1;
+    println!(
+        "day 2: billed {day2} more; budget_exhausted fields {} → {}",
+        blocked.len(),
+        budget_blocked(&second).len()
+    );
+    assert!(day2 > 0.0 && day2 <= 100.0, "{day2}");
+    assert!(budget_blocked(&second).len() < blocked.len());
+}
