@@ -115,7 +115,9 @@ fn the_html_report_renders_its_charts_in_headless_chromium() {
     let t = TestDir::new();
     enrich(&t, 60, "leads");
     let page = t.path("report.html");
-    run(t.cmd(&["report", "--since", "1d", "--html"]).arg(&page), 0);
+    let mut cmd = t.cmd(&["report", "--since", "1d", "--html"]);
+    cmd.arg(&page);
+    run(cmd, 0);
     let html = std::fs::read_to_string(&page).unwrap();
     // Self-contained: nothing fetched from the network.
     for needle in ["http://", "https://", "<link", "src="] {
