@@ -13,6 +13,7 @@ mod export;
 mod extract;
 mod health;
 pub mod metrics;
+mod providers;
 mod records;
 mod reenrich;
 mod report;
@@ -46,6 +47,7 @@ pub fn router(control: Control, token: Token) -> Router {
         .merge(status::router())
         .merge(calls::router())
         .merge(report::router())
+        .merge(providers::router())
         .merge(export::router())
         .merge(metrics::router())
         // Layers wrap the routes above only: health stays outside the token check.

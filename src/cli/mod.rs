@@ -7,6 +7,7 @@ mod demo;
 mod enrich;
 mod export;
 pub mod import;
+mod provider;
 mod reenrich;
 mod render;
 mod report;
@@ -100,6 +101,8 @@ pub enum Command {
     Signal(signal::Args),
     /// Provider cost/coverage report over a window: table, --json, --csv or --html FILE.
     Report(report::Args),
+    /// Provider controls: `provider resume P` lifts a kill-switch pause.
+    Provider(provider::Args),
 }
 
 /// Run a parsed command line.
@@ -123,6 +126,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Export(a) => export::run(a, g).await,
             Command::Signal(a) => signal::run(a, g).await,
             Command::Report(a) => report::run(a, g).await,
+            Command::Provider(a) => provider::run(a, g).await,
         }
     })
 }

@@ -168,6 +168,15 @@ fn print_status(s: &Status) {
         ]);
     }
     println!("{t}");
+    for (id, p) in &s.providers {
+        if let Some(pause) = &p.paused {
+            println!(
+                "PAUSED: {id} by the kill switch until {} ({}); `leadfall provider resume {id}` lifts it",
+                pause.until.format("%Y-%m-%d %H:%M:%S UTC"),
+                pause.reason
+            );
+        }
+    }
 
     if !s.dead_letters.is_empty() {
         let mut t = render::table(&["dead letter", "reason"]);

@@ -163,6 +163,15 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(ClientError::Decode)
     }
 
+    /// `POST /v1/providers/{id}/resume`: lift the kill switch's pause; the pause lifted, if any.
+    pub async fn resume_provider(
+        &self,
+        provider: &str,
+    ) -> Result<crate::control::ResumeResult, ClientError> {
+        self.json::<(), _>(Method::POST, &["v1", "providers", provider, "resume"], None)
+            .await
+    }
+
     /// `GET /metrics`: the Prometheus text.
     pub async fn metrics(&self) -> Result<String, ClientError> {
         let resp = self.send(self.authed(Method::GET, &["metrics"])).await?;

@@ -42,6 +42,9 @@ pub struct ConfigFile {
     /// `[budgets]`: daily and monthly credit caps, in total and per provider.
     #[serde(default)]
     pub budgets: crate::budget::BudgetFile,
+    /// `[kill_switch]`: pause a provider whose hit rate collapses or whose errors spike.
+    #[serde(default)]
+    pub kill_switch: crate::executor::KillSwitchFile,
 }
 
 /// `[precedence]`: source order, highest first.

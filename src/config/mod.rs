@@ -39,6 +39,8 @@ pub struct Settings {
     pub sinks: Vec<crate::sink::Sink>,
     /// Credit caps per day and month, in total and per provider.
     pub budgets: crate::budget::BudgetSettings,
+    /// Kill-switch rules per provider.
+    pub kill_switch: crate::executor::KillSwitchSettings,
 }
 
 /// Scoring and routing together: routes read the scores.
@@ -237,6 +239,8 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
     };
     let sinks = crate::sink::compile_sinks(path, &raw.sinks, env, &mut errors);
     let budgets = crate::budget::compile_budgets(path, &raw.budgets, &providers, &mut errors);
+    let kill_switch =
+        crate::executor::compile_kill_switch(path, &raw.kill_switch, &providers, &mut errors);
     let known_source = |s: &str| {
         crate::engine::merge::SOURCE_CLASSES.contains(&s)
             || providers.operation(s).is_some()
@@ -278,6 +282,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
         decisions,
         sinks,
         budgets,
+        kill_switch,
         precedence: crate::engine::merge::Precedence {
             default: raw.precedence.order.clone(),
             fields: raw.precedence.fields.clone(),

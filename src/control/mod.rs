@@ -154,6 +154,16 @@ impl Control {
         )?)
     }
 
+    /// Lift the kill switch's pause of `provider`; returns the pause lifted, if any.
+    pub fn resume_provider(
+        &self,
+        provider: &str,
+    ) -> Result<Option<crate::executor::Pause>, ControlError> {
+        self.executor
+            .resume(provider)
+            .map_err(|_| ControlError::NotFound(provider.to_string()))
+    }
+
     /// Queue and provider health.
     pub fn status(&self, now: DateTime<Utc>) -> Result<Status, ControlError> {
         crate::daemon::status::status(self, now)

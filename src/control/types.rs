@@ -110,6 +110,15 @@ pub struct RouteChange {
     pub changed_fields: Vec<String>,
 }
 
+/// `POST /v1/providers/{id}/resume`: what was lifted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResumeResult {
+    /// The provider.
+    pub provider: String,
+    /// The pause lifted (`None`: it was not paused).
+    pub lifted: Option<crate::executor::Pause>,
+}
+
 /// `POST /v1/records`: upsert a batch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -213,6 +222,9 @@ pub struct ProviderHealth {
     pub error_rate: f64,
     /// Disabled for lack of a key (the variable to set).
     pub disabled: Option<String>,
+    /// Paused by the kill switch: why and until when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<crate::executor::Pause>,
 }
 
 /// `GET /v1/status`.

@@ -59,7 +59,8 @@ pub async fn serve(
     .with_budgets(Arc::new(
         crate::budget::Budgets::load(settings.budgets.clone(), &store, Utc::now())
             .context("reading this month's spending for the budgets")?,
-    ));
+    ))
+    .with_kill_switch(settings.kill_switch.clone());
     let engine = Engine::new(settings.clone(), executor.clone(), Arc::new(SystemClock));
     let wake = Arc::new(tokio::sync::Notify::new());
     let stats = Arc::new(DaemonStats::default());

@@ -22,6 +22,7 @@ pub fn status(c: &Control, now: DateTime<Utc>) -> Result<Status, ControlError> {
                 circuit: "closed".into(),
                 ..ProviderHealth::default()
             };
+            h.paused = c.executor().paused(&p.id);
             if let Some(rt) = c.executor().runtime(&p.id) {
                 h.circuit = rt
                     .circuit

@@ -266,7 +266,8 @@ impl Engine {
             store,
             clock.clone(),
         )?
-        .with_budgets(Arc::new(budgets));
+        .with_budgets(Arc::new(budgets))
+        .with_kill_switch(settings.kill_switch.clone());
         Ok(Engine::new(settings, executor, clock))
     }
 }

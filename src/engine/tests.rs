@@ -140,3 +140,92 @@ async fn a_total_cap_holds_under_40_concurrent_lookups_and_lookups_resume_after_
     assert!(day2 > 0.0 && day2 <= 100.0, "{day2}");
     assert!(budget_blocked(&second).len() < blocked.len());
 }
+
+/// Enrich records `concurrency` at a time.
+async fn run_some(engine: &Engine, records: Vec<Record>, concurrency: usize) -> Vec<Record> {
+    futures::stream::iter(records)
+        .map(|r| async move { engine.enrich(r).await.0 })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vendor_whose_hit_rate_collapses_is_paused_within_n_calls_and_the_waterfall_moves_on() {
+    let (sandbox, base, _stop) = sandbox().await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/leadfall.toml");
+    let mut settings = config::load(&path, &Sandbox::provider_env(base)).unwrap();
+    settings.waterfall.enrich_everything = true;
+    const N: usize = 10;
+    let rule = settings
+        .kill_switch
+        .providers
+        .get_mut("mailfinder")
+        .unwrap();
+    *rule = crate::executor::KillRule {
+        window_calls: N,
+        min_hit_rate: 0.2,
+        max_error_rate: 1.0,
+        cool_down: std::time::Duration::from_secs(3600),
+    };
+    let settings = Arc::new(settings);
+    let clock = Arc::new(ManualClock::new(at("2026-11-23T10:00:00Z")));
+    let engine = Engine::from_settings(
+        settings.clone(),
+        Arc::new(Store::temporary().unwrap()),
+        clock.clone(),
+    )
+    .unwrap();
+    let leads = lead_records(&sandbox, &settings, 200, clock.now());
+    let requests = |s: &Sandbox| s.counters()["mailfinder"].requests;
+
+    // Healthy: the vendor finds most emails and is never paused.
+    run_some(&engine, leads[..60].to_vec(), 4).await;
+    let before = requests(&sandbox);
+    assert!(before > N as u64, "mailfinder was asked {before} times");
+    assert_eq!(engine.executor().paused("mailfinder"), None);
+
+    // Its coverage collapses: every answer is now "not found".
+    let script: Vec<_> = (0..300)
+        .map(|_| serde_json::json!({"status": 404}))
+        .collect();
+    sandbox
+        .script("mailfinder", serde_json::Value::Array(script))
+        .unwrap();
+    let later = run_some(&engine, leads[60..].to_vec(), 4).await;
+    let after = requests(&sandbox) - before;
+    let pause = engine.executor().paused("mailfinder").expect("paused");
+    println!(
+        "mailfinder asked {after} times after the collapse, then paused: {}",
+        pause.reason
+    );
+    // N calls fill the window; at most the 4 in flight when it trips come on top.
+    assert!(
+        after <= (N + 4) as u64,
+        "asked {after} times after the collapse"
+    );
+    assert!(
+        pause
+            .reason
+            .ends_with("over the last 10 calls is below the floor of 20%"),
+        "{}",
+        pause.reason
+    );
+    // The waterfall moved on: later emails come from the next vendors.
+    let from_next = later
+        .iter()
+        .filter(|r| {
+            r.fields
+                .get("person.email")
+                .and_then(FieldState::known)
+                .is_some_and(|k| {
+                    k.source == "peoplematch.match" || k.source == "personapi.person-enrich"
+                })
+        })
+        .count();
+    assert!(from_next > 10, "{from_next} emails from the next vendors");
+
+    // The cool-down lifts the pause.
+    clock.advance(chrono::Duration::seconds(3601));
+    assert_eq!(engine.executor().paused("mailfinder"), None);
+}

@@ -5,12 +5,17 @@
 
 mod circuit;
 mod http;
+mod kill_switch;
 mod runtime;
 
 #[cfg(test)]
 mod tests;
 
 pub use circuit::Circuit;
+pub use kill_switch::{
+    compile_kill_switch, KillRule, KillSwitch, KillSwitchFile, KillSwitchLevel, KillSwitchSettings,
+    Pause, Sample,
+};
 pub use runtime::{ProviderRuntime, ProviderStats};
 
 use crate::clock::Clock;
@@ -71,6 +76,8 @@ struct Inner {
     durable: bool,
     /// Credit caps, checked before every call that goes to a vendor.
     budgets: Option<Arc<crate::budget::Budgets>>,
+    /// Kill-switch rules per provider (none: off).
+    kill_rules: KillSwitchSettings,
     // std Mutex: held only to look up or insert, never across an await.
     inflight: Mutex<HashMap<Vec<u8>, Flight>>,
 }
@@ -132,6 +139,7 @@ impl Executor {
                 clock,
                 durable,
                 budgets: None,
+                kill_rules: KillSwitchSettings::default(),
                 inflight: Mutex::new(HashMap::new()),
             }),
         })
@@ -145,6 +153,41 @@ impl Executor {
             None => panic!("with_budgets called on a shared executor"),
         }
         self
+    }
+
+    /// Apply these kill-switch rules. Call right after building, before the executor is cloned.
+    pub fn with_kill_switch(mut self, rules: KillSwitchSettings) -> Executor {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.kill_rules = rules,
+            None => panic!("with_kill_switch called on a shared executor"),
+        }
+        self
+    }
+
+    /// Lift the kill switch's pause of `provider` by hand: `Ok(Some(pause))`
+    /// when it was paused, `Ok(None)` when not, `Err` for an unknown provider.
+    pub fn resume(&self, provider: &str) -> Result<Option<Pause>, String> {
+        let rt = self
+            .inner
+            .runtimes
+            .get(provider)
+            .ok_or_else(|| format!("no provider {provider:?}"))?;
+        let lifted = rt.kill.lock().unwrap_or_else(|e| e.into_inner()).resume();
+        if let Some(p) = &lifted {
+            tracing::warn!(provider, reason = %p.reason, "provider resumed by hand");
+        }
+        Ok(lifted)
+    }
+
+    /// The kill switch's pause of `provider` in force now, if any.
+    pub fn paused(&self, provider: &str) -> Option<Pause> {
+        let rt = self.inner.runtimes.get(provider)?;
+        let now = self.inner.clock.now();
+        let mut k = rt.kill.lock().unwrap_or_else(|e| e.into_inner());
+        match k.check(now) {
+            Ok(p) => p.cloned(),
+            Err(_) => None,
+        }
     }
 
     /// The budgets enforced, if any.
@@ -224,7 +267,7 @@ impl Executor {
                 match result.outcome {
                     // Nothing was sent: not the provider's failure.
                     CallOutcome::Failed {
-                        kind: crate::store::OUTCOME_BUDGET,
+                        kind: crate::store::OUTCOME_BUDGET | crate::store::OUTCOME_PAUSED,
                         ..
                     } => {}
                     CallOutcome::Failed { .. } => ProviderStats::bump(&rt.stats.failed),
@@ -342,6 +385,38 @@ impl Executor {
         record_id: Option<&str>,
         started: Instant,
     ) -> (CallResult, Option<CacheEntry>) {
+        let provider_id = operation.split('.').next().unwrap_or_default();
+        let rt = self.inner.runtimes.get(provider_id);
+        if let Some(rt) = rt {
+            let now = self.inner.clock.now();
+            let mut kill = rt.kill.lock().unwrap_or_else(|e| e.into_inner());
+            match kill.check(now) {
+                Ok(Some(p)) => {
+                    let wait = (p.until - now).to_std().unwrap_or_default();
+                    let message = format!(
+                        "{provider_id} is paused by the kill switch until {}: {}",
+                        p.until.to_rfc3339(),
+                        p.reason
+                    );
+                    drop(kill);
+                    return (
+                        self.not_made(
+                            operation,
+                            record_id,
+                            started,
+                            crate::store::OUTCOME_PAUSED,
+                            message,
+                            wait,
+                        ),
+                        None,
+                    );
+                }
+                Ok(None) => {}
+                Err(lifted) => {
+                    tracing::warn!(provider = provider_id, reason = %lifted.reason, "provider resumed after its cool-down")
+                }
+            }
+        }
         let reservation = match (
             &self.inner.budgets,
             self.inner.providers.operation(operation),
@@ -353,27 +428,14 @@ impl Executor {
                     Err(exhausted) => {
                         let wait = (exhausted.reset_at - now).to_std().unwrap_or_default();
                         let message = exhausted.to_string();
-                        let mut row = self.entry(
+                        let result = self.not_made(
                             operation,
                             record_id,
-                            crate::store::OUTCOME_BUDGET,
-                            false,
-                            0.0,
                             started,
-                            0,
-                            0,
-                            None,
-                            Some(message.clone()),
+                            crate::store::OUTCOME_BUDGET,
+                            message,
+                            wait,
                         );
-                        row.latency_ms = 0;
-                        let result = CallResult {
-                            outcome: CallOutcome::Failed {
-                                kind: crate::store::OUTCOME_BUDGET,
-                                message,
-                                retry_after: wait,
-                            },
-                            entry: row,
-                        };
                         return (result, None);
                     }
                 }
@@ -386,7 +448,70 @@ impl Executor {
         if let Some(r) = reservation {
             r.settle(result.entry.credits);
         }
+        if let Some(rt) = rt {
+            self.judge(provider_id, rt, &result.outcome);
+        }
         (result, cache)
+    }
+
+    /// A call refused before it was sent (budget, kill switch): no attempt, nothing billed.
+    fn not_made(
+        &self,
+        operation: &str,
+        record_id: Option<&str>,
+        started: Instant,
+        kind: &'static str,
+        message: String,
+        retry_after: Duration,
+    ) -> CallResult {
+        let mut row = self.entry(
+            operation,
+            record_id,
+            kind,
+            false,
+            0.0,
+            started,
+            0,
+            0,
+            None,
+            Some(message.clone()),
+        );
+        row.latency_ms = 0;
+        CallResult {
+            outcome: CallOutcome::Failed {
+                kind,
+                message,
+                retry_after,
+            },
+            entry: row,
+        }
+    }
+
+    /// Feed a vendor call's outcome to the provider's kill switch.
+    fn judge(&self, provider: &str, rt: &ProviderRuntime, outcome: &CallOutcome) {
+        let Some(rule) = self.inner.kill_rules.providers.get(provider) else {
+            return;
+        };
+        let sample = match outcome {
+            CallOutcome::Hit(_) => Sample::Hit,
+            CallOutcome::NotFound => Sample::Miss,
+            // Throttling and an open circuit say nothing about the data; the
+            // circuit breaker handles a vendor that is down.
+            CallOutcome::Failed {
+                kind: "rate_limited" | "circuit_open" | "disabled",
+                ..
+            } => return,
+            CallOutcome::Failed { .. } => Sample::Error,
+        };
+        let now = self.inner.clock.now();
+        let tripped = rt
+            .kill
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(sample, rule, now);
+        if let Some(p) = tripped {
+            tracing::warn!(provider, reason = %p.reason, until = %p.until.to_rfc3339(), "kill switch: provider paused");
+        }
     }
 
     /// The vendor call: circuit, permit, pacing, send, classify, retry.

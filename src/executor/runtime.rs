@@ -45,6 +45,8 @@ pub struct ProviderRuntime {
     pub paused_until: Mutex<Option<Instant>>,
     /// Counters.
     pub stats: ProviderStats,
+    /// The kill switch (clock time, so tests can move it).
+    pub kill: Mutex<super::KillSwitch>,
 }
 
 impl ProviderRuntime {
@@ -61,6 +63,7 @@ impl ProviderRuntime {
             circuit: Mutex::new(Circuit::default()),
             paused_until: Mutex::new(None),
             stats: ProviderStats::default(),
+            kill: Mutex::new(super::KillSwitch::default()),
         }
     }
 

@@ -184,6 +184,7 @@ fn provider_report(p: &str, s: &CallStats) -> ProviderReport {
         errors: s.errors.clone(),
         throttled: s.throttled,
         budget_blocked: s.budget_blocked,
+        paused: s.paused,
         hit_rate: ratio(s.hits as f64, (s.hits + s.misses) as f64),
         credits: s.credits,
         fields_filled,

@@ -50,6 +50,9 @@ pub struct ProviderReport {
     pub throttled: u64,
     /// Calls a budget refused before they were made.
     pub budget_blocked: u64,
+    /// Calls not made while the kill switch paused the provider.
+    #[serde(default)]
+    pub paused: u64,
     /// hits / (hits + misses); `None` without answers.
     pub hit_rate: Option<f64>,
     /// Credits billed.

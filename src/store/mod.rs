@@ -16,7 +16,9 @@ mod tests;
 pub use cache::{cache_key, CacheEntry, CachedOutcome};
 pub use error::StoreError;
 pub use ledger::LedgerEntry;
-pub use stats::{hour_of, CallBucket, CallStats, LATENCY_BOUNDS_MS, OUTCOME_BUDGET};
+pub use stats::{
+    hour_of, CallBucket, CallStats, LATENCY_BOUNDS_MS, OUTCOME_BUDGET, OUTCOME_PAUSED,
+};
 pub use traits::{CallStore, Leased, MergeFn, QueueStats, RecordStore, StepCommit};
 
 use std::path::Path;

@@ -15,6 +15,8 @@ pub const LATENCY_BOUNDS_MS: [u64; 24] = [
 
 /// The ledger outcome of a call a budget stopped before it was made.
 pub const OUTCOME_BUDGET: &str = "budget_exhausted";
+/// The ledger outcome of a call not made because the kill switch paused the provider.
+pub const OUTCOME_PAUSED: &str = "provider_paused";
 
 /// Counters for one operation in one hour.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -46,6 +48,9 @@ pub struct CallStats {
     /// Calls a budget stopped before they were made.
     #[serde(default)]
     pub budget_blocked: u64,
+    /// Calls not made because the kill switch paused the provider.
+    #[serde(default)]
+    pub paused: u64,
     /// Credits billed.
     #[serde(default)]
     pub credits: f64,
@@ -62,6 +67,10 @@ impl CallStats {
     pub fn add_row(&mut self, row: &LedgerEntry) {
         if row.outcome == OUTCOME_BUDGET {
             self.budget_blocked += 1;
+            return;
+        }
+        if row.outcome == OUTCOME_PAUSED {
+            self.paused += 1;
             return;
         }
         if row.cached {
@@ -104,6 +113,7 @@ impl CallStats {
         }
         self.throttled += o.throttled;
         self.budget_blocked += o.budget_blocked;
+        self.paused += o.paused;
         self.credits += o.credits;
         for (k, n) in &o.fills {
             *self.fills.entry(k.clone()).or_default() += n;
