@@ -23,6 +23,7 @@ pub fn csv(r: &Report) -> Result<String, ::csv::Error> {
             ("misses", p.misses.to_string()),
             ("throttled", p.throttled.to_string()),
             ("budget_blocked", p.budget_blocked.to_string()),
+            ("paused", p.paused.to_string()),
             ("hit_rate", o(p.hit_rate)),
             ("credits", p.credits.to_string()),
             ("fields_filled", p.fields_filled.to_string()),
