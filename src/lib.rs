@@ -12,6 +12,7 @@
 //! - [`retry`]: the only user of `backoff`: the retry schedule.
 //! - [`executor`]: sends one operation (limiter, concurrency cap, circuit, cache, single-flight).
 //! - [`store`]: the sled store (cache, ledger, call counters per hour).
+//! - [`advisor`]: the waterfall order advisor (per field and segment) and `--apply`.
 //! - [`budget`]: daily/monthly credit caps with reservations taken before a call.
 //! - [`report`]: cost/coverage reports from the call counters; table, JSON, CSV, HTML.
 //! - [`engine`]: enriches one record end to end; batch runs over files.
@@ -20,6 +21,7 @@
 //! - [`cli`]: one file per verb.
 #![warn(missing_docs)]
 
+pub mod advisor;
 pub mod api;
 pub mod bench;
 pub mod budget;

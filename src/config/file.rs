@@ -45,6 +45,9 @@ pub struct ConfigFile {
     /// `[kill_switch]`: pause a provider whose hit rate collapses or whose errors spike.
     #[serde(default)]
     pub kill_switch: crate::executor::KillSwitchFile,
+    /// `[advisor]`: segments and evidence for `report --advise`.
+    #[serde(default)]
+    pub advisor: crate::advisor::AdvisorFile,
 }
 
 /// `[precedence]`: source order, highest first.

@@ -41,6 +41,8 @@ pub struct Settings {
     pub budgets: crate::budget::BudgetSettings,
     /// Kill-switch rules per provider.
     pub kill_switch: crate::executor::KillSwitchSettings,
+    /// The order advisor's segments and evidence threshold.
+    pub advisor: crate::advisor::AdvisorSettings,
 }
 
 /// Scoring and routing together: routes read the scores.
@@ -175,7 +177,20 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
             provider_files.push(file);
         }
     }
-    let waterfall = compile_waterfalls(path, &raw.waterfall, &providers, &catalogue, &mut errors);
+    let mut waterfall =
+        compile_waterfalls(path, &raw.waterfall, &providers, &catalogue, &mut errors);
+    let advisor = crate::advisor::compile_advisor(path, &raw.advisor, &catalogue, &mut errors);
+    waterfall.segment_bands = advisor.size_bands.clone();
+    // A record in several segments uses the order of the first in `advisor.segment_fields`.
+    for w in &mut waterfall.fields {
+        w.segments.sort_by_key(|(f, _, _)| {
+            advisor
+                .segment_fields
+                .iter()
+                .position(|s| s == f)
+                .unwrap_or(usize::MAX)
+        });
+    }
     if raw.engine.records_in_flight == 0 {
         errors.push(ConfigError::at(
             path,
@@ -283,6 +298,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
         sinks,
         budgets,
         kill_switch,
+        advisor,
         precedence: crate::engine::merge::Precedence {
             default: raw.precedence.order.clone(),
             fields: raw.precedence.fields.clone(),

@@ -154,6 +154,20 @@ impl Control {
         )?)
     }
 
+    /// The waterfall order advice over `window`.
+    pub fn advice(
+        &self,
+        window: crate::report::Window,
+    ) -> Result<crate::advisor::Advice, ControlError> {
+        Ok(crate::advisor::from_store(
+            self.store.as_ref(),
+            self.executor.store(),
+            &self.settings.waterfall,
+            &self.settings.advisor,
+            &window,
+        )?)
+    }
+
     /// Lift the kill switch's pause of `provider`; returns the pause lifted, if any.
     pub fn resume_provider(
         &self,

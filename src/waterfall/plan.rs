@@ -217,7 +217,7 @@ impl<'a> Planner<'a> {
             }
             let mut waiting = false;
             let mut scheduled = false;
-            for step in &w.steps {
+            for step in w.steps_for(record, &self.settings.segment_bands) {
                 match self.check_step(record, run, w, step, reserved, pattern, calls.as_slice()) {
                     StepCheck::Ready(call, cost) => {
                         if let Step::Guess = step {
