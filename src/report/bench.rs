@@ -39,15 +39,15 @@ const OPERATIONS: [&str; 8] = [
 
 fn row(i: u64, start: chrono::DateTime<Utc>) -> LedgerEntry {
     let op = OPERATIONS[(i % OPERATIONS.len() as u64) as usize];
-    let hit = i % 3 != 0;
-    let cached = i % 7 == 0;
+    let hit = !i.is_multiple_of(3);
+    let cached = i.is_multiple_of(7);
     LedgerEntry {
         // 30 days of hours, round robin.
         at: start + chrono::Duration::seconds(((i / 8) % 720) as i64 * 3600 + (i % 3600) as i64),
         record_id: Some(format!("lead{:07}", i / 6)),
         operation: op.to_string(),
         provider: op.split('.').next().unwrap_or_default().to_string(),
-        outcome: if i % 97 == 0 {
+        outcome: if i.is_multiple_of(97) {
             "transient".into()
         } else if hit {
             "hit".into()

@@ -101,7 +101,7 @@ pub fn csv(r: &Report) -> Result<String, ::csv::Error> {
         row("budget", &b.scope, &b.period, "used", b.used.to_string())?;
         row("budget", &b.scope, &b.period, "left", b.left.to_string())?;
     }
-    drop(row);
+
     let bytes = w
         .into_inner()
         .map_err(|e| ::csv::Error::from(e.into_error()))?;
