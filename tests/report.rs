@@ -173,3 +173,49 @@ fn the_html_report_renders_its_charts_in_headless_chromium() {
     assert!(!log.contains("Uncaught"), "console errors:\n{log}");
     assert!(dom.contains("<rect class=\"bar\""), "the charts have bars");
 }
+
+#[test]
+fn report_through_the_running_daemon_reconciles_and_counts_routes() {
+    use crate::util::daemon::{wait_for, Daemon};
+    let t = TestDir::new();
+    let _d = Daemon::start(&t);
+    let leads = t.write("leads.csv", t.sandbox.world().sample_leads_csv(80));
+    run(t.cmd(&["import", leads.to_str().unwrap(), "--json"]), 0);
+    // The daemon holds the data directory, so `report` must ask it.
+    let r = wait_for(
+        std::time::Duration::from_secs(120),
+        "every lead routed",
+        || {
+            let o = t
+                .cmd(&["report", "--since", "1d", "--json"])
+                .output()
+                .unwrap();
+            if !o.status.success() {
+                return Err(String::from_utf8_lossy(&o.stderr).into_owned());
+            }
+            let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let routed: u64 = r["routes"]["counts"]
+                .as_object()
+                .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
+                .unwrap_or(0);
+            let s: serde_json::Value =
+                serde_json::from_slice(&t.cmd(&["status", "--json"]).output().unwrap().stdout)
+                    .unwrap();
+            if routed == 80 && s["queued_due"] == 0 && s["leased"] == 0 {
+                Ok(r)
+            } else {
+                Err(format!("{routed} routed"))
+            }
+        },
+    );
+    assert_eq!(r["routes"]["routed_leads"], 80);
+    for (vendor, c) in t.sandbox.counters() {
+        let p = r["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["provider"] == vendor.as_str());
+        let credits = p.map_or(0.0, |p| p["credits"].as_f64().unwrap());
+        assert_eq!(credits, c.credits_billed, "{vendor}");
+    }
+}
