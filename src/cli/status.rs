@@ -168,6 +168,18 @@ fn print_status(s: &Status) {
         ]);
     }
     println!("{t}");
+    for b in &s.budgets {
+        println!(
+            "budget {} {}: {} of {} credits used, {} reserved, {} left (resets {})",
+            b.scope,
+            b.period,
+            render::credits(b.used),
+            render::credits(b.cap),
+            render::credits(b.reserved),
+            render::credits(b.left),
+            b.resets_at.format("%Y-%m-%d %H:%M UTC")
+        );
+    }
     for (id, p) in &s.providers {
         if let Some(pause) = &p.paused {
             println!(

@@ -263,6 +263,9 @@ pub struct Status {
     /// Event sinks: cursor, lag and dead letters.
     #[serde(default)]
     pub sinks: Vec<crate::sink::SinkHealth>,
+    /// Credit budgets: used, reserved and left in the current period.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<crate::budget::BudgetUse>,
 }
 
 /// Export filter (`GET /v1/export?route=...&format=jsonl|csv`).

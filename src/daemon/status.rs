@@ -68,5 +68,10 @@ pub fn status(c: &Control, now: DateTime<Utc>) -> Result<Status, ControlError> {
         providers,
         uptime_secs: stats.started.elapsed().as_secs(),
         sinks: crate::sink::sink_health(c.store.as_ref(), &c.settings().sinks)?,
+        budgets: c
+            .executor()
+            .budgets()
+            .map(|b| b.usage(now))
+            .unwrap_or_default(),
     })
 }
