@@ -22,7 +22,7 @@ fn esc(s: &str) -> String {
 /// A horizontal bar chart: one bar per (label, value, text shown).
 fn hbars(id: &str, title: &str, items: &[(String, f64, String)]) -> String {
     let row = 22.0;
-    let label_w = 330.0;
+    let label_w = 380.0;
     let bar_w = 360.0;
     let height = (items.len().max(1) as f64) * row + 10.0;
     let max = items.iter().map(|i| i.1).fold(0.0_f64, f64::max);
@@ -30,8 +30,8 @@ fn hbars(id: &str, title: &str, items: &[(String, f64, String)]) -> String {
         "<figure><figcaption>{}</figcaption><svg class=\"chart\" id=\"{id}\" role=\"img\" aria-label=\"{}\" width=\"{}\" height=\"{height}\" viewBox=\"0 0 {} {height}\">",
         esc(title),
         esc(title),
-        label_w + bar_w + 80.0,
-        label_w + bar_w + 80.0
+        label_w + bar_w + 140.0,
+        label_w + bar_w + 140.0
     );
     if items.is_empty() {
         let _ = write!(
