@@ -29,7 +29,7 @@ pub struct Store {
     db: sled::Db,
     cache: sled::Tree,
     ledger: sled::Tree,
-    /// `hour (BE u32) ++ operation` → [`CallStats`] JSON, kept with the ledger.
+    /// `hour (BE u32) ++ operation` → [`CallStats`] (binary), kept with the ledger.
     call_stats: sled::Tree,
     patterns: sled::Tree,
     guesses: sled::Tree,

@@ -671,8 +671,8 @@ impl CallStore for Store {
             let (k, v) = kv?;
             let (hour, operation) =
                 super::stats::split_key(&k).ok_or_else(|| corrupt("call stats key", "bad key"))?;
-            let stats: CallStats =
-                serde_json::from_slice(&v).map_err(|e| corrupt("call stats", e))?;
+            let stats =
+                CallStats::decode(&v).ok_or_else(|| corrupt("call stats", "undecodable bucket"))?;
             out.push(CallBucket {
                 hour,
                 operation,
@@ -721,11 +721,13 @@ impl CallStore for Store {
 /// A bucket's bytes with one more row counted.
 fn bump_stats(old: Option<&[u8]>, row: &LedgerEntry) -> Result<Vec<u8>, StoreError> {
     let mut stats: CallStats = match old {
-        Some(b) => serde_json::from_slice(b).map_err(|e| corrupt("call stats", e))?,
+        Some(b) => {
+            CallStats::decode(b).ok_or_else(|| corrupt("call stats", "undecodable bucket"))?
+        }
         None => CallStats::default(),
     };
     stats.add_row(row);
-    serde_json::to_vec(&stats).map_err(|e| corrupt("call stats", e))
+    Ok(stats.encode())
 }
 
 #[allow(dead_code)]

@@ -155,6 +155,104 @@ impl CallStats {
     }
 }
 
+/// Version byte of the binary bucket encoding.
+const ENCODING_V1: u8 = 1;
+
+impl CallStats {
+    /// A compact binary encoding: every call rewrites its bucket, so this
+    /// runs once per call and must be cheap (JSON cost several times more).
+    pub(super) fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(160 + 24 * (self.errors.len() + self.fills.len()));
+        b.push(ENCODING_V1);
+        for n in [
+            self.calls,
+            self.requests,
+            self.cached,
+            self.hits,
+            self.misses,
+            self.throttled,
+            self.budget_blocked,
+            self.paused,
+        ] {
+            b.extend_from_slice(&n.to_le_bytes());
+        }
+        for x in [self.cached_credits_saved, self.credits] {
+            b.extend_from_slice(&x.to_le_bytes());
+        }
+        b.push(self.latency.len().min(255) as u8);
+        for n in self.latency.iter().take(255) {
+            b.extend_from_slice(&n.to_le_bytes());
+        }
+        for map in [&self.errors, &self.fills] {
+            b.extend_from_slice(&(map.len().min(u16::MAX as usize) as u16).to_le_bytes());
+            for (k, n) in map.iter().take(u16::MAX as usize) {
+                let k = &k.as_bytes()[..k.len().min(255)];
+                b.push(k.len() as u8);
+                b.extend_from_slice(k);
+                b.extend_from_slice(&n.to_le_bytes());
+            }
+        }
+        b
+    }
+
+    /// Decode [`CallStats::encode`]'s bytes; `None` when they are not that.
+    pub(super) fn decode(bytes: &[u8]) -> Option<CallStats> {
+        let mut r = Reader(bytes);
+        if r.take(1)?[0] != ENCODING_V1 {
+            return None;
+        }
+        let mut u = [0u64; 8];
+        for x in &mut u {
+            *x = r.u64()?;
+        }
+        let (saved, credits) = (f64::from_bits(r.u64()?), f64::from_bits(r.u64()?));
+        let n = r.take(1)?[0] as usize;
+        let latency = (0..n).map(|_| r.u64()).collect::<Option<Vec<u64>>>()?;
+        let mut maps = [BTreeMap::new(), BTreeMap::new()];
+        for map in &mut maps {
+            let n = u16::from_le_bytes(r.take(2)?.try_into().ok()?);
+            for _ in 0..n {
+                let len = r.take(1)?[0] as usize;
+                let k = String::from_utf8(r.take(len)?.to_vec()).ok()?;
+                map.insert(k, r.u64()?);
+            }
+        }
+        let [errors, fills] = maps;
+        Some(CallStats {
+            calls: u[0],
+            requests: u[1],
+            cached: u[2],
+            hits: u[3],
+            misses: u[4],
+            throttled: u[5],
+            budget_blocked: u[6],
+            paused: u[7],
+            cached_credits_saved: saved,
+            credits,
+            errors,
+            fills,
+            latency,
+        })
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+}
+
 /// One stored bucket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallBucket {
@@ -237,6 +335,19 @@ mod tests {
             (m.calls, m.credits, m.latency.iter().sum::<u64>()),
             (4, 4.0, 4)
         );
+    }
+
+    #[test]
+    fn the_binary_encoding_round_trips() {
+        let mut s = CallStats::default();
+        assert_eq!(CallStats::decode(&s.encode()), Some(s.clone()));
+        s.add_row(&row("hit", false, 40));
+        s.add_row(&row("transient", false, 900));
+        s.add_row(&row("hit", true, 0));
+        s.credits = 0.1 + 0.2;
+        assert_eq!(CallStats::decode(&s.encode()), Some(s.clone()));
+        assert_eq!(CallStats::decode(&s.encode()[..20]), None, "truncated");
+        assert_eq!(CallStats::decode(b"{}"), None);
     }
 
     #[test]
