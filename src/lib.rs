@@ -11,15 +11,20 @@
 //! - [`config`]: loads `config/*.toml` and `providers/*.toml` into [`config::Settings`].
 //! - [`retry`]: the only user of `backoff`: the retry schedule.
 //! - [`executor`]: sends one operation (limiter, concurrency cap, circuit, cache, single-flight).
-//! - [`store`]: the sled store (cache, ledger).
+//! - [`store`]: the sled store (cache, ledger, call counters per hour).
+//! - [`advisor`]: the waterfall order advisor (per field and segment) and `--apply`.
+//! - [`budget`]: daily/monthly credit caps with reservations taken before a call.
+//! - [`report`]: cost/coverage reports from the call counters; table, JSON, CSV, HTML.
 //! - [`engine`]: enriches one record end to end; batch runs over files.
 //! - [`import`]: streaming CSV / JSON lines → records, with rejects.
 //! - [`sandbox`]: simulated vendors for the demo, benchmarks and tests.
 //! - [`cli`]: one file per verb.
 #![warn(missing_docs)]
 
+pub mod advisor;
 pub mod api;
 pub mod bench;
+pub mod budget;
 pub mod cli;
 pub mod client;
 pub mod clock;
@@ -33,6 +38,7 @@ pub mod export;
 pub mod import;
 pub mod model;
 pub mod provider;
+pub mod report;
 pub mod retry;
 pub mod route;
 pub mod sandbox;

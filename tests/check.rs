@@ -74,3 +74,43 @@ threshold = 1.5
     );
     eqnice!(expected, stderr(&out));
 }
+
+#[test]
+fn budget_and_kill_switch_keys_are_checked_with_file_and_key() {
+    let t = TestDir::new();
+    let config = std::fs::read_to_string(t.config()).unwrap();
+    t.write(
+        "config/leadfall.toml",
+        format!(
+            r#"{config}
+[budgets]
+daily_credits = 500
+monthly_credits = 100
+[budgets.providers.personapi]
+daily_credits = -1
+[budgets.providers.nobody]
+daily_credits = 5
+
+[kill_switch]
+window_calls = 0
+min_hit_rate = 1.5
+[kill_switch.providers.nobody]
+min_hit_rate = 0.1
+"#
+        ),
+    );
+    let out = run(t.cmd(&["check"]), 2);
+    let c = t.config();
+    let expected = format!(
+        "6 configuration errors:
+  {c}: budgets.daily_credits: 500 is above the monthly cap 100
+  {c}: budgets.providers.nobody: unknown provider \"nobody\"
+  {c}: budgets.providers.personapi.daily_credits: must be a number ≥ 0, got -1
+  {c}: kill_switch.window_calls: must be ≥ 1, got 0
+  {c}: kill_switch.min_hit_rate: must be between 0 and 1, got 1.5
+  {c}: kill_switch.providers.nobody: unknown provider \"nobody\"
+",
+        c = c.display()
+    );
+    eqnice!(expected, stderr(&out));
+}

@@ -12,6 +12,8 @@ mod daemon;
 mod demo;
 /// `leadfall enrich`: bad input, cache, faults, secrets.
 mod enrich;
+/// `leadfall report`: reconciliation with the sandbox bill, table/CSV/JSON, HTML in Chromium.
+mod report;
 /// Scores and routes: decision-relevant enrichment against enriching everything.
 mod routing;
 /// Real vendor definitions (`providers/*.toml`) against replays of their

@@ -13,9 +13,11 @@ mod export;
 mod extract;
 mod health;
 pub mod metrics;
+mod providers;
 mod records;
 mod reenrich;
 mod reload;
+mod report;
 mod status;
 
 #[cfg(test)]
@@ -46,6 +48,8 @@ pub fn router(control: Control, token: Token) -> Router {
         .merge(reload::router())
         .merge(status::router())
         .merge(calls::router())
+        .merge(report::router())
+        .merge(providers::router())
         .merge(export::router())
         .merge(metrics::router())
         // Layers wrap the routes above only: health stays outside the token check.

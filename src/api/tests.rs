@@ -491,3 +491,34 @@ async fn cli_verbs_against_a_live_api() {
 
     server.abort();
 }
+
+#[tokio::test]
+async fn report_and_provider_resume_plumbing() {
+    let app = app();
+    let (status, _, body) = call(
+        &app,
+        get("/v1/report?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let r: crate::report::Report = serde_json::from_slice(&body).unwrap();
+    assert_eq!(r.credits, 0.0);
+    assert_eq!(r.fields.len(), 9, "one entry per waterfall field");
+    let (status, _, body) = call(&app, get("/v1/report?from=soon&to=2026-11-02")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error_text(&body),
+        "\"soon\" is not a date (2026-11-01) or an RFC 3339 time (2026-11-01T09:00:00Z)"
+    );
+    let (status, _, body) = call(&app, post("/v1/providers/mailfinder/resume", "")).await;
+    assert_eq!(status, StatusCode::OK);
+    let res: crate::control::ResumeResult = serde_json::from_slice(&body).unwrap();
+    assert_eq!(res.lifted, None, "it was not paused");
+    let (status, _, body) = call(&app, post("/v1/providers/nobody/resume", "")).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}

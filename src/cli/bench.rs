@@ -37,10 +37,20 @@ pub struct Args {
     /// Only the runs asked for by size (--rescan-records, --bottleneck-leads).
     #[arg(long)]
     pub extras_only: bool,
+    /// Only the report benchmark: write this many ledger rows (e.g. 10000000)
+    /// to a store on disk, then time `report` over them.
+    #[arg(long)]
+    pub report_calls: Option<u64>,
+    /// Where the report benchmark's store goes [default: a temp dir].
+    #[arg(long, requires = "report_calls")]
+    pub report_dir: Option<std::path::PathBuf>,
 }
 
 /// Run `bench`.
 pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
+    if let Some(calls) = args.report_calls {
+        return report_bench(calls, args.report_dir, g).await;
+    }
     let opts = BenchOptions {
         config: g.config.clone(),
         seconds: args.seconds,
@@ -125,6 +135,40 @@ fn print_core(report: &crate::bench::CoreReport, args: &Args) {
         c.second_requests,
         render::credits(c.second_credits)
     );
+}
+
+/// `bench --report-calls N`: the report over N ledger rows.
+async fn report_bench(
+    calls: u64,
+    dir: Option<std::path::PathBuf>,
+    g: &Global,
+) -> anyhow::Result<ExitCode> {
+    let settings = crate::config::load(
+        &g.config,
+        &crate::sandbox::Sandbox::provider_env("http://127.0.0.1:9".into()),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot load {}:\n{e}", g.config.display()))?;
+    let tmp = tempfile::tempdir()?;
+    let dir = dir.unwrap_or_else(|| tmp.path().join("store"));
+    let r = tokio::task::spawn_blocking(move || {
+        crate::report::bench::run(&dir, calls, 2, 5, &settings.waterfall)
+    })
+    .await??;
+    if g.json {
+        render::json(&r)?;
+    } else {
+        println!(
+            "report over {} ledger rows ({} hourly counter buckets, 30 days, 8 operations): median {:.1} ms over {} runs ({}); rows written at {:.0}/s (ledger row + counter update each, 2 writers); credits reconciled: {}",
+            r.calls,
+            r.buckets,
+            r.median_report_ms,
+            r.report_ms.len(),
+            r.report_ms.iter().map(|m| format!("{m:.1}")).collect::<Vec<_>>().join(", "),
+            r.write_rows_per_sec,
+            render::credits(r.credits)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn utilisation_table(rows: &[crate::bench::Utilisation]) -> comfy_table::Table {

@@ -7,9 +7,11 @@ mod demo;
 mod enrich;
 mod export;
 pub mod import;
+mod provider;
 mod reenrich;
 mod reload;
 mod render;
+mod report;
 mod sandbox;
 mod serve;
 mod show;
@@ -100,6 +102,10 @@ pub enum Command {
     Export(export::Args),
     /// Record a behaviour event (pricing page visit, demo request) on a record.
     Signal(signal::Args),
+    /// Provider cost/coverage report over a window: table, --json, --csv or --html FILE.
+    Report(report::Args),
+    /// Provider controls: `provider resume P` lifts a kill-switch pause.
+    Provider(provider::Args),
 }
 
 /// Run a parsed command line.
@@ -123,6 +129,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Show(a) => show::run(a, g).await,
             Command::Export(a) => export::run(a, g).await,
             Command::Signal(a) => signal::run(a, g).await,
+            Command::Report(a) => report::run(a, g).await,
+            Command::Provider(a) => provider::run(a, g).await,
         }
     })
 }

@@ -188,6 +188,27 @@ fn print_status(s: &Status) {
         ]);
     }
     println!("{t}");
+    for b in &s.budgets {
+        println!(
+            "budget {} {}: {} of {} credits used, {} reserved, {} left (resets {})",
+            b.scope,
+            b.period,
+            render::credits(b.used),
+            render::credits(b.cap),
+            render::credits(b.reserved),
+            render::credits(b.left),
+            b.resets_at.format("%Y-%m-%d %H:%M UTC")
+        );
+    }
+    for (id, p) in &s.providers {
+        if let Some(pause) = &p.paused {
+            println!(
+                "PAUSED: {id} by the kill switch until {} ({}); `leadfall provider resume {id}` lifts it",
+                pause.until.format("%Y-%m-%d %H:%M:%S UTC"),
+                pause.reason
+            );
+        }
+    }
 
     if !s.dead_letters.is_empty() {
         let mut t = render::table(&["dead letter", "reason"]);

@@ -150,6 +150,53 @@ impl Client {
             .await
     }
 
+    /// `GET /v1/report`: the provider cost/coverage report over `window`.
+    pub async fn report(
+        &self,
+        window: &crate::report::Window,
+    ) -> Result<crate::report::Report, ClientError> {
+        let mut url = self.url(&["v1", "report"]);
+        url.query_pairs_mut()
+            .append_pair("from", &window.from.to_rfc3339())
+            .append_pair("to", &window.to.to_rfc3339());
+        let req = self
+            .http
+            .get(url)
+            .bearer_auth(self.token.expose())
+            .timeout(REQUEST_TIMEOUT);
+        let resp = self.send(req).await?;
+        let bytes = read_capped(resp, MAX_BODY_BYTES).await?;
+        serde_json::from_slice(&bytes).map_err(ClientError::Decode)
+    }
+
+    /// `POST /v1/providers/{id}/resume`: lift the kill switch's pause; the pause lifted, if any.
+    pub async fn resume_provider(
+        &self,
+        provider: &str,
+    ) -> Result<crate::control::ResumeResult, ClientError> {
+        self.json::<(), _>(Method::POST, &["v1", "providers", provider, "resume"], None)
+            .await
+    }
+
+    /// `GET /v1/advice`: the waterfall order advice over `window`.
+    pub async fn advice(
+        &self,
+        window: &crate::report::Window,
+    ) -> Result<crate::advisor::Advice, ClientError> {
+        let mut url = self.url(&["v1", "advice"]);
+        url.query_pairs_mut()
+            .append_pair("from", &window.from.to_rfc3339())
+            .append_pair("to", &window.to.to_rfc3339());
+        let req = self
+            .http
+            .get(url)
+            .bearer_auth(self.token.expose())
+            .timeout(REQUEST_TIMEOUT);
+        let resp = self.send(req).await?;
+        let bytes = read_capped(resp, MAX_BODY_BYTES).await?;
+        serde_json::from_slice(&bytes).map_err(ClientError::Decode)
+    }
+
     /// `GET /metrics`: the Prometheus text.
     pub async fn metrics(&self) -> Result<String, ClientError> {
         let resp = self.send(self.authed(Method::GET, &["metrics"])).await?;

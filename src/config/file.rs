@@ -39,6 +39,15 @@ pub struct ConfigFile {
     /// Where route-change events are delivered.
     #[serde(default)]
     pub sinks: Vec<crate::sink::SinkFile>,
+    /// `[budgets]`: daily and monthly credit caps, in total and per provider.
+    #[serde(default)]
+    pub budgets: crate::budget::BudgetFile,
+    /// `[kill_switch]`: pause a provider whose hit rate collapses or whose errors spike.
+    #[serde(default)]
+    pub kill_switch: crate::executor::KillSwitchFile,
+    /// `[advisor]`: segments and evidence for `report --advise`.
+    #[serde(default)]
+    pub advisor: crate::advisor::AdvisorFile,
     /// Per-provider deployment overrides, keyed by provider id: where the vendor
     /// is reached and which variable holds its key. The environment wins:
     /// `LEADFALL_PROVIDER_<ID>_BASE_URL`, `LEADFALL_PROVIDER_<ID>_KEY_ENV`.

@@ -40,6 +40,12 @@ pub struct Settings {
     pub decisions: Option<Decisions>,
     /// Event sinks.
     pub sinks: Vec<crate::sink::Sink>,
+    /// Credit caps per day and month, in total and per provider.
+    pub budgets: crate::budget::BudgetSettings,
+    /// Kill-switch rules per provider.
+    pub kill_switch: crate::executor::KillSwitchSettings,
+    /// The order advisor's segments and evidence threshold.
+    pub advisor: crate::advisor::AdvisorSettings,
 }
 
 /// Scoring and routing together: routes read the scores.
@@ -241,7 +247,20 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
             ));
         }
     }
-    let waterfall = compile_waterfalls(path, &raw.waterfall, &providers, &catalogue, &mut errors);
+    let mut waterfall =
+        compile_waterfalls(path, &raw.waterfall, &providers, &catalogue, &mut errors);
+    let advisor = crate::advisor::compile_advisor(path, &raw.advisor, &catalogue, &mut errors);
+    waterfall.segment_bands = advisor.size_bands.clone();
+    // A record in several segments uses the order of the first in `advisor.segment_fields`.
+    for w in &mut waterfall.fields {
+        w.segments.sort_by_key(|(f, _, _)| {
+            advisor
+                .segment_fields
+                .iter()
+                .position(|s| s == f)
+                .unwrap_or(usize::MAX)
+        });
+    }
     if raw.engine.records_in_flight == 0 {
         errors.push(ConfigError::at(
             path,
@@ -304,6 +323,9 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
         }
     };
     let sinks = crate::sink::compile_sinks(path, &raw.sinks, env, &mut errors);
+    let budgets = crate::budget::compile_budgets(path, &raw.budgets, &providers, &mut errors);
+    let kill_switch =
+        crate::executor::compile_kill_switch(path, &raw.kill_switch, &providers, &mut errors);
     let known_source = |s: &str| {
         crate::engine::merge::SOURCE_CLASSES.contains(&s)
             || providers.operation(s).is_some()
@@ -345,6 +367,9 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
         records_in_flight: raw.engine.records_in_flight,
         decisions,
         sinks,
+        budgets,
+        kill_switch,
+        advisor,
         precedence: crate::engine::merge::Precedence {
             default: raw.precedence.order.clone(),
             fields: raw.precedence.fields.clone(),

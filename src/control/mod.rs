@@ -160,6 +160,51 @@ impl Control {
         crate::daemon::reload::reload(self, now)
     }
 
+    /// The provider cost/coverage report over `window`, with live budget use.
+    pub fn report(
+        &self,
+        window: crate::report::Window,
+        now: DateTime<Utc>,
+    ) -> Result<crate::report::Report, ControlError> {
+        let engine = self.engine.current();
+        let (settings, executor) = (engine.settings(), engine.executor());
+        let budgets = executor.budgets().map(|b| b.usage(now)).unwrap_or_default();
+        Ok(crate::report::from_store(
+            self.store.as_ref(),
+            executor.store(),
+            &settings.waterfall,
+            window,
+            budgets,
+            now,
+        )?)
+    }
+
+    /// The waterfall order advice over `window`.
+    pub fn advice(
+        &self,
+        window: crate::report::Window,
+    ) -> Result<crate::advisor::Advice, ControlError> {
+        let engine = self.engine.current();
+        let (settings, executor) = (engine.settings(), engine.executor());
+        Ok(crate::advisor::from_store(
+            self.store.as_ref(),
+            executor.store(),
+            &settings.waterfall,
+            &settings.advisor,
+            &window,
+        )?)
+    }
+
+    /// Lift the kill switch's pause of `provider`; returns the pause lifted, if any.
+    pub fn resume_provider(
+        &self,
+        provider: &str,
+    ) -> Result<Option<crate::executor::Pause>, ControlError> {
+        self.executor()
+            .resume(provider)
+            .map_err(|_| ControlError::NotFound(provider.to_string()))
+    }
+
     /// Queue and provider health.
     pub fn status(&self, now: DateTime<Utc>) -> Result<Status, ControlError> {
         crate::daemon::status::status(self, now)

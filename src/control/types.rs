@@ -104,6 +104,19 @@ pub struct RouteChange {
     pub to: String,
     /// Why.
     pub explanation: String,
+    /// Fields the pass that made the change filled or changed (empty: none,
+    /// e.g. decay or a new signal).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_fields: Vec<String>,
+}
+
+/// `POST /v1/providers/{id}/resume`: what was lifted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResumeResult {
+    /// The provider.
+    pub provider: String,
+    /// The pause lifted (`None`: it was not paused).
+    pub lifted: Option<crate::executor::Pause>,
 }
 
 /// `POST /v1/records`: upsert a batch.
@@ -169,7 +182,8 @@ pub struct ReloadSummary {
     /// The parts that changed and now apply: `scoring`, `routing`,
     /// `waterfalls`, `providers`, `fields`, `precedence`.
     pub changed: Vec<String>,
-    /// Parts whose change waits for a restart: `data_dir`, `daemon`, `sinks`.
+    /// Parts whose change waits for a restart: `data_dir`, `daemon`, `sinks`,
+    /// `budgets`, `kill_switch`.
     pub restart_needed: Vec<String>,
     /// Records queued to be rescored and re-routed (all of them when
     /// something changed).
@@ -231,6 +245,9 @@ pub struct ProviderHealth {
     /// Requests sent over the last full 10 s window, as a share of the limit.
     #[serde(default)]
     pub utilisation: Option<f64>,
+    /// Paused by the kill switch: why and until when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<crate::executor::Pause>,
 }
 
 /// `GET /v1/status`.
@@ -273,6 +290,9 @@ pub struct Status {
     /// vendors, of queued calls over the vendor's rate (the bottleneck's).
     #[serde(default)]
     pub queued_calls_bound_secs: f64,
+    /// Credit budgets: used, reserved and left in the current period.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<crate::budget::BudgetUse>,
 }
 
 /// Export filter (`GET /v1/export?route=...&format=jsonl|csv`).

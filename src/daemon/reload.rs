@@ -75,10 +75,12 @@ fn compare(old: &Settings, new: &Settings) -> (Vec<String>, Vec<String>) {
         ("routing", od.map(|d| &d.routing) != nd.map(|d| &d.routing)),
     ];
     changed.extend(parts.iter().filter(|p| p.1).map(|p| p.0.to_string()));
-    let later: [(&str, bool); 3] = [
+    let later: [(&str, bool); 5] = [
         ("data_dir", old.data_dir != new.data_dir),
         ("daemon", old.daemon != new.daemon),
         ("sinks", old.sinks != new.sinks),
+        ("budgets", old.budgets != new.budgets),
+        ("kill_switch", old.kill_switch != new.kill_switch),
     ];
     restart.extend(later.iter().filter(|p| p.1).map(|p| p.0.to_string()));
     (changed, restart)

@@ -57,7 +57,12 @@ pub async fn serve(
         Arc::new(store.clone()),
         Arc::new(SystemClock),
         true,
-    )?;
+    )?
+    .with_budgets(Arc::new(
+        crate::budget::Budgets::load(settings.budgets.clone(), &store, Utc::now())
+            .context("reading this month's spending for the budgets")?,
+    ))
+    .with_kill_switch(settings.kill_switch.clone());
     let engine = LiveEngine::new(Engine::new(
         settings.clone(),
         executor,

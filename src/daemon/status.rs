@@ -24,6 +24,7 @@ pub fn status(c: &Control, now: DateTime<Utc>) -> Result<Status, ControlError> {
                 circuit: "closed".into(),
                 ..ProviderHealth::default()
             };
+            h.paused = engine.executor().paused(&p.id);
             if let Some(rt) = engine.executor().runtime(&p.id) {
                 h.circuit = rt
                     .circuit
@@ -77,5 +78,10 @@ pub fn status(c: &Control, now: DateTime<Utc>) -> Result<Status, ControlError> {
         providers,
         uptime_secs: stats.started.elapsed().as_secs(),
         sinks: crate::sink::sink_health(c.store.as_ref(), &c.settings().sinks)?,
+        budgets: c
+            .executor()
+            .budgets()
+            .map(|b| b.usage(now))
+            .unwrap_or_default(),
     })
 }

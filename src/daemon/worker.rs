@@ -193,7 +193,17 @@ pub async fn step(ctx: &WorkerContext, leased: Leased) {
         next_due: due,
     };
     let store = ctx.store.clone();
-    match tokio::task::spawn_blocking(move || store.commit_step(commit)).await {
+    // A pass that changed the route is made durable before anyone is told: a
+    // pass without provider calls (a signal, decay) has no call flush behind it,
+    // and an event sinks never see would break "at least once".
+    let commit_and_flush = move || {
+        store.commit_step(commit)?;
+        if has_events {
+            store.flush()?;
+        }
+        Ok::<(), StoreError>(())
+    };
+    match tokio::task::spawn_blocking(commit_and_flush).await {
         Ok(Ok(())) => {
             ctx.stats.record_pass();
             if has_events {

@@ -8,6 +8,9 @@ pub mod merge;
 pub mod rescore;
 mod summary;
 
+#[cfg(test)]
+mod tests;
+
 pub use batch::{enrich_file, BatchOptions, BatchReport};
 pub use live::LiveEngine;
 pub use summary::Summary;
@@ -267,21 +270,26 @@ impl Engine {
 }
 
 impl Engine {
-    /// Build the executor and the engine for `settings` over `store`.
+    /// Build the executor and the engine for `settings` over `store`, with
+    /// the configured budgets (this month's spending read back from `store`).
     pub fn from_settings(
         settings: Arc<Settings>,
         store: Arc<dyn crate::store::CallStore>,
         clock: Arc<dyn Clock>,
-    ) -> Result<Engine, reqwest::Error> {
+    ) -> anyhow::Result<Engine> {
+        let budgets =
+            crate::budget::Budgets::load(settings.budgets.clone(), store.as_ref(), clock.now())?;
         let executor = Executor::new(
             Arc::new(settings.providers.clone()),
             Arc::new(settings.catalogue.clone()),
             store,
             clock.clone(),
-        )?;
+        )?
+        .with_budgets(Arc::new(budgets))
+        .with_kill_switch(settings.kill_switch.clone());
         Ok(Engine::new(settings, executor, clock))
     }
 }
 
 #[cfg(test)]
-mod tests;
+mod relevant_tests;

@@ -52,6 +52,7 @@ pub fn rescore(
             from: old.clone(),
             to: decision.route.clone(),
             explanation: decision.explanation.clone(),
+            changed_fields: changed_fields.to_vec(),
         });
         serde_json::json!({
             // Stable: the record and the ordinal of this change.

@@ -1,20 +1,21 @@
-//! Decision-relevant enrichment end to end: the default config's scores and
-//! routes, the engine and the sandbox vendors over real sockets.
+//! Engine tests over the sandbox on real sockets: budgets enforced across
+//! concurrent lookups, with an injected clock for the reset.
 
 use super::*;
-use crate::control::Signal;
+use crate::clock::ManualClock;
+use crate::config;
 use crate::model::{FieldState, Known, UnknownReason};
 use crate::sandbox::{serve, Sandbox, SandboxSettings};
-use std::collections::BTreeMap;
+use crate::store::{CallStore, Store};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use std::path::Path;
 
-struct Fx {
-    sandbox: Sandbox,
-    engine: Engine,
-    _stop: tokio::sync::oneshot::Sender<()>,
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-async fn fixture() -> Fx {
+async fn sandbox() -> (Sandbox, String, tokio::sync::oneshot::Sender<()>) {
     let sandbox = Sandbox::new(SandboxSettings::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -22,138 +23,209 @@ async fn fixture() -> Fx {
     tokio::spawn(serve(listener, sandbox.clone(), async {
         let _ = rx.await;
     }));
+    (sandbox, base, tx)
+}
+
+fn lead_records(
+    sandbox: &Sandbox,
+    settings: &Settings,
+    n: usize,
+    now: DateTime<Utc>,
+) -> Vec<Record> {
+    sandbox
+        .world()
+        .sample_leads(n)
+        .into_iter()
+        .map(|lead| {
+            let mut r = Record::new(lead.id.clone(), now);
+            for (f, v) in [
+                ("person.first_name", Some(lead.first_name)),
+                ("person.last_name", Some(lead.last_name)),
+                ("company.name", Some(lead.company_name)),
+                ("company.domain", lead.company_domain),
+            ] {
+                let Some(v) = v else { continue };
+                let def = settings.catalogue.get(f).unwrap();
+                let value = crate::model::normalise_text(def, &v).unwrap();
+                r.set(
+                    f,
+                    FieldState::Known(Known {
+                        value,
+                        source: "input".into(),
+                        confidence: 1.0,
+                        observed_at: now,
+                        expires_at: None,
+                        verified: None,
+                    }),
+                );
+            }
+            r
+        })
+        .collect()
+}
+
+/// Enrich every record, 40 at a time.
+async fn run_all(engine: &Engine, records: Vec<Record>) -> Vec<Record> {
+    futures::stream::iter(records)
+        .map(|r| async move { engine.enrich(r).await.0 })
+        .buffer_unordered(40)
+        .collect()
+        .await
+}
+
+fn budget_blocked(records: &[Record]) -> Vec<(String, DateTime<Utc>)> {
+    records
+        .iter()
+        .flat_map(|r| r.fields.iter())
+        .filter_map(|(f, s)| match s {
+            FieldState::Unknown(u) if u.reason == UnknownReason::BudgetExhausted => Some((
+                f.clone(),
+                u.retry_at.expect("a budget stop says when to retry"),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_total_cap_holds_under_40_concurrent_lookups_and_lookups_resume_after_the_reset() {
+    let (sandbox, base, _stop) = sandbox().await;
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/leadfall.toml");
-    let settings = crate::config::load(&path, &Sandbox::provider_env(base)).unwrap();
+    let mut settings = config::load(&path, &Sandbox::provider_env(base)).unwrap();
+    settings.waterfall.enrich_everything = true;
+    // Only the daily cap limits this run.
+    settings.waterfall.record_ceiling = None;
+    settings.budgets.total.daily = Some(100.0);
+    let settings = Arc::new(settings);
+    let clock = Arc::new(ManualClock::new(at("2026-11-23T10:00:00Z")));
+    let store = Arc::new(Store::temporary().unwrap());
+    let engine = Engine::from_settings(settings.clone(), store.clone(), clock.clone()).unwrap();
+    let records = lead_records(&sandbox, &settings, 300, clock.now());
+
+    let first = run_all(&engine, records).await;
+    let billed = |s: &Sandbox| s.counters().values().map(|c| c.credits_billed).sum::<f64>();
+    let day1 = billed(&sandbox);
+    let ledger: f64 = store.ledger().unwrap().iter().map(|r| r.credits).sum();
+    println!("day 1: billed {day1} credits (ledger {ledger}) under a cap of 100");
+    assert!(day1 <= 100.0, "the cap was overshot: {day1}");
+    assert!(day1 >= 90.0, "the cap should be nearly used: {day1}");
+    assert_eq!(ledger, day1, "ledger vs the sandbox bill");
+    let blocked = budget_blocked(&first);
     assert!(
-        !settings.waterfall.enrich_everything,
-        "the default is decision-relevant"
+        blocked.len() > 100,
+        "{} fields budget_exhausted",
+        blocked.len()
     );
+    let reset = at("2026-11-24T00:00:00Z");
+    assert!(
+        blocked.iter().all(|(_, t)| *t == reset),
+        "retry_at is the reset time"
+    );
+
+    // Before the reset the cap still holds (at most what was left is bought).
+    let again = run_all(&engine, first.clone()).await;
+    assert!(billed(&sandbox) <= 100.0, "{}", billed(&sandbox));
+    assert!(!budget_blocked(&again).is_empty());
+    let day1 = billed(&sandbox);
+
+    // After the reset the same fields are looked up again, under the new day's cap.
+    clock.advance(chrono::Duration::hours(14));
+    let second = run_all(&engine, first).await;
+    let day2 = billed(&sandbox) - day1;
+    println!(
+        "day 2: billed {day2} more; budget_exhausted fields {} → {}",
+        blocked.len(),
+        budget_blocked(&second).len()
+    );
+    assert!(day2 > 0.0 && day2 <= 100.0, "{day2}");
+    assert!(budget_blocked(&second).len() < blocked.len());
+}
+
+/// Enrich records `concurrency` at a time.
+async fn run_some(engine: &Engine, records: Vec<Record>, concurrency: usize) -> Vec<Record> {
+    futures::stream::iter(records)
+        .map(|r| async move { engine.enrich(r).await.0 })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vendor_whose_hit_rate_collapses_is_paused_within_n_calls_and_the_waterfall_moves_on() {
+    let (sandbox, base, _stop) = sandbox().await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/leadfall.toml");
+    let mut settings = config::load(&path, &Sandbox::provider_env(base)).unwrap();
+    settings.waterfall.enrich_everything = true;
+    const N: usize = 10;
+    let rule = settings
+        .kill_switch
+        .providers
+        .get_mut("mailfinder")
+        .unwrap();
+    *rule = crate::executor::KillRule {
+        window_calls: N,
+        min_hit_rate: 0.2,
+        max_error_rate: 1.0,
+        cool_down: std::time::Duration::from_secs(3600),
+    };
+    let settings = Arc::new(settings);
+    let clock = Arc::new(ManualClock::new(at("2026-11-23T10:00:00Z")));
     let engine = Engine::from_settings(
-        Arc::new(settings),
-        Arc::new(crate::store::Store::temporary().unwrap()),
-        Arc::new(crate::clock::SystemClock),
+        settings.clone(),
+        Arc::new(Store::temporary().unwrap()),
+        clock.clone(),
     )
     .unwrap();
-    Fx {
-        sandbox,
-        engine,
-        _stop: tx,
-    }
-}
+    let leads = lead_records(&sandbox, &settings, 200, clock.now());
+    let requests = |s: &Sandbox| s.counters()["mailfinder"].requests;
 
-impl Fx {
-    fn requests(&self) -> BTreeMap<String, u64> {
-        self.sandbox
-            .counters()
-            .into_iter()
-            .filter(|(_, c)| c.requests > 0)
-            .map(|(v, c)| (v, c.requests))
-            .collect()
-    }
+    // Healthy: the vendor finds most emails and is never paused.
+    run_some(&engine, leads[..60].to_vec(), 4).await;
+    let before = requests(&sandbox);
+    assert!(before > N as u64, "mailfinder was asked {before} times");
+    assert_eq!(engine.executor().paused("mailfinder"), None);
 
-    /// A lead with these input values (normalised as an import would).
-    fn lead(&self, values: &[(&str, &str)]) -> Record {
-        let now = chrono::Utc::now();
-        let mut r = Record::new("r1", now);
-        for (f, v) in values {
-            let def = self.engine.settings().catalogue.get(f).unwrap();
-            let value = crate::model::normalise_text(def, v).unwrap();
-            r.set(
-                *f,
-                FieldState::Known(Known {
-                    value,
-                    source: crate::model::SOURCE_INPUT.into(),
-                    confidence: 1.0,
-                    observed_at: now,
-                    expires_at: None,
-                    verified: None,
-                }),
-            );
-        }
-        r
-    }
-}
-
-fn route(e: &Engine, r: &Record, signals: &[Signal]) -> crate::route::Decision {
-    let d = e.settings().decisions.as_ref().unwrap();
-    let now = chrono::Utc::now();
-    let scores = crate::score::score_all(&d.scoring, r, signals, now);
-    crate::route::decide(&d.routing, r, &scores, now, false)
-}
-
-#[tokio::test]
-async fn a_lead_whose_best_fit_reaches_no_paid_route_is_routed_without_a_call() {
-    let fx = fixture().await;
-    // Weak-fit industry, unserviceable country, no modern stack: even the best
-    // employee count leaves account fit below zero.
-    let lead = fx.lead(&[
-        ("person.first_name", "Ann"),
-        ("person.last_name", "Lee"),
-        ("company.name", "Old School"),
-        ("company.domain", "oldschool.example"),
-        ("company.industry", "education"),
-        ("company.country", "BR"),
-        ("company.tech_stack", "excel"),
-    ]);
-    let (after, ledger) = fx.engine.enrich_with_signals(lead, &[]).await;
-    assert!(ledger.is_empty(), "{ledger:?}");
-    assert!(fx.requests().is_empty(), "{:?}", fx.requests());
-    let decision = route(&fx.engine, &after, &[]);
-    assert!(decision.decided, "{decision:?}");
-    assert_eq!(decision.route, "suppressed_bad_fit");
-    for f in ["company.employee_count", "person.email", "person.title"] {
-        match after.fields.get(f) {
-            Some(FieldState::Unknown(u)) => assert_eq!(u.reason, UnknownReason::NotWorthIt, "{f}"),
-            other => panic!("{f}: {other:?}"),
-        }
-    }
-}
-
-#[tokio::test]
-async fn a_lead_that_needs_only_the_employee_count_gets_only_that_lookup() {
-    let fx = fixture().await;
-    let company = fx.sandbox.world().companies[0].clone();
-    // Everything a rep needs is known; account fit is [55, 80] for want of the
-    // head count, which decides between sales now and SDR review.
-    let lead = fx.lead(&[
-        ("person.first_name", "Ann"),
-        ("person.last_name", "Lee"),
-        ("person.email", "ann@example.org"),
-        ("person.phone", "+14155550100"),
-        ("person.title", "VP Sales"),
-        ("person.seniority", "vp"),
-        ("person.department", "sales"),
-        ("company.name", &company.name),
-        ("company.domain", &company.domain),
-        ("company.industry", "computer software"),
-        ("company.country", "US"),
-        ("company.tech_stack", "snowflake"),
-    ]);
-    let signals = [Signal {
-        kind: "demo_request".into(),
-        at: chrono::Utc::now(),
-    }];
-    let before = route(&fx.engine, &lead, &signals);
-    assert!(!before.decided, "{before:?}");
-    assert_eq!(before.could_change, ["company.employee_count"]);
-    let (after, ledger) = fx.engine.enrich_with_signals(lead, &signals).await;
-    let ops: Vec<&str> = ledger.iter().map(|e| e.operation.as_str()).collect();
-    assert_eq!(ops, ["companyapi.company-find"]);
-    assert_eq!(
-        fx.requests(),
-        BTreeMap::from([("companyapi".to_string(), 1)])
+    // Its coverage collapses: every answer is now "not found".
+    let script: Vec<_> = (0..300)
+        .map(|_| serde_json::json!({"status": 404}))
+        .collect();
+    sandbox
+        .script("mailfinder", serde_json::Value::Array(script))
+        .unwrap();
+    let later = run_some(&engine, leads[60..].to_vec(), 4).await;
+    let after = requests(&sandbox) - before;
+    let pause = engine.executor().paused("mailfinder").expect("paused");
+    println!(
+        "mailfinder asked {after} times after the collapse, then paused: {}",
+        pause.reason
     );
-    assert_eq!(
-        after.value("company.employee_count"),
-        Some(&crate::model::Value::Integer(i64::from(
-            company.employee_count
-        )))
+    // N calls fill the window; at most the 4 in flight when it trips come on top.
+    assert!(
+        after <= (N + 4) as u64,
+        "asked {after} times after the collapse"
     );
-    let decided = route(&fx.engine, &after, &signals);
-    let want = if (50..=5000).contains(&company.employee_count) {
-        "sales_now"
-    } else {
-        "sdr_review"
-    };
-    assert_eq!((decided.decided, decided.route.as_str()), (true, want));
+    assert!(
+        pause
+            .reason
+            .ends_with("over the last 10 calls is below the floor of 20%"),
+        "{}",
+        pause.reason
+    );
+    // The waterfall moved on: later emails come from the next vendors.
+    let from_next = later
+        .iter()
+        .filter(|r| {
+            r.fields
+                .get("person.email")
+                .and_then(FieldState::known)
+                .is_some_and(|k| {
+                    k.source == "peoplematch.match" || k.source == "personapi.person-enrich"
+                })
+        })
+        .count();
+    assert!(from_next > 10, "{from_next} emails from the next vendors");
+
+    // The cool-down lifts the pause.
+    clock.advance(chrono::Duration::seconds(3601));
+    assert_eq!(engine.executor().paused("mailfinder"), None);
 }

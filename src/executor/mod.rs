@@ -8,12 +8,17 @@
 mod circuit;
 mod http;
 mod job;
+mod kill_switch;
 mod runtime;
 
 #[cfg(test)]
 mod tests;
 
 pub use circuit::Circuit;
+pub use kill_switch::{
+    compile_kill_switch, KillRule, KillSwitch, KillSwitchFile, KillSwitchLevel, KillSwitchSettings,
+    Pause, Sample,
+};
 pub use runtime::{ProviderRuntime, ProviderStats};
 
 use crate::clock::Clock;
@@ -82,6 +87,10 @@ struct Inner {
     store: Arc<dyn CallStore>,
     clock: Arc<dyn Clock>,
     durable: bool,
+    /// Credit caps, checked before every call that goes to a vendor.
+    budgets: Option<Arc<crate::budget::Budgets>>,
+    /// Kill-switch rules per provider (none: off).
+    kill_rules: KillSwitchSettings,
     // std Mutex: held only to look up or insert, never across an await.
     inflight: Mutex<HashMap<Vec<u8>, Flight>>,
 }
@@ -142,9 +151,61 @@ impl Executor {
                 store,
                 clock,
                 durable,
+                budgets: None,
+                kill_rules: KillSwitchSettings::default(),
                 inflight: Mutex::new(HashMap::new()),
             }),
         })
+    }
+
+    /// Enforce these budgets. Call right after building, before the executor is cloned.
+    pub fn with_budgets(mut self, budgets: Arc<crate::budget::Budgets>) -> Executor {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.budgets = Some(budgets),
+            // A broken invariant of the wiring code, not a runtime condition.
+            None => panic!("with_budgets called on a shared executor"),
+        }
+        self
+    }
+
+    /// Apply these kill-switch rules. Call right after building, before the executor is cloned.
+    pub fn with_kill_switch(mut self, rules: KillSwitchSettings) -> Executor {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.kill_rules = rules,
+            None => panic!("with_kill_switch called on a shared executor"),
+        }
+        self
+    }
+
+    /// Lift the kill switch's pause of `provider` by hand: `Ok(Some(pause))`
+    /// when it was paused, `Ok(None)` when not, `Err` for an unknown provider.
+    pub fn resume(&self, provider: &str) -> Result<Option<Pause>, String> {
+        let rt = self
+            .inner
+            .runtimes
+            .get(provider)
+            .ok_or_else(|| format!("no provider {provider:?}"))?;
+        let lifted = rt.kill.lock().unwrap_or_else(|e| e.into_inner()).resume();
+        if let Some(p) = &lifted {
+            tracing::warn!(provider, reason = %p.reason, "provider resumed by hand");
+        }
+        Ok(lifted)
+    }
+
+    /// The kill switch's pause of `provider` in force now, if any.
+    pub fn paused(&self, provider: &str) -> Option<Pause> {
+        let rt = self.inner.runtimes.get(provider)?;
+        let now = self.inner.clock.now();
+        let mut k = rt.kill.lock().unwrap_or_else(|e| e.into_inner());
+        match k.check(now) {
+            Ok(p) => p.cloned(),
+            Err(_) => None,
+        }
+    }
+
+    /// The budgets enforced, if any.
+    pub fn budgets(&self) -> Option<&Arc<crate::budget::Budgets>> {
+        self.inner.budgets.as_ref()
     }
 
     /// The providers.
@@ -262,13 +323,18 @@ impl Executor {
             };
             let (result, cache) = self.call(&key, operation, inputs, record_id, started).await;
             if let Some(rt) = self.inner.runtimes.get(&result.entry.provider) {
-                let counter = match result.outcome {
-                    CallOutcome::Failed { .. } => &rt.stats.failed,
-                    _ => &rt.stats.answered,
-                };
-                ProviderStats::bump(counter);
-                if let CallOutcome::Hit(_) = result.outcome {
-                    ProviderStats::bump(&rt.stats.hits);
+                match result.outcome {
+                    // Nothing was sent: not the provider's failure.
+                    CallOutcome::Failed {
+                        kind: crate::store::OUTCOME_BUDGET | crate::store::OUTCOME_PAUSED,
+                        ..
+                    } => {}
+                    CallOutcome::Failed { .. } => ProviderStats::bump(&rt.stats.failed),
+                    CallOutcome::Hit(_) => {
+                        ProviderStats::bump(&rt.stats.answered);
+                        ProviderStats::bump(&rt.stats.hits);
+                    }
+                    _ => ProviderStats::bump(&rt.stats.answered),
                 }
             }
             // Durable before anyone (followers included) acts on the answer.
@@ -318,11 +384,14 @@ impl Executor {
             CachedOutcome::Hit { extracted } => (CallOutcome::Hit(extracted), "hit"),
             CachedOutcome::NotFound => (CallOutcome::NotFound, "not_found"),
         };
+        let mut row = self.entry(
+            operation, record_id, kind, true, 0.0, started, 0, 0, None, None,
+        );
+        row.saved_credits = entry.credits;
+        row.fields = filled_fields(&outcome);
         CallResult {
             outcome,
-            entry: self.entry(
-                operation, record_id, kind, true, 0.0, started, 0, 0, None, None,
-            ),
+            entry: row,
         }
     }
 
@@ -330,6 +399,7 @@ impl Executor {
         let mut entry = res.entry.clone();
         entry.record_id = record_id.map(str::to_string);
         entry.cached = true;
+        entry.saved_credits = entry.credits;
         entry.credits = 0.0;
         entry.attempts = 0;
         entry.throttled = 0;
@@ -365,17 +435,158 @@ impl Executor {
             outcome: outcome.to_string(),
             cached,
             credits,
+            saved_credits: 0.0,
             latency_ms: started.elapsed().as_millis() as u64,
             attempts,
             throttled,
             status,
             error,
             choice: CHOICE.try_with(Clone::clone).ok().flatten(),
+            fields: Vec::new(),
         }
     }
 
-    /// The real call: circuit, permit, pacing, send, classify, retry.
+    /// The real call under the budgets: a reservation of the operation's
+    /// worst-case cost is taken first and settled with what was billed.
     async fn call(
+        &self,
+        key: &[u8],
+        operation: &str,
+        inputs: &Inputs,
+        record_id: Option<&str>,
+        started: Instant,
+    ) -> (CallResult, Option<CacheEntry>) {
+        let provider_id = operation.split('.').next().unwrap_or_default();
+        let rt = self.inner.runtimes.get(provider_id);
+        if let Some(rt) = rt {
+            let now = self.inner.clock.now();
+            let mut kill = rt.kill.lock().unwrap_or_else(|e| e.into_inner());
+            match kill.check(now) {
+                Ok(Some(p)) => {
+                    let wait = (p.until - now).to_std().unwrap_or_default();
+                    let message = format!(
+                        "{provider_id} is paused by the kill switch until {}: {}",
+                        p.until.to_rfc3339(),
+                        p.reason
+                    );
+                    drop(kill);
+                    return (
+                        self.not_made(
+                            operation,
+                            record_id,
+                            started,
+                            crate::store::OUTCOME_PAUSED,
+                            message,
+                            wait,
+                        ),
+                        None,
+                    );
+                }
+                Ok(None) => {}
+                Err(lifted) => {
+                    tracing::warn!(provider = provider_id, reason = %lifted.reason, "provider resumed after its cool-down")
+                }
+            }
+        }
+        let reservation = match (
+            &self.inner.budgets,
+            self.inner.providers.operation(operation),
+        ) {
+            (Some(budgets), Some((provider, op))) => {
+                let now = self.inner.clock.now();
+                match budgets.reserve(&provider.id, op.max_cost(), now) {
+                    Ok(r) => Some(r),
+                    Err(exhausted) => {
+                        let wait = (exhausted.reset_at - now).to_std().unwrap_or_default();
+                        let message = exhausted.to_string();
+                        let result = self.not_made(
+                            operation,
+                            record_id,
+                            started,
+                            crate::store::OUTCOME_BUDGET,
+                            message,
+                            wait,
+                        );
+                        return (result, None);
+                    }
+                }
+            }
+            _ => None,
+        };
+        let (result, cache) = self
+            .call_vendor(key, operation, inputs, record_id, started)
+            .await;
+        if let Some(r) = reservation {
+            r.settle(result.entry.credits);
+        }
+        if let Some(rt) = rt {
+            self.judge(provider_id, rt, &result.outcome);
+        }
+        (result, cache)
+    }
+
+    /// A call refused before it was sent (budget, kill switch): no attempt, nothing billed.
+    fn not_made(
+        &self,
+        operation: &str,
+        record_id: Option<&str>,
+        started: Instant,
+        kind: &'static str,
+        message: String,
+        retry_after: Duration,
+    ) -> CallResult {
+        let mut row = self.entry(
+            operation,
+            record_id,
+            kind,
+            false,
+            0.0,
+            started,
+            0,
+            0,
+            None,
+            Some(message.clone()),
+        );
+        row.latency_ms = 0;
+        CallResult {
+            outcome: CallOutcome::Failed {
+                kind,
+                message,
+                retry_after,
+            },
+            entry: row,
+        }
+    }
+
+    /// Feed a vendor call's outcome to the provider's kill switch.
+    fn judge(&self, provider: &str, rt: &ProviderRuntime, outcome: &CallOutcome) {
+        let Some(rule) = self.inner.kill_rules.providers.get(provider) else {
+            return;
+        };
+        let sample = match outcome {
+            CallOutcome::Hit(_) => Sample::Hit,
+            CallOutcome::NotFound => Sample::Miss,
+            // Throttling and an open circuit say nothing about the data; the
+            // circuit breaker handles a vendor that is down.
+            CallOutcome::Failed {
+                kind: "rate_limited" | "circuit_open" | "disabled",
+                ..
+            } => return,
+            CallOutcome::Failed { .. } => Sample::Error,
+        };
+        let now = self.inner.clock.now();
+        let tripped = rt
+            .kill
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(sample, rule, now);
+        if let Some(p) = tripped {
+            tracing::warn!(provider, reason = %p.reason, until = %p.until.to_rfc3339(), "kill switch: provider paused");
+        }
+    }
+
+    /// The vendor call: circuit, permit, pacing, send, classify, retry.
+    async fn call_vendor(
         &self,
         key: &[u8],
         operation: &str,
@@ -642,6 +853,7 @@ impl Executor {
                         None,
                     );
                     e.credits = credits;
+                    e.fields = extracted.values.iter().map(|(f, _, _)| f.clone()).collect();
                     let result = CallResult {
                         outcome: CallOutcome::Hit(extracted),
                         entry: e,
@@ -792,6 +1004,14 @@ fn reset_secs(v: &str, now: chrono::DateTime<chrono::Utc>) -> Option<f64> {
         })
         .ok()?;
     Some(((at - now).num_milliseconds() as f64 / 1000.0).max(0.0))
+}
+
+/// The fields a hit carried values for.
+fn filled_fields(o: &CallOutcome) -> Vec<String> {
+    match o {
+        CallOutcome::Hit(ex) => ex.values.iter().map(|(f, _, _)| f.clone()).collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn describe(o: &Outcome) -> (&'static str, String) {

@@ -70,6 +70,8 @@ pub struct ProviderRuntime {
     pub paused_until: Mutex<Option<Instant>>,
     /// Counters.
     pub stats: ProviderStats,
+    /// The kill switch (clock time, so tests can move it).
+    pub kill: Mutex<super::KillSwitch>,
     /// Calls waiting for a permit or their pacing slot.
     pub waiting: AtomicU64,
 }
@@ -131,6 +133,7 @@ impl ProviderRuntime {
             paused_until: Mutex::new(None),
             stats: ProviderStats::default(),
             waiting: AtomicU64::new(0),
+            kill: Mutex::new(super::KillSwitch::default()),
         }
     }
 

@@ -80,7 +80,7 @@ fn find(call: &Call<'_>, params: &BTreeMap<String, String>) -> Answer {
     };
     let person = company
         .and_then(|c| call.world.find_person_at(first, last, c))
-        .filter(|p| VENDOR.knows(call.seed, &p.id));
+        .filter(|p| call.knows_person(VENDOR, p));
     let Some(person) = person else {
         let body = json!({"errors": [{"id": "not_found", "code": 404,
             "details": "No email found for this person"}]});

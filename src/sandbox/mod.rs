@@ -58,6 +58,11 @@ pub struct SandboxSettings {
     pub people: usize,
     /// Fault settings per vendor id; vendors not listed behave perfectly.
     pub vendors: BTreeMap<String, VendorSettings>,
+    /// Coverage of the people vendors (`mailfinder`, `personapi`, `peoplematch`)
+    /// by the person's seniority, replacing the vendor's usual fraction:
+    /// `{ peoplematch = { vp = 0.9, entry = 0.2 } }`. A world where the best
+    /// waterfall order differs by segment.
+    pub coverage_by_seniority: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
 impl Default for SandboxSettings {
@@ -67,6 +72,7 @@ impl Default for SandboxSettings {
             companies: 400,
             people: 2000,
             vendors: BTreeMap::new(),
+            coverage_by_seniority: BTreeMap::new(),
         }
     }
 }
@@ -75,6 +81,8 @@ impl Default for SandboxSettings {
 pub(crate) struct SandboxState {
     pub(crate) seed: u64,
     pub(crate) world: World,
+    /// Coverage overrides: vendor → seniority → fraction.
+    pub(crate) coverage: BTreeMap<String, BTreeMap<String, f64>>,
     /// Reference point for outage windows and timelines.
     pub(crate) started: Instant,
     /// Indexed by `Vendor::index`.
@@ -119,6 +127,7 @@ impl Sandbox {
         let state = SandboxState {
             seed: settings.seed,
             world,
+            coverage: settings.coverage_by_seniority.clone(),
             started,
             vendors,
         };

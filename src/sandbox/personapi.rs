@@ -92,7 +92,7 @@ fn find(call: &Call<'_>, params: &BTreeMap<String, String>) -> Answer {
         Some(p) => (Some(p), 8),
         None => (weak(), 6),
     };
-    let person = person.filter(|p| VENDOR.knows(call.seed, &p.id));
+    let person = person.filter(|p| call.knows_person(VENDOR, p));
     let mut answer = match person {
         Some(p) => {
             let spread = stable_hash(call.seed, &[VENDOR.id(), "likelihood", &p.id]) % 3;

@@ -51,8 +51,25 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Call<'a> {
     pub(crate) world: &'a World,
     pub(crate) seed: u64,
+    /// Coverage overrides by seniority (see `SandboxSettings::coverage_by_seniority`).
+    pub(crate) coverage:
+        &'a std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
     /// Whole tokens left in the rate-limit bucket, when a limit is configured.
     pub(crate) remaining: Option<u32>,
+}
+
+impl Call<'_> {
+    /// Whether `vendor` knows this person, with the seniority overrides applied.
+    pub(crate) fn knows_person(&self, vendor: super::catalog::Vendor, p: &super::Person) -> bool {
+        match self
+            .coverage
+            .get(vendor.id())
+            .and_then(|m| m.get(&p.seniority))
+        {
+            Some(c) => super::rng::stable_unit(self.seed, &[vendor.id(), "coverage", &p.id]) < *c,
+            None => vendor.knows(self.seed, &p.id),
+        }
+    }
 }
 
 /// A vendor's real answer and how to count it.
@@ -165,6 +182,7 @@ pub(crate) async fn handle(
             let call = Call {
                 world: &state.world,
                 seed: state.seed,
+                coverage: &state.coverage,
                 remaining,
             };
             let answer = answer(&call);

@@ -653,6 +653,7 @@ async fn outage_window_answers_503_until_lifted() {
         )]
         .into_iter()
         .collect(),
+        ..Default::default()
     })
     .await;
     let reply = h.verify(key("verifier"), "a@b.com").await;

@@ -22,6 +22,9 @@ pub struct LedgerEntry {
     pub cached: bool,
     /// Credits billed by the vendor for this call.
     pub credits: f64,
+    /// For a cached or coalesced call: what the original call cost (what the cache saved).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub saved_credits: f64,
     /// Wall time, milliseconds.
     pub latency_ms: u64,
     /// HTTP attempts made (0 when cached).
@@ -35,22 +38,21 @@ pub struct LedgerEntry {
     /// Why a capacity-aware group chose this operation over its first member.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choice: Option<String>,
+    /// Fields the answer carried a value for (a hit's data, cached or not).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl Store {
-    /// Append rows.
+    /// Append rows (with their call counters), as the executor records calls.
     pub fn ledger_append(&self, rows: &[LedgerEntry]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
         for row in rows {
-            // Monotonic ids keep the ledger in time order.
-            let id = self.db.generate_id()?;
-            let bytes = serde_json::to_vec(row).map_err(|e| StoreError::Corrupt {
-                what: "ledger row",
-                message: e.to_string(),
-            })?;
-            batch.insert(&id.to_be_bytes(), bytes);
+            super::CallStore::record_call(self, None, row, false)?;
         }
-        self.ledger.apply_batch(batch)?;
         Ok(())
     }
 

@@ -9,6 +9,7 @@ mod error;
 mod jobs;
 mod ledger;
 mod records;
+mod stats;
 mod traits;
 
 #[cfg(test)]
@@ -18,6 +19,9 @@ pub use cache::{cache_key, CacheEntry, CachedOutcome};
 pub use error::StoreError;
 pub use jobs::JobEntry;
 pub use ledger::LedgerEntry;
+pub use stats::{
+    hour_of, CallBucket, CallStats, LATENCY_BOUNDS_MS, OUTCOME_BUDGET, OUTCOME_PAUSED,
+};
 pub use traits::{CallStore, Leased, MergeFn, QueueStats, RecordStore, StepCommit};
 
 use std::path::Path;
@@ -30,6 +34,8 @@ pub struct Store {
     ledger: sled::Tree,
     /// Open asynchronous vendor jobs: cache key → job id.
     jobs: sled::Tree,
+    /// `hour (BE u32) ++ operation` → [`CallStats`] (binary), kept with the ledger.
+    call_stats: sled::Tree,
     patterns: sled::Tree,
     guesses: sled::Tree,
     records: sled::Tree,
@@ -80,6 +86,7 @@ impl Store {
             cache: db.open_tree("cache")?,
             ledger: db.open_tree("ledger")?,
             jobs: db.open_tree("jobs")?,
+            call_stats: db.open_tree("call_stats")?,
             patterns: db.open_tree("email_patterns")?,
             guesses: db.open_tree("email_guesses")?,
             records: db.open_tree("records")?,

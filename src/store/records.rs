@@ -4,7 +4,7 @@
 //! Every multi-tree change is one sled transaction.
 
 use super::traits::{CallStore, Leased, MergeFn, QueueStats, RecordStore, StepCommit};
-use super::{CacheEntry, LedgerEntry, Store, StoreError};
+use super::{CacheEntry, CallBucket, CallStats, LedgerEntry, Store, StoreError};
 use crate::control::{QueueState, Signal, StoredRecord, UpsertSummary};
 use crate::model::Record;
 use chrono::{DateTime, TimeZone, Utc};
@@ -672,26 +672,61 @@ impl CallStore for Store {
             .map(|(k, e)| serde_json::to_vec(e).map(|b| (k.to_vec(), b)))
             .transpose()
             .map_err(|e| corrupt("cache entry", e))?;
+        let stats_key = super::stats::bucket_key(super::hour_of(row.at), &row.operation);
         // The id comes from outside the transaction: it only needs to be unique
         // and increasing, and sled's transactional id generator is slow.
         let seq = self.db.generate_id()?.to_be_bytes();
         if !atomic {
             // Ledger first: a crash in between can at worst re-pay a call, never hide one.
             self.ledger.insert(seq, row_bytes.as_slice())?;
+            let mut failed = None;
+            // A compare-and-swap loop: concurrent writers to one bucket never lose a count.
+            self.call_stats
+                .update_and_fetch(&stats_key, |old| match bump_stats(old, row) {
+                    Ok(b) => Some(b),
+                    Err(e) => {
+                        failed = Some(e);
+                        old.map(<[u8]>::to_vec)
+                    }
+                })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
             if let Some((k, b)) = &cache_bytes {
                 self.cache.insert(k.as_slice(), b.as_slice())?;
             }
             return Ok(());
         }
-        (&self.cache, &self.ledger)
-            .transaction(|(cache, ledger)| {
+        (&self.cache, &self.ledger, &self.call_stats)
+            .transaction(|(cache, ledger, stats)| {
                 if let Some((k, b)) = &cache_bytes {
                     cache.insert(k.as_slice(), b.as_slice())?;
                 }
                 ledger.insert(&seq, row_bytes.as_slice())?;
+                let old = stats.get(&stats_key)?;
+                let bytes = bump_stats(old.as_deref(), row).map_err(abort)?;
+                stats.insert(stats_key.as_slice(), bytes)?;
                 Ok(())
             })
             .map_err(tx_err)
+    }
+
+    fn call_buckets(&self, from_hour: u32, to_hour: u32) -> Result<Vec<CallBucket>, StoreError> {
+        let range = from_hour.to_be_bytes()..to_hour.to_be_bytes();
+        let mut out = Vec::new();
+        for kv in self.call_stats.range(range) {
+            let (k, v) = kv?;
+            let (hour, operation) =
+                super::stats::split_key(&k).ok_or_else(|| corrupt("call stats key", "bad key"))?;
+            let stats =
+                CallStats::decode(&v).ok_or_else(|| corrupt("call stats", "undecodable bucket"))?;
+            out.push(CallBucket {
+                hour,
+                operation,
+                stats,
+            });
+        }
+        Ok(out)
     }
 
     fn ledger(&self) -> Result<Vec<LedgerEntry>, StoreError> {
@@ -741,6 +776,18 @@ impl CallStore for Store {
     ) -> Result<(), StoreError> {
         Store::set_guess_memo(self, first, last, domain, pattern)
     }
+}
+
+/// A bucket's bytes with one more row counted.
+fn bump_stats(old: Option<&[u8]>, row: &LedgerEntry) -> Result<Vec<u8>, StoreError> {
+    let mut stats: CallStats = match old {
+        Some(b) => {
+            CallStats::decode(b).ok_or_else(|| corrupt("call stats", "undecodable bucket"))?
+        }
+        None => CallStats::default(),
+    };
+    stats.add_row(row);
+    Ok(stats.encode())
 }
 
 #[allow(dead_code)]

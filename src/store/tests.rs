@@ -182,12 +182,14 @@ fn calls_are_recorded_with_their_cache_entry() {
         outcome: "not_found".into(),
         cached: false,
         credits: 0.0,
+        saved_credits: 0.0,
         latency_ms: 1,
         attempts: 1,
         throttled: 0,
         status: Some(404),
         error: None,
         choice: None,
+        fields: vec![],
     };
     let entry = CacheEntry {
         outcome: CachedOutcome::NotFound,

@@ -3,7 +3,7 @@
 //! sled implements both today; a PostgreSQL backend implements the same traits
 //! (several daemons sharing one queue) without touching the engine.
 
-use super::{CacheEntry, JobEntry, LedgerEntry, StoreError};
+use super::{CacheEntry, CallBucket, JobEntry, LedgerEntry, StoreError};
 use crate::control::{Signal, StoredRecord, UpsertSummary};
 use crate::model::Record;
 use chrono::{DateTime, Utc};
@@ -153,6 +153,9 @@ pub trait CallStore: Send + Sync + std::fmt::Debug + 'static {
         job: Option<&JobEntry>,
         row: Option<&LedgerEntry>,
     ) -> Result<(), StoreError>;
+    /// The pre-aggregated call counters of hours `from_hour..to_hour`
+    /// (hours since the epoch), oldest first: what reports and budgets read.
+    fn call_buckets(&self, from_hour: u32, to_hour: u32) -> Result<Vec<CallBucket>, StoreError>;
     /// Every ledger row, oldest first.
     fn ledger(&self) -> Result<Vec<LedgerEntry>, StoreError>;
     /// Make recorded calls durable.

@@ -69,6 +69,13 @@ pub struct FieldWaterfallFile {
     /// groups the order of `steps` holds. Default: none (strict order).
     #[serde(default)]
     pub groups: Vec<Vec<String>>,
+    /// Orders for segments, e.g. `"person.seniority=vp" = [...]` or
+    /// `"company.employee_count=51-200" = [...]` (bands from `advisor.size_bands`):
+    /// a record whose value puts it in the segment uses that order (the first
+    /// matching segment in `advisor.segment_fields` order wins).
+    /// `leadfall report --advise --apply` writes these.
+    #[serde(default)]
+    pub segments: BTreeMap<String, Vec<String>>,
 }
 
 /// A compiled step.
@@ -108,6 +115,49 @@ pub struct FieldWaterfall {
     /// Capacity-aware groups: ranges of `steps` (start, end exclusive) whose
     /// operations are interchangeable.
     pub groups: Vec<std::ops::Range<usize>>,
+    /// Orders per segment: (field, value label, steps).
+    pub segments: Vec<(FieldName, String, Vec<Step>)>,
+}
+
+impl FieldWaterfall {
+    /// The steps in the order for this record's segment (or the default order).
+    pub fn steps_for(&self, record: &crate::model::Record, bands: &[i64]) -> &[Step] {
+        for (field, label, steps) in &self.segments {
+            if record
+                .value(field)
+                .is_some_and(|v| &segment_label(v, bands) == label)
+            {
+                return steps;
+            }
+        }
+        &self.steps
+    }
+
+    /// The steps ordered for `segment` (`field=label`), or the default order.
+    pub fn steps_for_segment(&self, segment: &str) -> &[Step] {
+        self.segments
+            .iter()
+            .find(|(f, l, _)| segment.split_once('=') == Some((f.as_str(), l.as_str())))
+            .map_or(&self.steps, |(_, _, s)| s)
+    }
+}
+
+/// A value's segment label: integers are cut into bands (`1-10`, `11-50`, ...,
+/// `5001+`, upper bounds from `bands`), anything else is its lower-case text.
+pub fn segment_label(v: &crate::model::Value, bands: &[i64]) -> String {
+    match v {
+        crate::model::Value::Integer(n) => {
+            let mut lo = 1;
+            for b in bands {
+                if n <= b {
+                    return format!("{lo}-{b}");
+                }
+                lo = b + 1;
+            }
+            format!("{lo}+")
+        }
+        other => other.render().to_lowercase(),
+    }
 }
 
 /// All waterfalls plus guard rails.
@@ -121,6 +171,8 @@ pub struct WaterfallSettings {
     pub fields: Vec<FieldWaterfall>,
     /// Enrich everything, ignoring routes.
     pub enrich_everything: bool,
+    /// Band bounds for integer segment fields (from `advisor.size_bands`).
+    pub segment_bands: Vec<i64>,
 }
 
 impl WaterfallSettings {
@@ -242,36 +294,28 @@ pub fn compile_waterfalls(
                 "at least one step is required",
             ));
         }
-        let mut steps = Vec::new();
-        for (i, s) in w.steps.iter().enumerate() {
-            let skey = format!("{key}.steps[{i}]");
-            if s == GUESS_STEP {
-                if field != "person.email" || w.verify.is_none() {
-                    errors.push(ConfigError::at(
-                        file,
-                        skey,
-                        "the email guess only applies to person.email with a `verify` operation",
-                    ));
+        let steps = compile_steps(
+            file,
+            field,
+            w,
+            &w.steps,
+            &format!("{key}.steps"),
+            providers,
+            errors,
+        );
+        let mut segments = Vec::new();
+        for (seg, list) in &w.segments {
+            let skey = format!("{key}.segments.\"{seg}\"");
+            match seg.split_once('=') {
+                Some((f, label)) if catalogue.contains(f) && !label.is_empty() => {
+                    let s = compile_steps(file, field, w, list, &skey, providers, errors);
+                    segments.push((f.to_string(), label.to_lowercase(), s));
                 }
-                steps.push(Step::Guess);
-                continue;
-            }
-            match providers.operation(s) {
-                None => errors.push(ConfigError::at(
+                _ => errors.push(ConfigError::at(
                     file,
                     skey,
-                    format!(
-                        "unknown operation {s:?} (expected provider.operation from providers/)"
-                    ),
+                    "a segment is `<field>=<value or band>`, like \"person.seniority=vp\"",
                 )),
-                Some((_, op)) if !op.provided_fields().any(|f| f == field) => {
-                    errors.push(ConfigError::at(
-                        file,
-                        skey,
-                        format!("operation {s:?} does not provide {field}"),
-                    ))
-                }
-                Some(_) => steps.push(Step::Operation(s.clone())),
             }
         }
         if let Some(v) = &w.verify {
@@ -300,6 +344,7 @@ pub fn compile_waterfalls(
             accept_catch_all: w.accept_catch_all,
             accept_unknown: w.accept_unknown,
             groups,
+            segments,
         });
     }
     // Operations configured for other fields that also provide this one follow
@@ -322,6 +367,11 @@ pub fn compile_waterfalls(
             if provides && !w.steps.iter().any(|s| s.id() == op) {
                 w.steps.push(Step::Operation(op.clone()));
             }
+            for (_, _, steps) in &mut w.segments {
+                if provides && !steps.iter().any(|s| s.id() == op) {
+                    steps.push(Step::Operation(op.clone()));
+                }
+            }
         }
     }
     WaterfallSettings {
@@ -329,5 +379,49 @@ pub fn compile_waterfalls(
         record_ceiling: raw.record_ceiling_credits,
         fields,
         enrich_everything: raw.enrich_everything,
+        segment_bands: Vec::new(),
     }
+}
+
+/// Check and compile one list of steps for `field`.
+fn compile_steps(
+    file: &Path,
+    field: &str,
+    w: &FieldWaterfallFile,
+    list: &[String],
+    key: &str,
+    providers: &ProviderSet,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for (i, s) in list.iter().enumerate() {
+        let skey = format!("{key}[{i}]");
+        if s == GUESS_STEP {
+            if field != "person.email" || w.verify.is_none() {
+                errors.push(ConfigError::at(
+                    file,
+                    skey,
+                    "the email guess only applies to person.email with a `verify` operation",
+                ));
+            }
+            steps.push(Step::Guess);
+            continue;
+        }
+        match providers.operation(s) {
+            None => errors.push(ConfigError::at(
+                file,
+                skey,
+                format!("unknown operation {s:?} (expected provider.operation from providers/)"),
+            )),
+            Some((_, op)) if !op.provided_fields().any(|f| f == field) => {
+                errors.push(ConfigError::at(
+                    file,
+                    skey,
+                    format!("operation {s:?} does not provide {field}"),
+                ))
+            }
+            Some(_) => steps.push(Step::Operation(s.clone())),
+        }
+    }
+    steps
 }

@@ -11,8 +11,8 @@ mod plan;
 mod tests;
 
 pub use config::{
-    compile_waterfalls, FieldWaterfall, FieldWaterfallFile, Step, WaterfallFile, WaterfallSettings,
-    GUESS_STEP,
+    compile_waterfalls, segment_label, FieldWaterfall, FieldWaterfallFile, Step, WaterfallFile,
+    WaterfallSettings, GUESS_STEP,
 };
 pub use guess::{detect as detect_pattern, local_part, DEFAULT_PATTERN, PATTERNS};
 pub use plan::{CallAnswer, Candidate, FieldRun, PlannedCall, Planner, Purpose, RunState, WaitFn};

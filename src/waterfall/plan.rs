@@ -86,10 +86,23 @@ pub struct FieldRun {
     pub best_low: Option<Candidate>,
     /// A step was skipped for budget.
     pub budget_blocked: bool,
+    /// A provider or total budget (not the per-record ceiling) refused a call:
+    /// the earliest reset and the cap's message.
+    pub budget_reset: Option<(DateTime<Utc>, String)>,
     /// Finished in this pass.
     pub done: bool,
     /// The stale value was re-checked with the verifier (cheap refresh).
     pub rechecked: bool,
+}
+
+impl FieldRun {
+    /// A budget refused a call until `reset`.
+    fn note_budget(&mut self, reset: DateTime<Utc>, message: &str) {
+        self.budget_blocked = true;
+        if self.budget_reset.as_ref().is_none_or(|(t, _)| reset < *t) {
+            self.budget_reset = Some((reset, message.to_string()));
+        }
+    }
 }
 
 /// Everything one pass over a record has done.
@@ -224,7 +237,8 @@ impl<'a> Planner<'a> {
             }
             let mut waiting = false;
             let mut scheduled = false;
-            let (order, notes) = self.ordered(w, run);
+            let steps = w.steps_for(record, &self.settings.segment_bands);
+            let (order, notes) = self.ordered(w, steps, run);
             for step in order {
                 match self.check_step(record, run, w, step, reserved, pattern, calls.as_slice()) {
                     StepCheck::Ready(call, cost) => {
@@ -270,14 +284,18 @@ impl<'a> Planner<'a> {
     /// The field's steps in the order to try them now: within each
     /// capacity-aware group, the untried members by vendor wait (ties keep
     /// config order). Notes say why a member jumped ahead of the group's first.
+    /// Groups apply to the field's default order; a segment's own order
+    /// (`steps` is not `w.steps`) is followed strictly.
     fn ordered<'w>(
         &self,
-        w: &'w FieldWaterfall,
+        w: &FieldWaterfall,
+        steps: &'w [Step],
         run: &RunState,
     ) -> (Vec<&'w Step>, BTreeMap<String, String>) {
-        let mut order: Vec<&Step> = w.steps.iter().collect();
+        let mut order: Vec<&Step> = steps.iter().collect();
         let mut notes = BTreeMap::new();
-        let Some(WaitFn(wait)) = self.wait else {
+        let default_order = std::ptr::eq(steps, w.steps.as_slice());
+        let Some(WaitFn(wait)) = self.wait.filter(|_| default_order) else {
             return (order, notes);
         };
         for g in &w.groups {
@@ -621,7 +639,7 @@ impl<'a> Planner<'a> {
                     budget,
                 } => {
                     if *budget {
-                        fr.budget_blocked = true;
+                        fr.note_budget(*retry_at, message);
                     } else {
                         fr.errors
                             .push((format!("{}: {message}", call.operation), *retry_at));
@@ -728,7 +746,7 @@ impl<'a> Planner<'a> {
                 budget,
             } => {
                 if *budget {
-                    fr.budget_blocked = true;
+                    fr.note_budget(*retry_at, message);
                 } else if !guess {
                     fr.errors
                         .push((format!("{}: {message}", call.operation), *retry_at));
@@ -786,6 +804,13 @@ impl<'a> Planner<'a> {
                 .collect::<Vec<_>>()
                 .join("; ");
             (UnknownReason::ProviderError, retry, Some(msg))
+        } else if let Some((reset, message)) = &fr.budget_reset {
+            // Asked again when the cap resets.
+            (
+                UnknownReason::BudgetExhausted,
+                Some(*reset),
+                Some(message.clone()),
+            )
         } else if fr.budget_blocked {
             (
                 UnknownReason::BudgetExhausted,
