@@ -19,6 +19,7 @@ mod reenrich;
 mod reload;
 mod report;
 mod status;
+mod webhooks;
 
 #[cfg(test)]
 mod tests;
@@ -57,9 +58,12 @@ pub fn router(control: Control, token: Token) -> Router {
             Arc::new(token),
             auth::require_token,
         ))
-        .with_state(control);
+        .with_state(control.clone());
+    // Vendors sign their posts; they cannot send our token.
+    let signed = webhooks::router().with_state(control.clone());
     Router::new()
         .merge(health::router())
+        .merge(signed)
         .merge(guarded)
         // Outermost, so a route's own `DefaultBodyLimit` (the upsert) overrides it.
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))

@@ -522,3 +522,48 @@ async fn report_and_provider_resume_plumbing() {
         String::from_utf8_lossy(&body)
     );
 }
+
+#[tokio::test]
+async fn job_webhooks_need_no_token_but_a_provider_that_takes_them_and_a_bounded_body() {
+    let app = app();
+    let unsigned = |body: Vec<u8>| {
+        Request::post("/v1/webhooks/fullenrich")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    // No token, yet not 401: the vendor's signature guards this route. The
+    // default config loads no provider that takes webhooks.
+    let (status, _, body) = call(&app, unsigned(b"{\"id\":\"x\"}".to_vec())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body:?}");
+    let (status, _, _) = call(&app, unsigned(vec![b' '; 2 << 20])).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Every other route still wants the token.
+    let (status, _, _) = call(
+        &app,
+        Request::get("/v1/status").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn webhook_signatures_are_hex_hmac_sha1_of_the_raw_body() {
+    // RFC 2202-style vector: HMAC-SHA1("key", "The quick brown fox jumps over the lazy dog").
+    let body = b"The quick brown fox jumps over the lazy dog";
+    let good = "de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9";
+    assert!(crate::executor::webhook_signature_ok("key", body, good));
+    assert!(crate::executor::webhook_signature_ok(
+        "key",
+        body,
+        &good.to_uppercase()
+    ));
+    assert!(!crate::executor::webhook_signature_ok(
+        "key",
+        b"tampered",
+        good
+    ));
+    assert!(!crate::executor::webhook_signature_ok("other", body, good));
+    assert!(!crate::executor::webhook_signature_ok("key", body, "zz"));
+    assert!(!crate::executor::webhook_signature_ok("key", body, ""));
+}

@@ -66,6 +66,10 @@ pub struct ProviderOverrideFile {
     /// Replaces the definition's `auth.env`: the environment variable holding the key.
     #[serde(default)]
     pub key_env: Option<String>,
+    /// This deployment's public URL for the vendor's job webhooks
+    /// (`https://leads.example.com/v1/webhooks/<id>`, proxied to the daemon).
+    #[serde(default)]
+    pub webhook_url: Option<String>,
 }
 
 /// `[precedence]`: source order, highest first.

@@ -222,12 +222,26 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
                 ));
                 continue;
             }
+            if let Some(u) = raw
+                .providers
+                .get(&raw_p.id)
+                .and_then(|o| o.webhook_url.as_ref())
+            {
+                if !url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                    errors.push(ConfigError::at(
+                        path,
+                        format!("providers.{}.webhook_url", raw_p.id),
+                        format!("{u:?} is not an http(s) URL"),
+                    ));
+                }
+            }
             let overrides = raw
                 .providers
                 .get(&raw_p.id)
                 .map(|o| Overrides {
                     base_url: o.base_url.clone(),
                     key_env: o.key_env.clone(),
+                    webhook_url: o.webhook_url.clone(),
                 })
                 .unwrap_or_default();
             if let Some(p) =

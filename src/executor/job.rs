@@ -18,6 +18,65 @@ pub(super) enum Phase {
 }
 
 impl Executor {
+    /// The answer a vendor posted for the open job of `key`, if any.
+    pub(super) fn delivered(&self, key: &[u8]) -> Option<String> {
+        match self.inner.store.job_get(key) {
+            Ok(job) => job.and_then(|j| j.delivered),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read an open job; polling the vendor");
+                None
+            }
+        }
+    }
+
+    /// A vendor posted a finished job (webhook): check the signature (hex
+    /// HMAC-SHA1 of the raw body keyed with the provider's API key), find the
+    /// open job and keep the answer with it. Returns the record to queue.
+    pub fn accept_webhook(
+        &self,
+        provider_id: &str,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<Option<String>, WebhookError> {
+        let provider = self
+            .inner
+            .providers
+            .providers
+            .get(provider_id)
+            .ok_or(WebhookError::UnknownProvider)?;
+        let (op, hook) = provider
+            .operations
+            .iter()
+            .find_map(|o| Some((o, o.job.as_ref()?.webhook.as_ref()?)))
+            .ok_or(WebhookError::UnknownProvider)?;
+        let key = provider
+            .auth
+            .as_ref()
+            .filter(|_| provider.missing_key_env.is_none())
+            .ok_or(WebhookError::BadSignature)?;
+        if !signature.is_some_and(|s| webhook_signature_ok(key.secret.expose(), body, s)) {
+            return Err(WebhookError::BadSignature);
+        }
+        let text = std::str::from_utf8(body).map_err(|_| WebhookError::BadBody)?;
+        let doc: serde_json::Value =
+            serde_json::from_str(text).map_err(|_| WebhookError::BadBody)?;
+        let job_id = hook
+            .id_pointer
+            .get(&doc)
+            .and_then(|v| match v {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .ok_or(WebhookError::BadBody)?;
+        let job = self
+            .inner
+            .store
+            .job_deliver(&op.id, &job_id, text)
+            .map_err(|e| WebhookError::Store(e.to_string()))?
+            .ok_or(WebhookError::UnknownJob)?;
+        Ok(job.record_id)
+    }
     /// Record a submitted job durably (job id + the submit's ledger row, flushed)
     /// before the first poll, so a crash from here on resumes instead of resubmitting.
     #[allow(clippy::too_many_arguments)]
@@ -47,6 +106,8 @@ impl Executor {
         let job = JobEntry {
             job_id: job_id.to_string(),
             submitted_at: self.inner.clock.now(),
+            record_id: record_id.map(str::to_string),
+            delivered: None,
         };
         if let Err(e) = self.inner.store.job_set(key, Some(&job), Some(&row)) {
             tracing::error!(operation, error = %e, "could not record a submitted job");
@@ -99,4 +160,47 @@ pub(super) fn next_poll_wait(
         retry_after.unwrap_or(current).min(max),
         (current * 2).min(max),
     )
+}
+
+/// Why a posted job was refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum WebhookError {
+    /// No such provider, or it takes no webhooks.
+    #[error("no provider here takes job webhooks by that id")]
+    UnknownProvider,
+    /// Missing or wrong signature.
+    #[error("missing or wrong signature")]
+    BadSignature,
+    /// Not JSON, or no job id where the definition says.
+    #[error("the body is not a job document")]
+    BadBody,
+    /// No open job with that id (already answered, or never ours).
+    #[error("no open job with that id")]
+    UnknownJob,
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(String),
+}
+
+/// Constant-time check of a hex HMAC-SHA1 signature over `body`.
+pub fn webhook_signature_ok(key: &str, body: &[u8], signature: &str) -> bool {
+    use hmac::Mac;
+    let Ok(expected) = hex_decode(signature.trim()) else {
+        return false;
+    };
+    let Ok(mut mac) = hmac::Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes()) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+fn hex_decode(s: &str) -> Result<Vec<u8>, ()> {
+    if !s.len().is_multiple_of(2) {
+        return Err(());
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2).ok_or(())?, 16).map_err(|_| ()))
+        .collect()
 }

@@ -8,6 +8,7 @@
 mod circuit;
 mod http;
 mod job;
+pub use job::{webhook_signature_ok, WebhookError};
 mod kill_switch;
 mod runtime;
 
@@ -701,20 +702,33 @@ impl Executor {
                     last_status,
                 );
             }
-            // Permit before pacing: in-flight work stays bounded while we wait our turn.
-            let queued = rt.queue();
-            let permit = rt.permits.acquire().await;
-            rt.pace(operation).await;
-            drop(queued);
-            rt.stats.sent();
-            let attempt = http::send(
-                &self.inner.client,
-                &req,
-                provider.timeout,
-                provider.max_body_bytes,
-            )
-            .await;
-            drop(permit);
+            // A job the vendor already posted back (webhook) is read, not polled.
+            let delivered = match &phase {
+                Phase::Poll(_) => self.delivered(key),
+                _ => None,
+            };
+            let attempt = match delivered {
+                Some(body) => Attempt::Response {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: body.into_bytes(),
+                },
+                None => {
+                    // Permit before pacing: in-flight work stays bounded while we wait our turn.
+                    let queued = rt.queue();
+                    let _permit = rt.permits.acquire().await;
+                    rt.pace(operation).await;
+                    drop(queued);
+                    rt.stats.sent();
+                    http::send(
+                        &self.inner.client,
+                        &req,
+                        provider.timeout,
+                        provider.max_body_bytes,
+                    )
+                    .await
+                }
+            };
             let (outcome, ok_for_circuit) = match attempt {
                 Attempt::Response {
                     status,

@@ -55,6 +55,8 @@ pub struct Overrides {
     pub base_url: Option<String>,
     /// Replaces `auth.env`: the variable the key is read from.
     pub key_env: Option<String>,
+    /// Where the vendor posts finished jobs back (this deployment's public URL).
+    pub webhook_url: Option<String>,
 }
 
 /// The environment variable that overrides a provider's base URL.
@@ -236,6 +238,7 @@ pub fn compile_provider_with(
         name: raw.name.unwrap_or_else(|| raw.id.clone()),
         id: raw.id,
         base_url: base_url.trim_end_matches('/').to_string(),
+        webhook_url: overrides.webhook_url.clone(),
         auth,
         missing_key_env,
         timeout: Duration::from_millis(raw.timeout_ms),
@@ -585,6 +588,19 @@ fn job(cx: &mut Ctx<'_>, key: &str, j: &super::config::JobFile) -> Job {
         poll_interval: Duration::from_millis(j.poll_interval_ms),
         max_poll_interval: Duration::from_millis(j.max_poll_interval_ms),
         max_wait: Duration::from_secs(j.max_wait_secs),
+        webhook: j.webhook.as_ref().map(|w| {
+            if w.url_key.is_empty() || w.signature_header.is_empty() {
+                cx.err(
+                    format!("{key}.webhook"),
+                    "url_key and signature_header must not be empty",
+                );
+            }
+            crate::provider::JobWebhook {
+                url_key: w.url_key.clone(),
+                signature_header: w.signature_header.to_lowercase(),
+                id_pointer: cx.pointer(&format!("{key}.webhook.id_pointer"), &w.id_pointer),
+            }
+        }),
     }
 }
 

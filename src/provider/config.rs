@@ -355,6 +355,22 @@ pub struct JobFile {
     /// Keep it below `daemon.lease_secs`.
     #[serde(default = "default_max_wait_secs")]
     pub max_wait_secs: u64,
+    /// The vendor posts the finished job to this deployment (when
+    /// `[providers.<id>] webhook_url` is set); polling stays the fallback.
+    #[serde(default)]
+    pub webhook: Option<JobWebhookFile>,
+}
+
+/// `[operations.X.job.webhook]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobWebhookFile {
+    /// Submit-body key that carries the callback URL.
+    pub url_key: String,
+    /// Header with the hex HMAC-SHA1 of the raw body, keyed with the API key.
+    pub signature_header: String,
+    /// JSON pointer to the job id in the posted body.
+    pub id_pointer: String,
 }
 const fn default_poll_interval_ms() -> u64 {
     30_000

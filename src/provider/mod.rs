@@ -33,6 +33,9 @@ pub struct Provider {
     pub name: String,
     /// Base URL without a trailing slash.
     pub base_url: String,
+    /// Where the vendor posts finished jobs back to this deployment
+    /// (`[providers.<id>] webhook_url`); `None`: polling only.
+    pub webhook_url: Option<String>,
     /// Auth placement and key; `None` for keyless APIs.
     pub auth: Option<Auth>,
     /// The key's environment variable is set but empty or unset: provider disabled.
@@ -275,6 +278,21 @@ pub struct Job {
     pub max_poll_interval: Duration,
     /// How long one call polls before handing back `pending`.
     pub max_wait: Duration,
+    /// The vendor can post the finished job back instead of being polled.
+    pub webhook: Option<JobWebhook>,
+}
+
+/// A job's webhook: the body key that carries our URL at submit, the header
+/// with the hex HMAC-SHA1 of the raw body keyed with the API key, and where
+/// the job id is in the posted body (the same document a poll returns).
+#[derive(Debug, Clone)]
+pub struct JobWebhook {
+    /// Submit-body key for the callback URL (`webhook_url`).
+    pub url_key: String,
+    /// Header with the signature (`X-Signature-SHA1`).
+    pub signature_header: String,
+    /// Job id in the posted body.
+    pub id_pointer: Pointer,
 }
 
 impl Operation {

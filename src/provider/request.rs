@@ -158,7 +158,15 @@ pub fn build_request(
     }
     let body = op.body.as_ref().map(|b| {
         headers.push(("content-type".into(), "application/json".into()));
-        let filled = fill(b, inputs).unwrap_or(serde_json::Value::Null);
+        let mut filled = fill(b, inputs).unwrap_or(serde_json::Value::Null);
+        // The vendor posts the finished job back, when this deployment has a public URL.
+        if let (Some(w), Some(url), Some(obj)) = (
+            op.job.as_ref().and_then(|j| j.webhook.as_ref()),
+            &p.webhook_url,
+            filled.as_object_mut(),
+        ) {
+            obj.insert(w.url_key.clone(), serde_json::Value::String(url.clone()));
+        }
         serde_json::to_vec(&filled).unwrap_or_default()
     });
     Ok(HttpRequest {

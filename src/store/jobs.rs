@@ -15,6 +15,13 @@ pub struct JobEntry {
     pub job_id: String,
     /// When it was submitted.
     pub submitted_at: DateTime<Utc>,
+    /// The record it was submitted for (queued again when the vendor posts the answer).
+    #[serde(default)]
+    pub record_id: Option<String>,
+    /// The finished job as the vendor posted it (webhook): the next poll of
+    /// this job reads it instead of calling the vendor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<String>,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -31,6 +38,30 @@ impl Store {
             .get(key)?
             .map(|b| serde_json::from_slice(&b).map_err(corrupt))
             .transpose()
+    }
+
+    /// Keep a posted answer with the open job `job_id` of `operation`; returns
+    /// the job (with its record) or `None` when no such job is open.
+    pub fn job_deliver(
+        &self,
+        operation: &str,
+        job_id: &str,
+        body: &str,
+    ) -> Result<Option<JobEntry>, StoreError> {
+        let mut prefix = operation.as_bytes().to_vec();
+        prefix.push(0);
+        for item in self.jobs.scan_prefix(&prefix) {
+            let (key, b) = item?;
+            let mut job: JobEntry = serde_json::from_slice(&b).map_err(corrupt)?;
+            if job.job_id == job_id {
+                job.delivered = Some(body.to_string());
+                self.jobs
+                    .insert(key, serde_json::to_vec(&job).map_err(corrupt)?)?;
+                self.jobs.flush()?;
+                return Ok(Some(job));
+            }
+        }
+        Ok(None)
     }
 
     /// Remember (`Some`) or forget (`None`) the open job for `key`, together

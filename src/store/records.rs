@@ -737,6 +737,15 @@ impl CallStore for Store {
         Store::job_get(self, key)
     }
 
+    fn job_deliver(
+        &self,
+        operation: &str,
+        job_id: &str,
+        body: &str,
+    ) -> Result<Option<super::JobEntry>, StoreError> {
+        Store::job_deliver(self, operation, job_id, body)
+    }
+
     fn job_set(
         &self,
         key: &[u8],

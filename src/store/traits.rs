@@ -145,6 +145,14 @@ pub trait CallStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<(), StoreError>;
     /// The open asynchronous job recorded for this call key, if any.
     fn job_get(&self, key: &[u8]) -> Result<Option<JobEntry>, StoreError>;
+    /// Keep the vendor's posted answer with the open job `job_id` of
+    /// `operation`; `None` when no such job is open.
+    fn job_deliver(
+        &self,
+        operation: &str,
+        job_id: &str,
+        body: &str,
+    ) -> Result<Option<JobEntry>, StoreError>;
     /// Remember (`Some`) or forget (`None`) the open job for this call key,
     /// with an optional ledger row (the submit), in one transaction.
     fn job_set(

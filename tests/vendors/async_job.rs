@@ -289,3 +289,81 @@ fn reopen(dir: &std::path::Path) -> Store {
         }
     }
 }
+
+/// Hex HMAC-SHA1 of `body` keyed with `key`, as FullEnrich signs its posts.
+fn sign(key: &str, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn fullenrich_webhook_delivers_the_answer_and_the_next_pass_reads_it_without_polling() {
+    const HOOK: &str = "https://leads.example.com/v1/webhooks/fullenrich";
+    let v = Vendor::start_with("fullenrich", |p| {
+        fast_polls(Duration::from_millis(200))(p);
+        p.webhook_url = Some(HOOK.into());
+    })
+    .await;
+    v.replay.script([submitted()]);
+    v.replay.repeat(in_progress());
+    let r = v.call("contact-enrich", JOHN).await;
+    assert_eq!(failed(&r), "pending");
+    let submit = &v.replay.seen()[0];
+    let sent = submit.body.as_ref().unwrap();
+    assert_eq!(sent["webhook_url"], HOOK, "the submit asks for the webhook");
+
+    let key = v.executor.providers().providers["fullenrich"]
+        .auth
+        .as_ref()
+        .unwrap()
+        .secret
+        .expose()
+        .to_string();
+    let body = replay::fixture_bytes("fullenrich.contact-enrich-bulk.get.200.json");
+    let accept =
+        |sig: Option<&str>, body: &[u8]| v.executor.accept_webhook("fullenrich", sig, body);
+    // Unsigned, wrongly signed, or about a job that is not ours: refused.
+    assert_eq!(accept(None, &body), Err(WebhookError::BadSignature));
+    assert_eq!(
+        accept(Some(&sign("not-the-key", &body)), &body),
+        Err(WebhookError::BadSignature)
+    );
+    let other = String::from_utf8(body.clone())
+        .unwrap()
+        .replace(JOB, "another-job");
+    assert_eq!(
+        accept(Some(&sign(&key, other.as_bytes())), other.as_bytes()),
+        Err(WebhookError::UnknownJob)
+    );
+    assert_eq!(
+        v.executor.accept_webhook("hunter", Some("00"), &body),
+        Err(WebhookError::UnknownProvider)
+    );
+    // The real post: kept with the job, for the record the job was submitted for.
+    assert_eq!(
+        accept(Some(&sign(&key, &body)), &body),
+        Ok(Some("r1".to_string()))
+    );
+
+    let requests = v.replay.seen().len();
+    let r = v.call("contact-enrich", JOHN).await;
+    assert_eq!(field(&r, "person.email").0, json!("john.snow@example.com"));
+    assert_eq!(r.entry.credits, 14.0);
+    assert_eq!(
+        v.replay.seen().len(),
+        requests,
+        "answered from the post, not polled"
+    );
+    assert_eq!(posts(&v), 1);
+    // The job is closed: a repeated post (FullEnrich retries on non-2xx) finds nothing.
+    assert_eq!(
+        accept(Some(&sign(&key, &body)), &body),
+        Err(WebhookError::UnknownJob)
+    );
+}

@@ -17,7 +17,7 @@ mod profile;
 mod verifiers;
 
 use leadfall::clock::SystemClock;
-use leadfall::executor::{CallOutcome, CallResult, Executor};
+use leadfall::executor::{CallOutcome, CallResult, Executor, WebhookError};
 use leadfall::model::{Catalogue, Value};
 use leadfall::provider::{
     base_url_env, compile_provider, config::ProviderFile, Inputs, Provider, ProviderSet,
