@@ -186,6 +186,12 @@ fn report_through_the_running_daemon_reconciles_and_counts_routes() {
         std::time::Duration::from_secs(120),
         "every lead routed",
         || {
+            // Idle first, then the report: a report taken before the last pass
+            // ended could miss its calls.
+            let s: serde_json::Value =
+                serde_json::from_slice(&t.cmd(&["status", "--json"]).output().unwrap().stdout)
+                    .unwrap();
+            let idle = s["queued_due"] == 0 && s["leased"] == 0;
             let o = t
                 .cmd(&["report", "--since", "1d", "--json"])
                 .output()
@@ -198,10 +204,7 @@ fn report_through_the_running_daemon_reconciles_and_counts_routes() {
                 .as_object()
                 .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
                 .unwrap_or(0);
-            let s: serde_json::Value =
-                serde_json::from_slice(&t.cmd(&["status", "--json"]).output().unwrap().stdout)
-                    .unwrap();
-            if routed == 80 && s["queued_due"] == 0 && s["leased"] == 0 {
+            if routed == 80 && idle {
                 Ok(r)
             } else {
                 Err(format!("{routed} routed"))
