@@ -18,15 +18,22 @@ pub(super) enum Phase {
 }
 
 impl Executor {
-    /// The answer a vendor posted for the open job of `key`, if any.
-    pub(super) fn delivered(&self, key: &[u8]) -> Option<String> {
-        match self.inner.store.job_get(key) {
-            Ok(job) => job.and_then(|j| j.delivered),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read an open job; polling the vendor");
-                None
+    /// Take the answer a vendor posted for the open job of `key`, if any. It
+    /// is read once: a final answer closes the job; one still in progress (a
+    /// per-contact event) leaves the job to be polled again.
+    pub(super) fn take_delivered(&self, key: &[u8]) -> Option<String> {
+        let taken = self.inner.store.job_get(key).and_then(|job| {
+            let Some(mut job) = job else { return Ok(None) };
+            let body = job.delivered.take();
+            if body.is_some() {
+                self.inner.store.job_set(key, Some(&job), None)?;
             }
-        }
+            Ok(body)
+        });
+        taken.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read an open job; polling the vendor");
+            None
+        })
     }
 
     /// A vendor posted a finished job (webhook): check the signature (hex

@@ -704,7 +704,7 @@ impl Executor {
             }
             // A job the vendor already posted back (webhook) is read, not polled.
             let delivered = match &phase {
-                Phase::Poll(_) => self.delivered(key),
+                Phase::Poll(_) => self.take_delivered(key),
                 _ => None,
             };
             let attempt = match delivered {

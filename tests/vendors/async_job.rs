@@ -367,3 +367,40 @@ async fn fullenrich_webhook_delivers_the_answer_and_the_next_pass_reads_it_witho
         Err(WebhookError::UnknownJob)
     );
 }
+
+#[tokio::test]
+async fn a_posted_job_still_in_progress_is_read_once_then_polling_resumes() {
+    let v = Vendor::start_with("fullenrich", |p| {
+        fast_polls(Duration::from_millis(150))(p);
+        p.webhook_url = Some("https://leads.example.com/v1/webhooks/fullenrich".into());
+    })
+    .await;
+    v.replay.script([submitted()]);
+    v.replay.repeat(in_progress());
+    assert_eq!(failed(&v.call("contact-enrich", JOHN).await), "pending");
+    let key = v.executor.providers().providers["fullenrich"]
+        .auth
+        .as_ref()
+        .unwrap()
+        .secret
+        .expose()
+        .to_string();
+    // A per-contact event: the job is still running.
+    let running = String::from_utf8(replay::fixture_bytes(
+        "fullenrich.contact-enrich-bulk.get.200.json",
+    ))
+    .unwrap()
+    .replace("\"FINISHED\"", "\"IN_PROGRESS\"");
+    let sig = sign(&key, running.as_bytes());
+    assert_eq!(
+        v.executor
+            .accept_webhook("fullenrich", Some(&sig), running.as_bytes()),
+        Ok(Some("r1".to_string()))
+    );
+    // Read once (pending), then the vendor is polled again and answers.
+    v.replay.script([finished()]);
+    let r = v.call("contact-enrich", JOHN).await;
+    assert_eq!(field(&r, "person.email").0, json!("john.snow@example.com"));
+    assert_poll(v.replay.seen().last().unwrap());
+    assert_eq!(posts(&v), 1);
+}
