@@ -545,17 +545,7 @@ pub async fn compare_modes(opts: &BenchOptions, leads: usize) -> anyhow::Result<
                 if let Some(v) = v {
                     let def = settings.catalogue.get(f).expect("standard field");
                     if let Ok(value) = crate::model::normalise_text(def, v) {
-                        r.set(
-                            f,
-                            crate::model::FieldState::Known(crate::model::Known {
-                                value,
-                                source: "input".into(),
-                                confidence: 1.0,
-                                observed_at: now,
-                                expires_at: None,
-                                verified: None,
-                            }),
-                        );
+                        r.set(f, crate::model::FieldState::input(value, now));
                     }
                 }
             };

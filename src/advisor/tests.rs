@@ -7,7 +7,7 @@ use super::*;
 use crate::clock::SystemClock;
 use crate::config::{self, Settings};
 use crate::engine::Engine;
-use crate::model::{FieldState, Known, Record};
+use crate::model::{FieldState, Record};
 use crate::report::Window;
 use crate::sandbox::{serve, Sandbox, SandboxSettings};
 use crate::store::{CallStore, Store};
@@ -72,14 +72,7 @@ fn record(id: &str, seniority: &str) -> Record {
     let mut r = Record::new(id, Utc::now());
     r.set(
         "person.seniority",
-        FieldState::Known(Known {
-            value: crate::model::Value::Text(seniority.into()),
-            source: "input".into(),
-            confidence: 1.0,
-            observed_at: Utc::now(),
-            expires_at: None,
-            verified: None,
-        }),
+        FieldState::input(crate::model::Value::Text(seniority.into()), Utc::now()),
     );
     r
 }
@@ -217,17 +210,7 @@ fn leads(sandbox: &Sandbox, settings: &Settings, range: std::ops::Range<usize>) 
             ] {
                 let value =
                     crate::model::normalise_text(settings.catalogue.get(f).unwrap(), v).unwrap();
-                r.set(
-                    f,
-                    FieldState::Known(Known {
-                        value,
-                        source: "input".into(),
-                        confidence: 1.0,
-                        observed_at: now,
-                        expires_at: None,
-                        verified: None,
-                    }),
-                );
+                r.set(f, FieldState::input(value, now));
             }
             r
         })

@@ -7,7 +7,7 @@ use crate::clock::SystemClock;
 use crate::control::{ErrorBody, ReenrichSummary, Status, StoredRecord, UpsertSummary};
 use crate::executor::Executor;
 use crate::export::ExportFormat;
-use crate::model::{FieldState, Known, Record, Value};
+use crate::model::{FieldState, Record, Value};
 use crate::store::Store;
 use axum::body::{Body, Bytes};
 use axum::http::{header, Request, StatusCode};
@@ -46,14 +46,7 @@ fn app() -> Router {
 }
 
 fn input(value: &str) -> FieldState {
-    FieldState::Known(Known {
-        value: Value::Text(value.into()),
-        source: crate::model::SOURCE_INPUT.into(),
-        confidence: 1.0,
-        observed_at: Utc::now(),
-        expires_at: None,
-        verified: None,
-    })
+    FieldState::input(Value::Text(value.into()), Utc::now())
 }
 
 fn lead(id: &str) -> Record {

@@ -5,7 +5,7 @@
 use crate::config::Settings;
 use crate::control::{Control, Signal};
 use crate::engine::{Engine, LiveEngine};
-use crate::model::{FieldState, Known, Record, Value, SOURCE_INPUT};
+use crate::model::{FieldState, Record, Value};
 use crate::store::{RecordStore, Store};
 use serde::Serialize;
 use std::sync::Arc;
@@ -32,16 +32,7 @@ pub fn rescan_speed(settings: &Settings, n: usize, repeat: usize) -> anyhow::Res
     let store = Store::open(&dir.path().join("store"))?;
     let now = chrono::Utc::now();
     let t0 = Instant::now();
-    let text = |v: &str| {
-        FieldState::Known(Known {
-            value: Value::Text(v.into()),
-            source: SOURCE_INPUT.into(),
-            confidence: 1.0,
-            observed_at: now,
-            expires_at: None,
-            verified: None,
-        })
-    };
+    let text = |v: &str| FieldState::input(Value::Text(v.into()), now);
     let merge = |existing, incoming, now| {
         crate::engine::merge::merge_input(existing, incoming, now, &settings.precedence)
     };

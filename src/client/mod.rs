@@ -155,18 +155,7 @@ impl Client {
         &self,
         window: &crate::report::Window,
     ) -> Result<crate::report::Report, ClientError> {
-        let mut url = self.url(&["v1", "report"]);
-        url.query_pairs_mut()
-            .append_pair("from", &window.from.to_rfc3339())
-            .append_pair("to", &window.to.to_rfc3339());
-        let req = self
-            .http
-            .get(url)
-            .bearer_auth(self.token.expose())
-            .timeout(REQUEST_TIMEOUT);
-        let resp = self.send(req).await?;
-        let bytes = read_capped(resp, MAX_BODY_BYTES).await?;
-        serde_json::from_slice(&bytes).map_err(ClientError::Decode)
+        self.get_window(&["v1", "report"], window).await
     }
 
     /// `POST /v1/providers/{id}/resume`: lift the kill switch's pause; the pause lifted, if any.
@@ -183,7 +172,16 @@ impl Client {
         &self,
         window: &crate::report::Window,
     ) -> Result<crate::advisor::Advice, ClientError> {
-        let mut url = self.url(&["v1", "advice"]);
+        self.get_window(&["v1", "advice"], window).await
+    }
+
+    /// GET `path?from=..&to=..` (RFC 3339) and decode the JSON answer.
+    async fn get_window<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &[&str],
+        window: &crate::report::Window,
+    ) -> Result<T, ClientError> {
+        let mut url = self.url(path);
         url.query_pairs_mut()
             .append_pair("from", &window.from.to_rfc3339())
             .append_pair("to", &window.to.to_rfc3339());

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::control::Signal;
-use crate::model::{FieldState, Known, UnknownReason};
+use crate::model::{FieldState, UnknownReason};
 use crate::sandbox::{serve, Sandbox, SandboxSettings};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -58,17 +58,7 @@ impl Fx {
         for (f, v) in values {
             let def = self.engine.settings().catalogue.get(f).unwrap();
             let value = crate::model::normalise_text(def, v).unwrap();
-            r.set(
-                *f,
-                FieldState::Known(Known {
-                    value,
-                    source: crate::model::SOURCE_INPUT.into(),
-                    confidence: 1.0,
-                    observed_at: now,
-                    expires_at: None,
-                    verified: None,
-                }),
-            );
+            r.set(*f, FieldState::input(value, now));
         }
         r
     }

@@ -79,7 +79,7 @@ pub fn rescore(
 mod tests {
     use super::*;
     use crate::control::Signal;
-    use crate::model::{Known, Record, Value};
+    use crate::model::{Record, Value};
     use chrono::TimeZone;
 
     #[test]
@@ -102,17 +102,7 @@ mod tests {
             ("person.seniority", Value::Text("vp".into())),
             ("person.department", Value::Text("sales".into())),
         ] {
-            stored.record.set(
-                f,
-                FieldState::Known(Known {
-                    value: v,
-                    source: "input".into(),
-                    confidence: 1.0,
-                    observed_at: t0,
-                    expires_at: None,
-                    verified: None,
-                }),
-            );
+            stored.record.set(f, FieldState::input(v, t0));
         }
         stored.signals = ["pricing_page", "demo_request"]
             .map(|kind| Signal {

@@ -4,7 +4,7 @@
 use super::*;
 use crate::clock::ManualClock;
 use crate::config;
-use crate::model::{FieldState, Known, UnknownReason};
+use crate::model::{FieldState, UnknownReason};
 use crate::sandbox::{serve, Sandbox, SandboxSettings};
 use crate::store::{CallStore, Store};
 use chrono::{DateTime, Utc};
@@ -47,17 +47,7 @@ fn lead_records(
                 let Some(v) = v else { continue };
                 let def = settings.catalogue.get(f).unwrap();
                 let value = crate::model::normalise_text(def, &v).unwrap();
-                r.set(
-                    f,
-                    FieldState::Known(Known {
-                        value,
-                        source: "input".into(),
-                        confidence: 1.0,
-                        observed_at: now,
-                        expires_at: None,
-                        verified: None,
-                    }),
-                );
+                r.set(f, FieldState::input(value, now));
             }
             r
         })

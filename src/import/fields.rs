@@ -4,8 +4,7 @@
 
 use super::{Reject, Row};
 use crate::model::{
-    normalise_json, normalise_text, Catalogue, FieldDef, FieldState, Known, NormaliseError, Record,
-    Value, SOURCE_INPUT,
+    normalise_json, normalise_text, Catalogue, FieldDef, FieldState, NormaliseError, Record, Value,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
@@ -283,17 +282,7 @@ impl Rows {
         self.seen.insert(id.clone(), line);
         let mut record = Record::new(id, self.now);
         for (name, value) in values {
-            record.set(
-                name,
-                FieldState::Known(Known {
-                    value,
-                    source: SOURCE_INPUT.to_string(),
-                    confidence: 1.0,
-                    observed_at: self.now,
-                    expires_at: None,
-                    verified: None,
-                }),
-            );
+            record.set(name, FieldState::input(value, self.now));
         }
         Row::Good { line, record }
     }

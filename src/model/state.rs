@@ -110,6 +110,18 @@ pub struct Unknown {
 }
 
 impl FieldState {
+    /// A value given as input (an import row, a test): full confidence, never stale.
+    pub fn input(value: Value, at: DateTime<Utc>) -> FieldState {
+        FieldState::Known(Known {
+            value,
+            source: SOURCE_INPUT.to_string(),
+            confidence: 1.0,
+            observed_at: at,
+            expires_at: None,
+            verified: None,
+        })
+    }
+
     /// A field nobody has asked about yet.
     pub fn not_attempted() -> FieldState {
         FieldState::Unknown(Unknown {

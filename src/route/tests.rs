@@ -1,6 +1,6 @@
 use super::*;
 use crate::control::Signal;
-use crate::model::{FieldState, Known, Value};
+use crate::model::{FieldState, Value};
 use crate::score::{compile_scoring, score_all, ScoringFile, ScoringSettings};
 use chrono::TimeZone;
 
@@ -9,17 +9,7 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn set(r: &mut Record, f: &str, v: Value) {
-    r.set(
-        f,
-        FieldState::Known(Known {
-            value: v,
-            source: "input".into(),
-            confidence: 1.0,
-            observed_at: t0(),
-            expires_at: None,
-            verified: None,
-        }),
-    );
+    r.set(f, FieldState::input(v, t0()));
 }
 
 const SCORING: &str = r#"

@@ -1,6 +1,6 @@
 use super::*;
 use crate::control::Signal;
-use crate::model::{Catalogue, FieldState, Known, Record, UnknownReason, Value};
+use crate::model::{Catalogue, FieldState, Record, UnknownReason, Value};
 use chrono::{Duration, TimeZone, Utc};
 use std::path::Path;
 
@@ -9,17 +9,7 @@ fn t0() -> chrono::DateTime<Utc> {
 }
 
 fn set(r: &mut Record, f: &str, v: Value) {
-    r.set(
-        f,
-        FieldState::Known(Known {
-            value: v,
-            source: "input".into(),
-            confidence: 1.0,
-            observed_at: t0(),
-            expires_at: None,
-            verified: None,
-        }),
-    );
+    r.set(f, FieldState::input(v, t0()));
 }
 
 fn compile(text: &str) -> ScoringSettings {

@@ -8,7 +8,7 @@ use crate::engine::merge::{merge_input as merge_with, Precedence};
 fn merge_input(e: Option<StoredRecord>, r: Record, now: DateTime<Utc>) -> (StoredRecord, bool) {
     merge_with(e, r, now, &Precedence::default())
 }
-use crate::model::{FieldState, Known, Record, Value};
+use crate::model::{FieldState, Record, Value};
 use chrono::{DateTime, Duration as CDuration, TimeZone, Utc};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,14 +21,7 @@ fn rec(id: &str, name: &str) -> Record {
     let mut r = Record::new(id, t(0));
     r.set(
         "person.first_name",
-        FieldState::Known(Known {
-            value: Value::Text(name.into()),
-            source: "input".into(),
-            confidence: 1.0,
-            observed_at: t(0),
-            expires_at: None,
-            verified: None,
-        }),
+        FieldState::input(Value::Text(name.into()), t(0)),
     );
     r
 }

@@ -93,17 +93,7 @@ fn t0() -> DateTime<Utc> {
 fn record(inputs: &[(&str, &str)]) -> Record {
     let mut r = Record::new("r1", t0());
     for (f, v) in inputs {
-        r.set(
-            *f,
-            FieldState::Known(Known {
-                value: Value::Text(v.to_string()),
-                source: "input".into(),
-                confidence: 1.0,
-                observed_at: t0(),
-                expires_at: None,
-                verified: None,
-            }),
-        );
+        r.set(*f, FieldState::input(Value::Text(v.to_string()), t0()));
     }
     r
 }
