@@ -111,14 +111,17 @@ pub async fn enrich_file(
             };
             std::future::ready(rec)
         });
+        // Each record is a task of its own, so every core of the runtime works
+        // on them (one stream polled by this task would run on one thread).
         let enriched = records
             .map(|r: Record| {
                 let engine = engine.clone();
-                async move { engine.enrich(r).await }
+                tokio::spawn(async move { engine.enrich(r).await })
             })
             .buffer_unordered(engine.settings().records_in_flight);
         let mut enriched = std::pin::pin!(enriched);
-        while let Some((record, ledger)) = enriched.next().await {
+        while let Some(done) = enriched.next().await {
+            let (record, ledger) = done.context("a record's enrichment task failed")?;
             serde_json::to_writer(&mut out, &record)?;
             out.write_all(b"\n")?;
             summary.add_record(&record);
