@@ -116,13 +116,18 @@ pub async fn enrich_file(
         let enriched = records
             .map(|r: Record| {
                 let engine = engine.clone();
-                tokio::spawn(async move { engine.enrich(r).await })
+                tokio::spawn(async move {
+                    let (record, ledger) = engine.enrich(r).await;
+                    // Encoded in the task too: one writer encoding every line would be serial.
+                    let line = serde_json::to_vec(&record);
+                    (record, ledger, line)
+                })
             })
             .buffer_unordered(engine.settings().records_in_flight);
         let mut enriched = std::pin::pin!(enriched);
         while let Some(done) = enriched.next().await {
-            let (record, ledger) = done.context("a record's enrichment task failed")?;
-            serde_json::to_writer(&mut out, &record)?;
+            let (record, ledger, line) = done.context("a record's enrichment task failed")?;
+            out.write_all(&line?)?;
             out.write_all(b"\n")?;
             summary.add_record(&record);
             summary.add_calls(&ledger);
