@@ -983,7 +983,10 @@ impl Executor {
             .as_deref()
             .and_then(get)
             .and_then(|v| reset_secs(v, now))
-            .unwrap_or(1.0)
+            // No reset given: a vendor that counts in a token bucket has the
+            // next call's room one slot of our pace from now (1 s unpaced);
+            // one that does not answers 429 with Retry-After, honoured then.
+            .unwrap_or_else(|| p.rate.map_or(1.0, |r| 1.0 / r.per_second()))
             .min(p.retry.max_retry_after.as_secs_f64());
         rt.pause(Instant::now() + Duration::from_secs_f64(reset));
     }
