@@ -94,7 +94,11 @@ fn roll(w: &mut (Option<Instant>, u64, u64), now: Instant) {
 /// calls in the order they asked.
 #[derive(Debug)]
 pub struct Pacer {
-    limiter: DefaultDirectRateLimiter,
+    /// Swapped whole by [`Pacer::set_share`]; std RwLock, never held across an await.
+    limiter: std::sync::RwLock<std::sync::Arc<DefaultDirectRateLimiter>>,
+    /// The vendor's limit, and how many daemons share it now.
+    rate: crate::provider::Rate,
+    share: std::sync::atomic::AtomicU32,
     turn: tokio::sync::Mutex<()>,
 }
 
@@ -102,7 +106,25 @@ impl Pacer {
     /// Wait for this caller's slot.
     pub async fn ready(&self) {
         let _turn = self.turn.lock().await;
-        self.limiter.until_ready().await;
+        let limiter = self
+            .limiter
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        limiter.until_ready().await;
+    }
+
+    /// Pace at 1/`n` of the vendor's limit (and burst), `n` daemons sharing
+    /// it. The new pace starts with a full (shared) burst.
+    pub fn set_share(&self, n: u32) {
+        let n = n.max(1);
+        if self.share.swap(n, Ordering::Relaxed) == n {
+            return;
+        }
+        if let Some(l) = quota(self.rate, n) {
+            *self.limiter.write().unwrap_or_else(|e| e.into_inner()) =
+                std::sync::Arc::new(RateLimiter::direct(l));
+        }
     }
 }
 
@@ -177,6 +199,17 @@ impl ProviderRuntime {
         }
     }
 
+    /// Pace at 1/`n` of the provider's and every operation's limit: `n`
+    /// daemons share the vendor (the live members of a shared store).
+    pub fn set_share(&self, n: u32) {
+        if let Some(l) = &self.limiter {
+            l.set_share(n);
+        }
+        for l in self.op_limiters.values() {
+            l.set_share(n);
+        }
+    }
+
     /// Pause until `until` (never shortens an existing pause).
     pub fn pause(&self, until: Instant) {
         let mut p = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
@@ -187,12 +220,20 @@ impl ProviderRuntime {
 }
 
 fn limiter(r: crate::provider::Rate) -> Option<Pacer> {
-    let interval = r.period / r.requests.max(1);
-    let burst = NonZeroU32::new(r.burst.max(1))?;
-    Quota::with_period(interval).map(|q| Pacer {
-        limiter: RateLimiter::direct(q.allow_burst(burst)),
+    Some(Pacer {
+        limiter: std::sync::RwLock::new(std::sync::Arc::new(RateLimiter::direct(quota(r, 1)?))),
+        rate: r,
+        share: std::sync::atomic::AtomicU32::new(1),
         turn: tokio::sync::Mutex::new(()),
     })
+}
+
+/// `1/share` of the rate `r`: the interval times `share`, the burst divided
+/// (rounded up, at least 1).
+fn quota(r: crate::provider::Rate, share: u32) -> Option<Quota> {
+    let interval = r.period * share / r.requests.max(1);
+    let burst = NonZeroU32::new(r.burst.max(1).div_ceil(share))?;
+    Quota::with_period(interval).map(|q| q.allow_burst(burst))
 }
 
 #[cfg(test)]
