@@ -341,7 +341,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
     let store = match &raw.store {
         None => crate::store::Backend::Sled,
         Some(url) => match crate::store::postgres::PgUrl::parse(url) {
-            Ok(u) => crate::store::Backend::Postgres(u),
+            Ok(u) => crate::store::Backend::Postgres(Box::new(u)),
             Err(e) => {
                 errors.push(ConfigError::at(path, "store", e));
                 crate::store::Backend::Sled

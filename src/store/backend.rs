@@ -11,8 +11,8 @@ use std::sync::Arc;
 pub enum Backend {
     /// sled in `<data_dir>/store` (the default).
     Sled,
-    /// A shared PostgreSQL database.
-    Postgres(PgUrl),
+    /// A shared PostgreSQL database (boxed: the parsed URL is large).
+    Postgres(Box<PgUrl>),
 }
 
 /// An open store, with the handles the engine and daemon need.

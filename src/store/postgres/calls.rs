@@ -211,7 +211,10 @@ impl CallStore for PgStore {
             c.query(
                 "SELECT hour, operation, stats FROM call_buckets
                  WHERE hour >= $1 AND hour < $2 ORDER BY hour, operation",
-                &[&(from_hour as i32), &(to_hour as i32)],
+                &[
+                    &(from_hour.min(i32::MAX as u32) as i32),
+                    &(to_hour.min(i32::MAX as u32) as i32),
+                ],
             )
             .await
             .map_err(StoreError::from)

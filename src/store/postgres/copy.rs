@@ -15,6 +15,11 @@ const BATCH: usize = 1000;
 /// The member name under which sled's call counters are kept.
 const SLED_MEMBER: &str = "_sled";
 
+/// A record's columns: id, body, revision, conflicts, signalled, due, dead reason.
+type RecordRow = (String, Vec<u8>, i64, i64, bool, Option<i64>, Option<String>);
+/// A sled key and value.
+type Pair = (Vec<u8>, Vec<u8>);
+
 /// What was copied (and found in PostgreSQL afterwards).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CopyCounts {
@@ -48,7 +53,7 @@ pub fn copy_from_sled(sled: &Store, pg: &PgStore) -> Result<(CopyCounts, CopyCou
     let mut n = CopyCounts::default();
     let now = ms(chrono::Utc::now());
     // Records with their queue columns.
-    let mut recs: Vec<(String, Vec<u8>, i64, i64, bool, Option<i64>, Option<String>)> = Vec::new();
+    let mut recs: Vec<RecordRow> = Vec::new();
     sled.scan(&mut |r| {
         let (due, dead) = match &r.queue {
             QueueState::Queued { due } => (Some(ms(*due)), None),
@@ -71,7 +76,7 @@ pub fn copy_from_sled(sled: &Store, pg: &PgStore) -> Result<(CopyCounts, CopyCou
         ));
         true
     })?;
-    let kv = |tree: &sled::Tree| -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    let kv = |tree: &sled::Tree| -> Result<Vec<Pair>, StoreError> {
         tree.iter()
             .map(|kv| {
                 kv.map(|(k, v)| (k.to_vec(), v.to_vec()))

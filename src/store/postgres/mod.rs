@@ -8,8 +8,9 @@
 //! query there (see [`PgStore::block`]). Files: `schema` (versioned
 //! migrations), `records` (records, queue, leases, outbox), `calls` (cache,
 //! ledger, call counters, jobs, patterns), `members` (heartbeats, sink
-//! ownership, shared budgets), `url` (parsing and redaction), `copy`
-//! (`migrate --from-sled`).
+//! ownership), `budget` (shared budget tallies), `url` (parsing and
+//! redaction), `copy` (`migrate --from-sled`), `testdb` (throw-away databases
+//! for tests and benchmarks).
 
 mod budget;
 mod calls;
@@ -17,12 +18,16 @@ mod copy;
 mod members;
 mod records;
 mod schema;
+mod testdb;
+#[cfg(test)]
+mod tests;
 mod url;
 
 pub use budget::PgBudgetTally;
 pub use copy::{copy_from_sled, CopyCounts};
 pub use members::{Member, LIVE_SECS};
-pub use schema::{migrate, MIGRATIONS};
+pub use schema::{migrate, MigrateReport, MIGRATIONS};
+pub use testdb::{test_server, TempDatabase, DEFAULT_TEST_SERVER};
 pub use url::PgUrl;
 
 use super::StoreError;
@@ -31,7 +36,7 @@ use std::sync::Arc;
 
 /// Connections per daemon: workers commit through the blocking pool, so this
 /// caps the store calls running at once, not the workers.
-const POOL_SIZE: usize = 16;
+const POOL_SIZE: usize = 8;
 
 /// An open PostgreSQL store. Cheap to clone.
 #[derive(Clone)]
