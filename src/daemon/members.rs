@@ -1,6 +1,7 @@
 //! A daemon on a shared store is a member: it registers with its control
 //! address, beats every [`HEARTBEAT_EVERY`], and paces every vendor at its
-//! share of the limit (limit / live members), re-read at each beat.
+//! share of the limit (the limit split in whole requests over the live
+//! members, see [`crate::executor::share_of`]), re-read at each beat.
 //!
 //! Why share-of-limit and not a token bucket in the database: the vendors'
 //! limits are the hot path (every request), and a bucket would put a database
@@ -23,6 +24,25 @@ pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 /// How long a new member waits before its first lease: two beats of the others.
 pub const SETTLE: Duration = Duration::from_secs(2);
 
+/// What a notification from another daemon wakes.
+#[derive(Debug)]
+pub struct Wakers {
+    /// The leaser (records were queued).
+    pub leaser: std::sync::Arc<tokio::sync::Notify>,
+    /// The sinks (outbox events were committed).
+    pub sinks: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl crate::store::postgres::Wake for Wakers {
+    fn queued(&self) {
+        self.leaser.notify_one();
+    }
+
+    fn outbox(&self) {
+        self.sinks.notify_waiters();
+    }
+}
+
 /// This daemon's membership; [`Membership::leave`] ends it.
 #[derive(Debug)]
 pub struct Membership {
@@ -31,12 +51,13 @@ pub struct Membership {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// Pace every provider of the current engine at 1/`n` of its limits.
-fn apply_share(engine: &LiveEngine, n: u64) {
+/// Pace every provider of the current engine at this member's part of its
+/// limits (`n` live members, this one `rank`th).
+fn apply_share(engine: &LiveEngine, (n, rank): (u32, u32)) {
     let executor = engine.executor();
     for id in engine.settings().providers.providers.keys() {
         if let Some(rt) = executor.runtime(id) {
-            rt.set_share(n.min(u64::from(u32::MAX)) as u32);
+            rt.set_share(n, rank);
         }
     }
 }
@@ -54,7 +75,8 @@ pub async fn join(store: PgStore, engine: LiveEngine, listen: &str) -> anyhow::R
     apply_share(&engine, n);
     tracing::info!(
         member = store.member_id(),
-        live = n,
+        live = n.0,
+        rank = n.1,
         "joined the daemons sharing the store"
     );
     tokio::time::sleep(SETTLE).await;
@@ -74,7 +96,11 @@ pub async fn join(store: PgStore, engine: LiveEngine, listen: &str) -> anyhow::R
                         // Every beat: a reload may have built new limiters.
                         apply_share(&engine, n);
                         if n != last {
-                            tracing::info!(live = n, "membership changed; vendor limits re-shared");
+                            tracing::info!(
+                                live = n.0,
+                                rank = n.1,
+                                "membership changed; vendor limits re-shared"
+                            );
                             last = n;
                         }
                     }

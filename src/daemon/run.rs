@@ -96,6 +96,16 @@ pub async fn serve(
 
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
+    // A separate notify: the leaser's is used with notify_one.
+    let sink_wake = Arc::new(tokio::sync::Notify::new());
+    if let Some(pg) = store.postgres() {
+        // Another daemon's import or outbox append wakes this one at once.
+        pg.listen(super::members::Wakers {
+            leaser: wake.clone(),
+            sinks: sink_wake.clone(),
+        })
+        .context("listening for other daemons' writes")?;
+    }
     // On a shared store: join the members before any lease or sink claim,
     // and pace at this daemon's share of every vendor limit.
     let membership = match store.postgres() {
@@ -106,8 +116,6 @@ pub async fn serve(
         ),
         None => None,
     };
-    // A separate notify: the leaser's is used with notify_one.
-    let sink_wake = Arc::new(tokio::sync::Notify::new());
     let sink_tasks = crate::sink::spawn_sinks(&records, &settings.sinks, &sink_wake, &cancel);
     let ctx = WorkerContext {
         store: records.clone(),

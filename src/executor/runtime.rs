@@ -98,7 +98,8 @@ pub struct Pacer {
     limiter: std::sync::RwLock<std::sync::Arc<DefaultDirectRateLimiter>>,
     /// The vendor's limit, and how many daemons share it now.
     rate: crate::provider::Rate,
-    share: std::sync::atomic::AtomicU32,
+    /// `n << 32 | rank` of the last [`Pacer::set_share`] (`1 << 32`: alone).
+    share: AtomicU64,
     turn: tokio::sync::Mutex<()>,
 }
 
@@ -114,16 +115,17 @@ impl Pacer {
         limiter.until_ready().await;
     }
 
-    /// Pace at 1/`n` of the vendor's limit (and burst), `n` daemons sharing
-    /// it. The new pace starts with a full (shared) burst.
-    pub fn set_share(&self, n: u32) {
+    /// Pace at this daemon's part of the vendor's limit, `n` daemons sharing
+    /// it and this one `rank`th (0-based) among them: see [`share_of`].
+    pub fn set_share(&self, n: u32, rank: u32) {
         let n = n.max(1);
-        if self.share.swap(n, Ordering::Relaxed) == n {
+        let packed = (u64::from(n) << 32) | u64::from(rank.min(n - 1));
+        if self.share.swap(packed, Ordering::Relaxed) == packed {
             return;
         }
-        if let Some(l) = quota(self.rate, n) {
+        if let Some(q) = quota(share_of(self.rate, n, rank)) {
             *self.limiter.write().unwrap_or_else(|e| e.into_inner()) =
-                std::sync::Arc::new(RateLimiter::direct(l));
+                std::sync::Arc::new(RateLimiter::direct(q));
         }
     }
 }
@@ -199,14 +201,15 @@ impl ProviderRuntime {
         }
     }
 
-    /// Pace at 1/`n` of the provider's and every operation's limit: `n`
-    /// daemons share the vendor (the live members of a shared store).
-    pub fn set_share(&self, n: u32) {
+    /// Pace at this daemon's part of the provider's and every operation's
+    /// limit: `n` daemons share the vendor (the live members of a shared
+    /// store), this one `rank`th among them.
+    pub fn set_share(&self, n: u32, rank: u32) {
         if let Some(l) = &self.limiter {
-            l.set_share(n);
+            l.set_share(n, rank);
         }
         for l in self.op_limiters.values() {
-            l.set_share(n);
+            l.set_share(n, rank);
         }
     }
 
@@ -221,18 +224,47 @@ impl ProviderRuntime {
 
 fn limiter(r: crate::provider::Rate) -> Option<Pacer> {
     Some(Pacer {
-        limiter: std::sync::RwLock::new(std::sync::Arc::new(RateLimiter::direct(quota(r, 1)?))),
+        limiter: std::sync::RwLock::new(std::sync::Arc::new(RateLimiter::direct(quota(r)?))),
         rate: r,
-        share: std::sync::atomic::AtomicU32::new(1),
+        share: AtomicU64::new(1 << 32),
         turn: tokio::sync::Mutex::new(()),
     })
 }
 
-/// `1/share` of the rate `r`: the interval times `share`, the burst divided
-/// (rounded up, at least 1).
-fn quota(r: crate::provider::Rate, share: u32) -> Option<Quota> {
-    let interval = r.period * share / r.requests.max(1);
-    let burst = NonZeroU32::new(r.burst.max(1).div_ceil(share))?;
+/// The part of limit `r` that daemon `rank` of `n` may use, such that the
+/// parts add up to the limit exactly: the requests per period (and the burst)
+/// are split as whole numbers, the first `requests % n` daemons taking one
+/// more. With whole numbers per daemon, no window of one period ever holds
+/// more than the limit across all of them (a fractional split would let each
+/// round up). A limit smaller than `n` gives each daemon `1/n` of it.
+/// Shared parts keep a 1% margin.
+pub fn share_of(r: crate::provider::Rate, n: u32, rank: u32) -> crate::provider::Rate {
+    let n = n.max(1);
+    let part = |total: u32| total / n + u32::from(rank % n < total % n);
+    if r.requests < n {
+        return crate::provider::Rate {
+            requests: r.requests.max(1),
+            period: r.period * n,
+            burst: 1,
+        };
+    }
+    crate::provider::Rate {
+        requests: part(r.requests),
+        // A 1% margin: requests from several hosts reach the vendor with
+        // jitter, and whole-number parts leave no slack of their own.
+        period: if n > 1 {
+            r.period * 101 / 100
+        } else {
+            r.period
+        },
+        burst: part(r.burst.max(1)).max(1),
+    }
+}
+
+/// The governor quota pacing at `r`.
+fn quota(r: crate::provider::Rate) -> Option<Quota> {
+    let interval = r.period / r.requests.max(1);
+    let burst = NonZeroU32::new(r.burst.max(1))?;
     Quota::with_period(interval).map(|q| q.allow_burst(burst))
 }
 
@@ -255,5 +287,28 @@ mod tests {
         tokio::time::advance(WINDOW * 3).await;
         assert_eq!(s.recent_rate(), 0.0, "nothing sent for a while");
         assert_eq!(s.attempts.load(Ordering::Relaxed), 31);
+    }
+
+    #[test]
+    fn shares_of_a_limit_add_up_to_it_in_whole_requests() {
+        let r = crate::provider::Rate {
+            requests: 20,
+            period: std::time::Duration::from_secs(1),
+            burst: 4,
+        };
+        let parts: Vec<_> = (0..3).map(|i| share_of(r, 3, i)).collect();
+        assert_eq!(
+            parts
+                .iter()
+                .map(|p| (p.requests, p.burst))
+                .collect::<Vec<_>>(),
+            [(7, 2), (7, 1), (6, 1)]
+        );
+        assert_eq!(share_of(r, 1, 0), r);
+        let tiny = crate::provider::Rate { requests: 2, ..r };
+        assert_eq!(
+            share_of(tiny, 3, 2).period,
+            std::time::Duration::from_secs(3)
+        );
     }
 }

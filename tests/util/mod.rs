@@ -26,8 +26,14 @@ pub fn on_postgres(body: fn()) {
         eprintln!("SKIPPED on PostgreSQL: LEADFALL_TEST_PG=off");
         return;
     }
+    on_postgres_with(body);
+}
+
+/// [`on_postgres`] for a closure (the server is assumed configured).
+pub fn on_postgres_with(body: impl FnOnce()) {
     ON_POSTGRES.with(|p| p.set(true));
     body();
+    ON_POSTGRES.with(|p| p.set(false));
 }
 
 /// One suite, two backends: each named test body (a plain `fn`) becomes the
@@ -182,9 +188,14 @@ impl TestDir {
 
     /// `leadfall` with `--config` and the sandbox's URLs and keys in the environment.
     pub fn cmd(&self, args: &[&str]) -> Command {
+        self.cmd_with(&self.config(), args)
+    }
+
+    /// [`TestDir::cmd`] with another config file (another member's).
+    pub fn cmd_with(&self, config: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_leadfall"));
         c.arg("--config")
-            .arg(self.config())
+            .arg(config)
             .args(args)
             .current_dir(self.dir.path());
         c.env_remove("RUST_LOG");

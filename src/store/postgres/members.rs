@@ -69,8 +69,9 @@ impl PgStore {
     }
 
     /// Beat, and forget members dead for an hour that hold nothing. Returns
-    /// how many members are live (this one included).
-    pub fn heartbeat(&self) -> Result<u64, StoreError> {
+    /// how many members are live (this one included) and this one's rank
+    /// among them (by id): what its share of a vendor limit is computed from.
+    pub fn heartbeat(&self) -> Result<(u32, u32), StoreError> {
         self.block(async {
             let c = self.conn().await?;
             c.execute(
@@ -84,16 +85,17 @@ impl PgStore {
                 &[],
             )
             .await?;
-            let n: i64 = c
+            let r = c
                 .query_one(
                     &format!(
-                        "SELECT count(*) FROM members WHERE heartbeat_at >= now() - interval '{LIVE_SECS} seconds'"
+                        "SELECT count(*), count(*) FILTER (WHERE id < $1) FROM members
+                         WHERE heartbeat_at >= now() - interval '{LIVE_SECS} seconds'"
                     ),
-                    &[],
+                    &[&self.member_id()],
                 )
-                .await?
-                .get(0);
-            Ok(n.max(1) as u64)
+                .await?;
+            let (n, rank) = (r.get::<_, i64>(0), r.get::<_, i64>(1));
+            Ok((n.max(1) as u32, rank as u32))
         })
     }
 
@@ -123,6 +125,7 @@ impl PgStore {
             .await?;
             tx.execute("DELETE FROM members WHERE id = $1", &[&self.member_id()])
                 .await?;
+            super::notify::notify(&tx, super::notify::QUEUE).await?;
             tx.commit().await?;
             Ok(())
         })

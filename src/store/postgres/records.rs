@@ -6,6 +6,7 @@
 //! so they commit in the order they are taken: a sink reading `seq > cursor`
 //! can never skip an event that commits late with a smaller number.
 
+use super::notify::{notify, OUTBOX, QUEUE};
 use super::{at, corrupt, ms, PgStore, LIVE_SECS};
 use crate::control::{QueueState, Signal, StoredRecord, UpsertSummary};
 use crate::model::Record;
@@ -137,6 +138,9 @@ impl RecordStore for PgStore {
             })
             .collect::<Result<Vec<_>, _>>()?;
         self.block(PgStore::write_records(&tx, &encoded, Some(ms(now))))?;
+        if !encoded.is_empty() {
+            self.block(notify(&tx, QUEUE))?;
+        }
         self.block(tx.commit())?;
         Ok(s)
     }
@@ -251,6 +255,7 @@ impl RecordStore for PgStore {
                     )
                     .await?;
                 }
+                notify(&tx, OUTBOX).await?;
             }
             tx.commit().await?;
             Ok(())
@@ -282,6 +287,9 @@ impl RecordStore for PgStore {
                         &[&chunk, &ms(due)],
                     )
                     .await?;
+            }
+            if n > 0 {
+                c.execute("SELECT pg_notify($1, '')", &[&QUEUE]).await?;
             }
             Ok(n)
         })
@@ -320,6 +328,7 @@ impl RecordStore for PgStore {
                 "UPDATE records SET due_ms = $2 WHERE id = ANY($1)",
                 &[&found, &ms(due)],
             ))?;
+            self.block(notify(&tx, QUEUE))?;
             self.block(tx.commit())?;
             n += found.len() as u64;
         }
@@ -340,15 +349,20 @@ impl RecordStore for PgStore {
         };
         self.block(async {
             let c = self.conn().await?;
-            Ok(c.execute(
-                &format!(
-                    "UPDATE records SET lease_token = NULL, lease_until_ms = NULL, lease_owner = NULL,
-                         due_ms = coalesce(due_ms, $1)
-                     WHERE {cond}"
-                ),
-                &[&ms(now)],
-            )
-            .await?)
+            let n = c
+                .execute(
+                    &format!(
+                        "UPDATE records SET lease_token = NULL, lease_until_ms = NULL, lease_owner = NULL,
+                             due_ms = coalesce(due_ms, $1)
+                         WHERE {cond}"
+                    ),
+                    &[&ms(now)],
+                )
+                .await?;
+            if n > 0 {
+                c.execute("SELECT pg_notify($1, '')", &[&QUEUE]).await?;
+            }
+            Ok(n)
         })
     }
 
@@ -370,6 +384,7 @@ impl RecordStore for PgStore {
                 &[&id, &encode(&r)?, &(r.revision as i64), &ms(now)],
             )
             .await?;
+            notify(&tx, QUEUE).await?;
             tx.commit().await?;
             Ok(true)
         })
