@@ -2,7 +2,8 @@
 //! with its own store handle (on PostgreSQL its own pool and member id, as
 //! separate daemons are), and no provider calls: the store's own ceiling.
 //! Each run starts from a fresh store (a temp dir, or a throw-away database)
-//! holding `records` queued leads; the median of the runs is reported.
+//! holding `records` queued leads; the median of the runs is reported. sled's
+//! workers share one leaser (as in its daemon); PostgreSQL's lease on their own.
 
 use crate::control::StoredRecord;
 use crate::engine::merge::{merge_input, Precedence};
@@ -16,6 +17,9 @@ use std::time::{Duration, Instant};
 
 /// Records leased per call, as a daemon with free workers asks.
 const LEASE_BATCH: usize = 16;
+/// Threads per worker handle in the concurrent runs: a daemon commits many
+/// passes at once, up to its store's pool (8 connections).
+const THREADS_PER_HANDLE: usize = 8;
 
 /// One backend's figures.
 #[derive(Debug, Clone, Serialize)]
@@ -26,6 +30,9 @@ pub struct QueueBench {
     pub records: usize,
     /// Workers (store handles) leasing and committing at once.
     pub workers: usize,
+    /// Threads per handle (1: one pass at a time per daemon; 8: as a daemon
+    /// with free workers commits).
+    pub threads_per_worker: usize,
     /// Leases + commits per second, per run.
     pub runs: Vec<f64>,
     /// Their median.
@@ -60,16 +67,31 @@ fn fill(store: &dyn RecordStore, records: usize) -> anyhow::Result<()> {
 }
 
 /// Drain the queue with one handle per worker; leases + commits per second.
-fn drain(handles: Vec<Arc<dyn RecordStore>>, records: usize) -> anyhow::Result<f64> {
+/// With `one_leaser` the workers take turns leasing, as a sled daemon's one
+/// leaser task feeds its workers (sled's `lease_due` assumes one caller);
+/// commits run in parallel either way.
+fn drain(
+    handles: Vec<Arc<dyn RecordStore>>,
+    threads: usize,
+    records: usize,
+    one_leaser: bool,
+) -> anyhow::Result<f64> {
+    let leaser = std::sync::Mutex::new(());
+    let leaser = &leaser;
     let started = Instant::now();
     let done: Vec<anyhow::Result<usize>> = std::thread::scope(|s| {
         let hs: Vec<_> = handles
             .iter()
+            .flat_map(|h| std::iter::repeat_n(h, threads))
             .map(|store| {
                 s.spawn(move || -> anyhow::Result<usize> {
                     let mut n = 0;
                     loop {
-                        let batch = store.lease_due(Utc::now(), LEASE_BATCH, Duration::from_secs(300))?;
+                        let batch = {
+                            let _turn = one_leaser
+                                .then(|| leaser.lock().unwrap_or_else(|e| e.into_inner()));
+                            store.lease_due(Utc::now(), LEASE_BATCH, Duration::from_secs(300))?
+                        };
                         if batch.is_empty() {
                             return Ok(n);
                         }
@@ -89,12 +111,18 @@ fn drain(handles: Vec<Arc<dyn RecordStore>>, records: usize) -> anyhow::Result<f
             })
             .collect();
         hs.into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("worker panicked"))))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("worker panicked")))
+            })
             .collect()
     });
     let secs = started.elapsed().as_secs_f64();
     let total: usize = done.into_iter().sum::<anyhow::Result<usize>>()?;
-    anyhow::ensure!(total == records, "{total} of {records} records leased and committed");
+    anyhow::ensure!(
+        total == records,
+        "{total} of {records} records leased and committed"
+    );
     Ok(total as f64 / secs)
 }
 
@@ -103,7 +131,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// sled, then PostgreSQL on the server `pg` (when given).
+/// sled, then PostgreSQL on the server `pg` (when given), each with one
+/// thread per handle and with [`THREADS_PER_HANDLE`].
 pub fn run(
     pg: Option<&PgUrl>,
     records: usize,
@@ -111,24 +140,26 @@ pub fn run(
     repeat: usize,
 ) -> anyhow::Result<Vec<QueueBench>> {
     let mut out = Vec::new();
-    let mut runs = Vec::new();
-    for _ in 0..repeat.max(1) {
-        let dir = tempfile::tempdir()?;
-        let store = Store::open(&dir.path().join("store"))?;
-        fill(&store, records)?;
-        let handles = (0..workers)
-            .map(|_| Arc::new(store.clone()) as Arc<dyn RecordStore>)
-            .collect();
-        runs.push(drain(handles, records)?);
-    }
-    out.push(QueueBench {
-        backend: "sled".into(),
-        records,
-        workers,
-        median: median(runs.clone()),
-        runs,
-    });
-    if let Some(server) = pg {
+    for threads in [1, THREADS_PER_HANDLE] {
+        let mut runs = Vec::new();
+        for _ in 0..repeat.max(1) {
+            let dir = tempfile::tempdir()?;
+            let store = Store::open(&dir.path().join("store"))?;
+            fill(&store, records)?;
+            let handles = (0..workers)
+                .map(|_| Arc::new(store.clone()) as Arc<dyn RecordStore>)
+                .collect();
+            runs.push(drain(handles, threads, records, true)?);
+        }
+        out.push(QueueBench {
+            backend: "sled".into(),
+            records,
+            workers,
+            threads_per_worker: threads,
+            median: median(runs.clone()),
+            runs,
+        });
+        let Some(server) = pg else { continue };
         let mut runs = Vec::new();
         for _ in 0..repeat.max(1) {
             let db = TempDatabase::create(server)?;
@@ -138,12 +169,13 @@ pub fn run(
             for _ in 1..workers {
                 handles.push(Arc::new(PgStore::open(db.url())?));
             }
-            runs.push(drain(handles, records)?);
+            runs.push(drain(handles, threads, records, false)?);
         }
         out.push(QueueBench {
             backend: "postgres".into(),
             records,
             workers,
+            threads_per_worker: threads,
             median: median(runs.clone()),
             runs,
         });

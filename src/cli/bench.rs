@@ -266,10 +266,11 @@ async fn queue_bench(records: usize, args: &Args, g: &Global) -> anyhow::Result<
     } else {
         for b in &r {
             println!(
-                "queue throughput, {}: {} records, {} workers, no provider calls: median {:.0} leases+commits/s ({})",
+                "queue throughput, {}: {} records, {} workers × {} threads, no provider calls: median {:.0} leases+commits/s ({})",
                 b.backend,
                 b.records,
                 b.workers,
+                b.threads_per_worker,
                 b.median,
                 b.runs.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", ")
             );

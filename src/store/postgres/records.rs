@@ -205,60 +205,66 @@ impl RecordStore for PgStore {
             .map(|e| serde_json::to_vec(e).map_err(|e| corrupt("outbox event", e)))
             .collect::<Result<_, _>>()?;
         let next_due = step.next_due.map(ms);
-        self.block(async {
+        let (lease, revision) = (step.lease as i64, step.record.revision as i64);
+        let conflicts = i64::from(step.record.conflicts);
+        let signalled = !step.record.signals.is_empty();
+        // One conditional UPDATE holds the token and revision checks: without
+        // events the commit is a single statement (one round trip).
+        const COMMIT: &str =
+            "UPDATE records SET body = $2, conflicts = $4, signalled = $5, due_ms = $6,
+                 lease_token = NULL, lease_until_ms = NULL, lease_owner = NULL
+             WHERE id = $1 AND revision = $3 AND lease_token = $7";
+        let done = self.block(async {
             let mut c = self.conn().await?;
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+                &id, &bytes, &revision, &conflicts, &signalled, &next_due, &lease,
+            ];
+            if events.is_empty() {
+                return Ok::<_, StoreError>(c.execute(COMMIT, &params).await? == 1);
+            }
             let tx = c.transaction().await?;
-            let row = tx
-                .query_opt(
-                    "SELECT revision, lease_token FROM records WHERE id = $1 FOR UPDATE",
-                    &[&id],
-                )
-                .await?;
-            let Some(row) = row else {
-                return Err(StoreError::LeaseLost(id.clone()));
-            };
-            if row.get::<_, Option<i64>>(1) != Some(step.lease as i64) {
-                return Err(StoreError::LeaseLost(id.clone()));
+            if tx.execute(COMMIT, &params).await? != 1 {
+                return Ok(false);
             }
-            if row.get::<_, i64>(0) != step.record.revision as i64 {
-                // An upsert or signal queued it again; that pass sees the new
-                // inputs. The lease ends either way.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&OUTBOX_LOCK])
+                .await?;
+            for e in &events {
                 tx.execute(
-                    "UPDATE records SET lease_token = NULL, lease_until_ms = NULL, lease_owner = NULL WHERE id = $1",
+                    "INSERT INTO outbox (seq, body) VALUES (nextval('outbox_seq'), $1)",
+                    &[e],
+                )
+                .await?;
+            }
+            notify(&tx, OUTBOX).await?;
+            tx.commit().await?;
+            Ok(true)
+        })?;
+        if done {
+            return Ok(());
+        }
+        // Refused: say why. The lease ends either way when it is still ours.
+        self.block(async {
+            let c = self.conn().await?;
+            let row = c
+                .query_opt(
+                    "SELECT lease_token FROM records WHERE id = $1",
                     &[&id],
                 )
                 .await?;
-                tx.commit().await?;
-                return Err(StoreError::Superseded(id.clone()));
-            }
-            tx.execute(
-                "UPDATE records SET body = $2, revision = $3, conflicts = $4, signalled = $5,
-                     due_ms = $6, lease_token = NULL, lease_until_ms = NULL, lease_owner = NULL
-                 WHERE id = $1",
-                &[
-                    &id,
-                    &bytes,
-                    &(step.record.revision as i64),
-                    &i64::from(step.record.conflicts),
-                    &!step.record.signals.is_empty(),
-                    &next_due,
-                ],
-            )
-            .await?;
-            if !events.is_empty() {
-                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&OUTBOX_LOCK])
-                    .await?;
-                for e in &events {
-                    tx.execute(
-                        "INSERT INTO outbox (seq, body) VALUES (nextval('outbox_seq'), $1)",
-                        &[e],
+            match row {
+                Some(r) if r.get::<_, Option<i64>>(0) == Some(lease) => {
+                    // An upsert or signal queued it again (a new revision);
+                    // that pass sees the new inputs.
+                    c.execute(
+                        "UPDATE records SET lease_token = NULL, lease_until_ms = NULL, lease_owner = NULL
+                         WHERE id = $1 AND lease_token = $2",
+                        &[&id, &lease],
                     )
                     .await?;
+                    Err(StoreError::Superseded(id.clone()))
                 }
-                notify(&tx, OUTBOX).await?;
+                _ => Err(StoreError::LeaseLost(id.clone())),
             }
-            tx.commit().await?;
-            Ok(())
         })
     }
 
