@@ -41,7 +41,7 @@ pub struct QueueBench {
 
 fn lead(i: usize) -> Record {
     let now = Utc::now();
-    let mut r = Record::new(&format!("lead{i:07}"), now);
+    let mut r = Record::new(format!("lead{i:07}"), now);
     for (f, v) in [
         ("person.first_name", format!("First{i}")),
         ("person.last_name", format!("Last{i}")),
