@@ -237,7 +237,7 @@ fn limiter(r: crate::provider::Rate) -> Option<Pacer> {
 /// more. With whole numbers per daemon, no window of one period ever holds
 /// more than the limit across all of them (a fractional split would let each
 /// round up). A limit smaller than `n` gives each daemon `1/n` of it.
-/// Shared parts keep a 1% margin.
+/// Shared parts keep a 3% margin.
 pub fn share_of(r: crate::provider::Rate, n: u32, rank: u32) -> crate::provider::Rate {
     let n = n.max(1);
     let part = |total: u32| total / n + u32::from(rank % n < total % n);
