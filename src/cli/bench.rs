@@ -243,7 +243,7 @@ fn print_comparison(c: &crate::bench::Comparison) {
         );
     }
     println!(
-        "  capacity-aware wall / strict wall {:.3}; warm second pass {:.3}s with {} vendor requests",
+        "  capacity-aware wall / strict wall {:.3}; warm pass over the same input {:.3}s (median of 3) with {} vendor requests",
         c.capacity_over_strict, c.warm_wall_secs, c.warm_requests
     );
 }

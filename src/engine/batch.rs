@@ -111,15 +111,23 @@ pub async fn enrich_file(
             };
             std::future::ready(rec)
         });
+        // Each record is a task of its own, so every core of the runtime works
+        // on them (one stream polled by this task would run on one thread).
         let enriched = records
             .map(|r: Record| {
                 let engine = engine.clone();
-                async move { engine.enrich(r).await }
+                tokio::spawn(async move {
+                    let (record, ledger) = engine.enrich(r).await;
+                    // Encoded in the task too: one writer encoding every line would be serial.
+                    let line = serde_json::to_vec(&record);
+                    (record, ledger, line)
+                })
             })
             .buffer_unordered(engine.settings().records_in_flight);
         let mut enriched = std::pin::pin!(enriched);
-        while let Some((record, ledger)) = enriched.next().await {
-            serde_json::to_writer(&mut out, &record)?;
+        while let Some(done) = enriched.next().await {
+            let (record, ledger, line) = done.context("a record's enrichment task failed")?;
+            out.write_all(&line?)?;
             out.write_all(b"\n")?;
             summary.add_record(&record);
             summary.add_calls(&ledger);

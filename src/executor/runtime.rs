@@ -3,8 +3,6 @@
 
 use super::circuit::Circuit;
 use crate::provider::Provider;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use tokio::sync::Semaphore;
@@ -87,32 +85,84 @@ fn roll(w: &mut (Option<Instant>, u64, u64), now: Instant) {
     }
 }
 
-/// A governor limiter whose waiters take turns: one at a time polls it, the
-/// rest queue FIFO behind a fair lock. Without the turn, every waiter wakes
-/// at each free slot and all but one go back to sleep, which at a thousand
-/// queued calls costs more CPU than the calls themselves. FIFO also sends
-/// calls in the order they asked.
+/// Pacing by GCRA with reservations: each caller takes the next slot on the
+/// schedule at once and sleeps until it comes. A limiter that can only admit
+/// a call *now* (governor's) loses whatever time the timer wakes its waiter
+/// late; at 1,000 req/s a slot is 1 ms, about the timer's resolution, and
+/// that cost up to 40% of the limit. Here a late wake-up delays only that
+/// call, never the slots behind it, and every waiter sleeps once.
+///
+/// A second GCRA over the times calls are actually sent keeps late callers
+/// from catching up in a burst (a stalled process waking several at once):
+/// calls are never closer than one interval (beyond the configured burst),
+/// except that at 100 req/s or more, where the timer's lateness would cost
+/// 5–50% of the limit, a call may go up to [`TIMER_SLACK`] ahead of the pace
+/// of the calls sent before it. Slower vendors get no slack: with a bucket of
+/// one or two calls, any call early by a millisecond leaves it "0 remaining".
 #[derive(Debug)]
 pub struct Pacer {
-    /// Swapped whole by [`Pacer::set_share`]; std RwLock, never held across an await.
-    limiter: std::sync::RwLock<std::sync::Arc<DefaultDirectRateLimiter>>,
-    /// The vendor's limit, and how many daemons share it now.
+    /// The spacing and tolerances, replaced whole by [`Pacer::set_share`]
+    /// (a std Mutex held for a copy, never across an await).
+    timing: Mutex<Timing>,
+    /// The vendor's limit, and `n << 32 | rank` of the daemons sharing it
+    /// (`1 << 32`: alone).
     rate: crate::provider::Rate,
-    /// `n << 32 | rank` of the last [`Pacer::set_share`] (`1 << 32`: alone).
     share: AtomicU64,
-    turn: tokio::sync::Mutex<()>,
+    /// Theoretical arrival times: of the next slot handed out, and of the
+    /// next call by the calls actually sent.
+    tat: Mutex<(Option<Instant>, Option<Instant>)>,
 }
 
+/// A pacer's spacing and tolerances.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    interval: std::time::Duration,
+    /// How far ahead of the pace a call may go: (burst - 1) intervals.
+    tolerance: std::time::Duration,
+    /// The same for the calls actually sent, with the timer's slack at high rates.
+    sent_tolerance: std::time::Duration,
+}
+
+impl Timing {
+    fn of(r: crate::provider::Rate) -> Option<Timing> {
+        let interval = r.period / r.requests.max(1);
+        if interval.is_zero() {
+            return None;
+        }
+        let tolerance = interval * r.burst.max(1).saturating_sub(1);
+        let slack = if interval <= SLACK_UP_TO {
+            TIMER_SLACK
+        } else {
+            std::time::Duration::ZERO
+        };
+        Some(Timing {
+            interval,
+            tolerance,
+            sent_tolerance: tolerance.max(slack),
+        })
+    }
+}
+
+/// How early against the pace of the calls sent a woken caller may go at
+/// high rates: the timer's lateness (about 1 ms) must not cost a slot.
+pub const TIMER_SLACK: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Slots of this length or shorter (100 req/s and up) get [`TIMER_SLACK`].
+const SLACK_UP_TO: std::time::Duration = std::time::Duration::from_millis(10);
+
 impl Pacer {
-    /// Wait for this caller's slot.
-    pub async fn ready(&self) {
-        let _turn = self.turn.lock().await;
-        let limiter = self
-            .limiter
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        limiter.until_ready().await;
+    /// `requests` per `period`, with up to `burst` at once after idle time.
+    pub fn new(r: crate::provider::Rate) -> Option<Pacer> {
+        Some(Pacer {
+            timing: Mutex::new(Timing::of(r)?),
+            rate: r,
+            share: AtomicU64::new(1 << 32),
+            tat: Mutex::new((None, None)),
+        })
+    }
+
+    fn timing(&self) -> Timing {
+        *self.timing.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Pace at this daemon's part of the vendor's limit, `n` daemons sharing
@@ -123,9 +173,61 @@ impl Pacer {
         if self.share.swap(packed, Ordering::Relaxed) == packed {
             return;
         }
-        if let Some(q) = quota(share_of(self.rate, n, rank)) {
-            *self.limiter.write().unwrap_or_else(|e| e.into_inner()) =
-                std::sync::Arc::new(RateLimiter::direct(q));
+        if let Some(t) = Timing::of(share_of(self.rate, n, rank)) {
+            *self.timing.lock().unwrap_or_else(|e| e.into_inner()) = t;
+        }
+    }
+
+    /// GCRA with tolerance `tau` at `now` over `tat`: the time the call may
+    /// go, and the theoretical arrival time after it.
+    fn gcra(
+        &self,
+        tat: Option<Instant>,
+        now: Instant,
+        tau: std::time::Duration,
+    ) -> (Instant, Instant) {
+        let tat = tat.unwrap_or(now);
+        let at = if tat > now + tau { tat - tau } else { now };
+        (at, tat.max(at) + self.timing().interval)
+    }
+
+    /// The send time of a caller asking at `now`, taken off the schedule.
+    pub fn reserve(&self, now: Instant) -> Instant {
+        let mut tat = self.tat.lock().unwrap_or_else(|e| e.into_inner());
+        let (slot, next) = self.gcra(tat.0, now, self.timing().tolerance);
+        tat.0 = Some(next);
+        slot
+    }
+
+    /// Send now (`Ok`) or wait until the returned time: the pace of the
+    /// calls actually sent (with [`TIMER_SLACK`] at high rates).
+    pub fn admit(&self, now: Instant) -> Result<(), Instant> {
+        let mut tat = self.tat.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, next) = self.gcra(tat.1, now, self.timing().sent_tolerance);
+        if at > now {
+            return Err(at);
+        }
+        tat.1 = Some(next);
+        Ok(())
+    }
+
+    /// Wait for this caller's slot, then for any pause `paused` reports
+    /// (one the vendor asked for while the call waited holds it too), then
+    /// for the pace of the calls sent, which spaces the callers let go
+    /// together after a pause. A caller dropped while it waits leaves its
+    /// slot unused (a gap, never an extra call).
+    pub async fn ready(&self, paused: &(dyn Fn() -> Option<Instant> + Sync)) {
+        let slot = self.reserve(Instant::now());
+        tokio::time::sleep_until(slot).await;
+        loop {
+            if let Some(until) = paused() {
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            match self.admit(Instant::now()) {
+                Ok(()) => return,
+                Err(at) => tokio::time::sleep_until(at).await,
+            }
         }
     }
 }
@@ -186,19 +288,26 @@ impl ProviderRuntime {
         }
     }
 
-    /// Wait for a vendor-requested pause, then for the provider's pace, then
-    /// for `operation`'s own, if it has one.
+    /// Wait for a vendor-requested pause, then for `operation`'s own pace,
+    /// if it has one, then for the provider's.
     pub async fn pace(&self, operation: &str) {
-        let pause = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(until) = pause {
+        // A caller arriving during a pause takes no slot until it ends.
+        if let Some(until) = self.paused_after(Instant::now()) {
             tokio::time::sleep_until(until).await;
         }
-        if let Some(l) = &self.limiter {
-            l.ready().await;
-        }
+        let paused = || self.paused_after(Instant::now());
         if let Some(l) = self.op_limiters.get(operation) {
-            l.ready().await;
+            l.ready(&paused).await;
         }
+        if let Some(l) = &self.limiter {
+            l.ready(&paused).await;
+        }
+    }
+
+    /// The end of a vendor-requested pause still running at `now`.
+    fn paused_after(&self, now: Instant) -> Option<Instant> {
+        let p = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        p.filter(|until| *until > now)
     }
 
     /// Pace at this daemon's part of the provider's and every operation's
@@ -223,12 +332,7 @@ impl ProviderRuntime {
 }
 
 fn limiter(r: crate::provider::Rate) -> Option<Pacer> {
-    Some(Pacer {
-        limiter: std::sync::RwLock::new(std::sync::Arc::new(RateLimiter::direct(quota(r)?))),
-        rate: r,
-        share: AtomicU64::new(1 << 32),
-        turn: tokio::sync::Mutex::new(()),
-    })
+    Pacer::new(r)
 }
 
 /// The part of limit `r` that daemon `rank` of `n` may use, such that the
@@ -261,16 +365,99 @@ pub fn share_of(r: crate::provider::Rate, n: u32, rank: u32) -> crate::provider:
     }
 }
 
-/// The governor quota pacing at `r`.
-fn quota(r: crate::provider::Rate) -> Option<Quota> {
-    let interval = r.period / r.requests.max(1);
-    let burst = NonZeroU32::new(r.burst.max(1))?;
-    Quota::with_period(interval).map(|q| q.allow_burst(burst))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    fn rate(per_second: u32, burst: u32) -> crate::provider::Rate {
+        crate::provider::Rate {
+            requests: per_second,
+            period: Duration::from_secs(1),
+            burst,
+        }
+    }
+
+    #[test]
+    fn reservations_space_calls_and_a_late_caller_costs_no_slot() {
+        let p = Pacer::new(rate(1000, 1)).unwrap();
+        let t0 = Instant::now();
+        let ms = |k: u64| t0 + Duration::from_millis(k);
+        // Three callers at once: slots 1 ms apart.
+        assert_eq!(
+            [p.reserve(t0), p.reserve(t0), p.reserve(t0)],
+            [ms(0), ms(1), ms(2)]
+        );
+        // A caller arriving late (woken late by the timer) keeps the schedule:
+        // the slot after it is still one interval after the last one.
+        assert_eq!(p.reserve(ms(2) + Duration::from_micros(900)), ms(3));
+        assert_eq!(p.reserve(ms(3)), ms(4));
+        // After idle time the schedule restarts at now, without a burst.
+        assert_eq!(p.reserve(ms(50)), ms(50));
+        assert_eq!(p.reserve(ms(50)), ms(51));
+    }
+
+    #[test]
+    fn burst_allows_that_many_at_once_after_idle_then_paces() {
+        let p = Pacer::new(rate(10, 3)).unwrap();
+        let t0 = Instant::now();
+        let ms = |k: u64| t0 + Duration::from_millis(k);
+        let slots: Vec<_> = (0..5).map(|_| p.reserve(t0)).collect();
+        assert_eq!(slots, [ms(0), ms(0), ms(0), ms(100), ms(200)]);
+        // Over any long stretch the rate holds: 5 + 10 slots within the next second.
+        let later: Vec<_> = (0..10).map(|_| p.reserve(t0)).collect();
+        assert_eq!(later.last().copied(), Some(ms(1200)));
+    }
+
+    #[test]
+    fn callers_woken_late_together_do_not_go_in_a_burst() {
+        let p = Pacer::new(rate(10, 1)).unwrap();
+        let t0 = Instant::now();
+        let ms = |k: u64| t0 + Duration::from_millis(k);
+        let slots: Vec<_> = (0..3).map(|_| p.reserve(t0)).collect();
+        assert_eq!(slots, [ms(0), ms(100), ms(200)]);
+        // The process stalls; all three wake at 300 ms and go 100 ms apart
+        // (no slack at 10/s: never closer than one interval).
+        assert_eq!(p.admit(ms(300)), Ok(()));
+        assert_eq!(p.admit(ms(300)), Err(ms(400)));
+        assert_eq!(p.admit(ms(399)), Err(ms(400)));
+        assert_eq!(p.admit(ms(400)), Ok(()));
+        assert_eq!(p.admit(ms(400)), Err(ms(500)));
+        // At 1,000/s the same stall lets them go only TIMER_SLACK ahead.
+        let fast = Pacer::new(rate(1000, 1)).unwrap();
+        let n = (0..10).filter(|_| fast.admit(ms(300)).is_ok()).count();
+        assert_eq!(n, 3, "one call, then two within the 2 ms of slack");
+    }
+
+    #[test]
+    fn a_wake_up_late_by_the_timer_keeps_its_slot_at_high_rates() {
+        let p = Pacer::new(rate(1000, 1)).unwrap();
+        let t0 = Instant::now();
+        let us = |k: u64| t0 + Duration::from_micros(k);
+        // Slots 0, 1, 2, 3 ms; the timer wakes them 0.9 ms late, some together.
+        for wake in [900, 1900, 2000, 3900] {
+            assert_eq!(p.admit(us(wake)), Ok(()), "woken at {wake} µs");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_asked_for_while_waiting_holds_the_call() {
+        let rt = ProviderRuntime {
+            limiter: Pacer::new(rate(10, 1)),
+            op_limiters: Default::default(),
+            permits: Semaphore::new(1),
+            circuit: Mutex::new(Circuit::default()),
+            paused_until: Mutex::new(None),
+            stats: ProviderStats::default(),
+            kill: Mutex::new(super::super::KillSwitch::default()),
+            waiting: AtomicU64::new(0),
+        };
+        let t0 = Instant::now();
+        rt.pace("x").await; // slot 0
+        rt.pause(t0 + Duration::from_secs(5));
+        rt.pace("x").await;
+        assert!(Instant::now() >= t0 + Duration::from_secs(5));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn utilisation_counts_the_last_full_window() {

@@ -47,6 +47,9 @@ impl Store {
         key: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Option<CacheEntry>, StoreError> {
+        if let Some(entry) = self.calls.hot().get(key, now) {
+            return Ok(Some(entry));
+        }
         let Some(bytes) = self.cache.get(key)? else {
             return Ok(None);
         };
@@ -55,7 +58,12 @@ impl Store {
                 what: "cache entry",
                 message: e.to_string(),
             })?;
-        Ok((entry.expires_at > now).then_some(entry))
+        if entry.expires_at <= now {
+            return Ok(None);
+        }
+        self.calls.hot().put(key, entry.clone());
+        self.calls.trim_hot();
+        Ok(Some(entry))
     }
 
     /// Store an entry.
@@ -65,6 +73,8 @@ impl Store {
             message: e.to_string(),
         })?;
         self.cache.insert(key, bytes)?;
+        self.calls.hot().put(key, entry.clone());
+        self.calls.trim_hot();
         Ok(())
     }
 }

@@ -56,15 +56,19 @@ impl Store {
         Ok(())
     }
 
-    /// Every row, oldest first.
+    /// Every row, oldest first (buffered calls are written first).
     pub fn ledger_rows(&self) -> impl Iterator<Item = Result<LedgerEntry, StoreError>> + '_ {
-        self.ledger.iter().values().map(|v| {
-            let bytes = v?;
-            serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-                what: "ledger row",
-                message: e.to_string(),
-            })
-        })
+        let written = self.calls.write_now();
+        let rows = self.ledger.iter().values().flat_map(|v| {
+            let rows = v
+                .map_err(StoreError::from)
+                .and_then(|bytes| super::call_buffer::decode_rows(&bytes));
+            match rows {
+                Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            }
+        });
+        written.err().map(Err).into_iter().chain(rows)
     }
 
     /// Every outbox event, oldest first (sinks deliver them; tests read them).

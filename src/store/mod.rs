@@ -6,7 +6,9 @@
 
 mod backend;
 mod cache;
+mod call_buffer;
 mod error;
+mod hot_cache;
 mod jobs;
 mod ledger;
 pub mod postgres;
@@ -62,6 +64,9 @@ pub struct Store {
     index: std::sync::Arc<records::DueIndex>,
     /// Lease tokens come from here.
     tokens: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Batch runs' calls on their way to the ledger, counters and cache,
+    /// with the in-memory cache in front of the cache tree.
+    calls: std::sync::Arc<call_buffer::CallBuffer>,
 }
 
 impl Store {
@@ -85,11 +90,22 @@ impl Store {
     }
 
     fn from_db(db: sled::Db) -> Result<Store, StoreError> {
+        let (cache, ledger, call_stats) = (
+            db.open_tree("cache")?,
+            db.open_tree("ledger")?,
+            db.open_tree("call_stats")?,
+        );
         Ok(Store {
-            cache: db.open_tree("cache")?,
-            ledger: db.open_tree("ledger")?,
+            calls: std::sync::Arc::new(call_buffer::CallBuffer::new(
+                ledger.clone(),
+                cache.clone(),
+                call_stats.clone(),
+                std::sync::Arc::default(),
+            )),
+            cache,
+            ledger,
             jobs: db.open_tree("jobs")?,
-            call_stats: db.open_tree("call_stats")?,
+            call_stats,
             patterns: db.open_tree("email_patterns")?,
             guesses: db.open_tree("email_guesses")?,
             records: db.open_tree("records")?,
@@ -108,8 +124,9 @@ impl Store {
         })
     }
 
-    /// Flush to disk.
+    /// Flush to disk (buffered calls included).
     pub fn flush(&self) -> Result<(), StoreError> {
+        self.calls.write_now()?;
         self.db.flush()?;
         Ok(())
     }

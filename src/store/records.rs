@@ -677,25 +677,10 @@ impl CallStore for Store {
         // and increasing, and sled's transactional id generator is slow.
         let seq = self.db.generate_id()?.to_be_bytes();
         if !atomic {
-            // Ledger first: a crash in between can at worst re-pay a call, never hide one.
-            self.ledger.insert(seq, row_bytes.as_slice())?;
-            let mut failed = None;
-            // A compare-and-swap loop: concurrent writers to one bucket never lose a count.
-            self.call_stats
-                .update_and_fetch(&stats_key, |old| match bump_stats(old, row) {
-                    Ok(b) => Some(b),
-                    Err(e) => {
-                        failed = Some(e);
-                        old.map(<[u8]>::to_vec)
-                    }
-                })?;
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            if let Some((k, b)) = &cache_bytes {
-                self.cache.insert(k.as_slice(), b.as_slice())?;
-            }
-            return Ok(());
+            let cache = cache.zip(cache_bytes).map(|((k, e), (_, b))| (k, b, e));
+            return self
+                .calls
+                .push(u64::from_be_bytes(seq), row, &row_bytes, stats_key, cache);
         }
         (&self.cache, &self.ledger, &self.call_stats)
             .transaction(|(cache, ledger, stats)| {
@@ -708,10 +693,16 @@ impl CallStore for Store {
                 stats.insert(stats_key.as_slice(), bytes)?;
                 Ok(())
             })
-            .map_err(tx_err)
+            .map_err(tx_err)?;
+        if let Some((k, e)) = cache {
+            self.calls.hot().put(k, e.clone());
+            self.calls.trim_hot();
+        }
+        Ok(())
     }
 
     fn call_buckets(&self, from_hour: u32, to_hour: u32) -> Result<Vec<CallBucket>, StoreError> {
+        self.calls.write_now()?;
         let range = from_hour.to_be_bytes()..to_hour.to_be_bytes();
         let mut out = Vec::new();
         for kv in self.call_stats.range(range) {

@@ -269,11 +269,11 @@ impl<'a> Planner<'a> {
                 }
             }
             if !scheduled && !waiting {
-                finished.push(w.clone());
+                finished.push(w);
             }
         }
         for w in finished {
-            self.finish(record, run, &w, now);
+            self.finish(record, run, w, now);
         }
         if run.cheapest_first {
             self.keep_cheapest(run, &mut calls);

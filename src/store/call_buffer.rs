@@ -1,0 +1,313 @@
+//! Batch runs (`enrich`, benches) record calls through a buffer instead of
+//! three sled writes per call: ledger rows go into one page (a single sled
+//! value holding many rows), hourly counters are summed in memory, and cache
+//! entries wait beside them. The buffer is written when it holds
+//! [`PAGE_ROWS`] rows or its oldest row is [`MAX_AGE`] old, and before any
+//! read of the ledger or the counters, so readers always see every call.
+//! Order of the writes: ledger, counters, then cache, so a crash in between
+//! can at worst make a replay pay again, never hide a billed call; a `kill
+//! -9` loses at most the buffered calls (as sled's own flush interval did
+//! before). The daemon's calls never go through here: they are written in one
+//! transaction and flushed before their answer is used.
+
+use super::hot_cache::HotCache;
+use super::{CacheEntry, CallStats, LedgerEntry, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Rows per ledger page.
+pub const PAGE_ROWS: usize = 4096;
+/// The oldest buffered row is written after this long, however few there are.
+pub const MAX_AGE: Duration = Duration::from_millis(250);
+/// How a page starts (a single-row value is JSON and starts with `{`).
+const PAGE_MAGIC: &[u8] = b"P1";
+
+/// Calls recorded but not yet written.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// The ledger page being built: its key is the first row's sequence number.
+    first_seq: Option<u64>,
+    page: Vec<u8>,
+    rows: usize,
+    /// Counter increments by bucket key.
+    buckets: HashMap<Vec<u8>, CallStats>,
+    /// Cache entries (key, encoded entry).
+    cache: Vec<(Vec<u8>, Vec<u8>)>,
+    since: Option<Instant>,
+}
+
+/// What a drain writes.
+#[derive(Debug)]
+pub struct Drained {
+    /// `(first sequence number, page)` when rows were buffered.
+    pub page: Option<(u64, Vec<u8>)>,
+    /// Counter increments by bucket key.
+    pub buckets: HashMap<Vec<u8>, CallStats>,
+    /// Cache entries.
+    pub cache: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Pending {
+    /// Add a call: its row (sequence number `seq`), counter bucket and cache entry.
+    pub fn push(
+        &mut self,
+        seq: u64,
+        row: &LedgerEntry,
+        row_bytes: &[u8],
+        bucket: Vec<u8>,
+        cache: Option<(Vec<u8>, Vec<u8>)>,
+    ) {
+        if self.first_seq.is_none() {
+            self.first_seq = Some(seq);
+            self.page.extend_from_slice(PAGE_MAGIC);
+            self.since = Some(Instant::now());
+        }
+        self.page
+            .extend_from_slice(&(row_bytes.len() as u32).to_le_bytes());
+        self.page.extend_from_slice(row_bytes);
+        self.rows += 1;
+        self.buckets.entry(bucket).or_default().add_row(row);
+        self.cache.extend(cache);
+    }
+
+    /// Whether the buffer should be written now.
+    pub fn due(&self) -> bool {
+        self.rows >= PAGE_ROWS || self.since.is_some_and(|t| t.elapsed() >= MAX_AGE)
+    }
+
+    /// Whether nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0 && self.cache.is_empty()
+    }
+
+    /// Take everything buffered, leaving the buffer empty.
+    pub fn drain(&mut self) -> Drained {
+        let taken = std::mem::take(self);
+        Drained {
+            page: taken.first_seq.map(|s| (s, taken.page)),
+            buckets: taken.buckets,
+            cache: taken.cache,
+        }
+    }
+}
+
+/// The buffer and the trees it writes to. Shared by every clone of the
+/// store; the last one to go writes what is left.
+#[derive(Debug)]
+pub struct CallBuffer {
+    pending: Mutex<Pending>,
+    ledger: sled::Tree,
+    cache: sled::Tree,
+    call_stats: sled::Tree,
+    /// Buffered cache entries are read from here until written.
+    hot: Arc<HotCache>,
+}
+
+impl CallBuffer {
+    /// A buffer over these trees.
+    pub fn new(
+        ledger: sled::Tree,
+        cache: sled::Tree,
+        call_stats: sled::Tree,
+        hot: Arc<HotCache>,
+    ) -> CallBuffer {
+        CallBuffer {
+            pending: Mutex::new(Pending::default()),
+            ledger,
+            cache,
+            call_stats,
+            hot,
+        }
+    }
+
+    /// The in-memory cache in front of the tree.
+    pub fn hot(&self) -> &HotCache {
+        &self.hot
+    }
+
+    /// Keep the in-memory cache within bounds, unless entries are still
+    /// buffered (they are trimmed after their write).
+    pub fn trim_hot(&self) {
+        let p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if p.is_empty() {
+            self.hot.trim();
+        }
+    }
+
+    /// Buffer a call (row, counter bucket key, cache key + encoded entry);
+    /// write the buffer when it is due.
+    pub fn push(
+        &self,
+        seq: u64,
+        row: &LedgerEntry,
+        row_bytes: &[u8],
+        bucket: Vec<u8>,
+        cache: Option<(&[u8], Vec<u8>, &CacheEntry)>,
+    ) -> Result<(), StoreError> {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        // Readable from the in-memory cache before the lock is released, so
+        // no reader can miss an entry between buffer and tree.
+        let cache = cache.map(|(key, bytes, entry)| {
+            self.hot.put(key, entry.clone());
+            (key.to_vec(), bytes)
+        });
+        p.push(seq, row, row_bytes, bucket, cache);
+        if p.due() {
+            self.write(&mut p)?;
+        }
+        Ok(())
+    }
+
+    /// Write everything buffered now (before a read of the ledger or the
+    /// counters, and on flush).
+    pub fn write_now(&self) -> Result<(), StoreError> {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        self.write(&mut p)
+    }
+
+    /// Ledger, then counters, then cache; the lock stays held so a reader
+    /// that drained first sees all of it.
+    fn write(&self, p: &mut Pending) -> Result<(), StoreError> {
+        if p.is_empty() {
+            return Ok(());
+        }
+        let d = p.drain();
+        if let Some((seq, page)) = d.page {
+            self.ledger.insert(seq.to_be_bytes(), page)?;
+        }
+        for (key, add) in d.buckets {
+            let mut failed = None;
+            // Compare-and-swap: another writer of the bucket never loses a count.
+            self.call_stats.update_and_fetch(&key, |old| {
+                let mut stats = match old.map(CallStats::decode) {
+                    Some(Some(s)) => s,
+                    Some(None) => {
+                        failed = Some(StoreError::Corrupt {
+                            what: "call stats",
+                            message: "undecodable bucket".into(),
+                        });
+                        return old.map(<[u8]>::to_vec);
+                    }
+                    None => CallStats::default(),
+                };
+                stats.merge(&add);
+                Some(stats.encode())
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+        }
+        if !d.cache.is_empty() {
+            let mut batch = sled::Batch::default();
+            for (k, v) in d.cache {
+                batch.insert(k, v);
+            }
+            self.cache.apply_batch(batch)?;
+            self.hot.trim();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for CallBuffer {
+    fn drop(&mut self) {
+        if let Err(e) = self.write_now() {
+            tracing::error!(error = %e, "could not write the buffered provider calls");
+        }
+    }
+}
+
+/// The rows of a ledger value: a page of rows, or one JSON row.
+pub fn decode_rows(value: &[u8]) -> Result<Vec<LedgerEntry>, StoreError> {
+    let corrupt = |m: String| StoreError::Corrupt {
+        what: "ledger row",
+        message: m,
+    };
+    let Some(mut rest) = value.strip_prefix(PAGE_MAGIC) else {
+        return serde_json::from_slice(value)
+            .map(|r| vec![r])
+            .map_err(|e| corrupt(e.to_string()));
+    };
+    let mut rows = Vec::new();
+    while !rest.is_empty() {
+        let (len, tail) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| corrupt("truncated ledger page".into()))?;
+        let len = u32::from_le_bytes(*len) as usize;
+        let row = tail
+            .get(..len)
+            .ok_or_else(|| corrupt("truncated ledger page".into()))?;
+        rows.push(serde_json::from_slice(row).map_err(|e| corrupt(e.to_string()))?);
+        rest = &tail[len..];
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(i: u32) -> LedgerEntry {
+        LedgerEntry {
+            at: chrono::Utc::now(),
+            record_id: Some(format!("r{i}")),
+            operation: "mailfinder.email-finder".into(),
+            provider: "mailfinder".into(),
+            outcome: "hit".into(),
+            cached: i.is_multiple_of(2),
+            credits: f64::from(i % 2),
+            saved_credits: 0.0,
+            latency_ms: 40,
+            attempts: 1,
+            throttled: 0,
+            status: Some(200),
+            error: None,
+            choice: None,
+            fields: vec!["person.email".into()],
+        }
+    }
+
+    #[test]
+    fn a_page_round_trips_its_rows_in_order_and_single_rows_still_read() {
+        let mut p = Pending::default();
+        let rows: Vec<_> = (0..5).map(row).collect();
+        for (i, r) in rows.iter().enumerate() {
+            let bytes = serde_json::to_vec(r).unwrap();
+            p.push(10 + i as u64, r, &bytes, b"k".to_vec(), None);
+        }
+        assert!(!p.due(), "five fresh rows are not due");
+        let d = p.drain();
+        assert!(p.is_empty());
+        let (seq, page) = d.page.unwrap();
+        assert_eq!(seq, 10);
+        assert_eq!(decode_rows(&page).unwrap(), rows);
+        assert_eq!(
+            d.buckets[b"k".as_slice()].calls + d.buckets[b"k".as_slice()].cached,
+            5
+        );
+        let one = serde_json::to_vec(&rows[0]).unwrap();
+        assert_eq!(decode_rows(&one).unwrap(), vec![rows[0].clone()]);
+    }
+
+    #[test]
+    fn a_truncated_page_is_an_error_not_a_short_read() {
+        let mut p = Pending::default();
+        let r = row(1);
+        p.push(1, &r, &serde_json::to_vec(&r).unwrap(), b"k".to_vec(), None);
+        let (_, page) = p.drain().page.unwrap();
+        let err = decode_rows(&page[..page.len() - 3]).unwrap_err();
+        assert!(err.to_string().contains("truncated ledger page"), "{err}");
+    }
+
+    #[test]
+    fn a_full_page_is_due() {
+        let mut p = Pending::default();
+        let r = row(1);
+        let b = serde_json::to_vec(&r).unwrap();
+        for i in 0..PAGE_ROWS as u64 {
+            p.push(i, &r, &b, b"k".to_vec(), None);
+        }
+        assert!(p.due());
+    }
+}
