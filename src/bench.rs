@@ -13,6 +13,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 
 mod bottleneck;
+pub mod queue;
 mod rescan;
 pub use bottleneck::{bottleneck, Bottleneck, Comparison, Pass, VENDOR_LIMITS};
 pub use rescan::{rescan_speed, RescanSpeed};

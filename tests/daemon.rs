@@ -1,9 +1,20 @@
 use crate::util::daemon::{wait_for, Daemon};
 use crate::util::{read_jsonl, run, stderr, stdout, TestDir};
 use leadfall::sandbox::{SandboxSettings, VendorSettings};
-use leadfall::store::{CallStore, RecordStore, Store};
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+// One suite, two backends: each of these runs on sled and on PostgreSQL.
+crate::on_both_stores!(
+    kill_9_at_random_moments_loses_nothing_and_pays_nothing_twice,
+    sigterm_drains_and_leaves_no_lease,
+    a_second_daemon_on_the_same_data_dir_is_refused,
+    import_queues_every_good_row_and_reenrich_by_provider_is_exact,
+    every_pass_scores_and_routes_and_a_signal_reroutes_with_an_outbox_event,
+    route_events_reach_a_signed_webhook_at_least_once_across_a_crash,
+    leads_with_signals_are_rescored_on_the_decay_tick,
+    reload_and_sighup_apply_new_routes_to_every_lead_and_a_bad_file_changes_nothing
+);
 
 fn status(t: &TestDir) -> Result<serde_json::Value, String> {
     let out = t
@@ -54,7 +65,6 @@ const WATERFALL_FIELDS: &[&str] = &[
     "person.phone",
 ];
 
-#[test]
 fn kill_9_at_random_moments_loses_nothing_and_pays_nothing_twice() {
     let mut s = SandboxSettings::default();
     for v in [
@@ -143,8 +153,8 @@ fn kill_9_at_random_moments_loses_nothing_and_pays_nothing_twice() {
     }
     // The ledger against the vendors' bill: only calls in flight at a kill may be
     // billed without a ledger row (their answer never arrived).
-    let store = Store::open(&t.path("data/store")).unwrap();
-    let ledger = store.ledger().unwrap();
+    let store = t.store();
+    let ledger = store.calls().ledger().unwrap();
     let ours: f64 = ledger.iter().map(|r| r.credits).sum();
     let billed: f64 = t
         .sandbox
@@ -174,10 +184,16 @@ fn kill_9_at_random_moments_loses_nothing_and_pays_nothing_twice() {
         st["passes_since_start"]
     );
     assert!(twice <= in_flight_bound, "{twice} calls paid twice");
-    assert_eq!(store.queue_stats(chrono::Utc::now()).unwrap().leased, 0);
+    assert_eq!(
+        store
+            .records()
+            .queue_stats(chrono::Utc::now())
+            .unwrap()
+            .leased,
+        0
+    );
 }
 
-#[test]
 fn sigterm_drains_and_leaves_no_lease() {
     let mut s = SandboxSettings::default();
     s.vendors.insert(
@@ -201,7 +217,7 @@ fn sigterm_drains_and_leaves_no_lease() {
     });
     let code = d.terminate();
     assert!(code.success(), "exit {code}: {}", d.log());
-    let store = Store::open(&t.path("data/store")).unwrap();
+    let store = t.store().records();
     assert_eq!(
         store.queue_stats(chrono::Utc::now()).unwrap().leased,
         0,
@@ -210,7 +226,6 @@ fn sigterm_drains_and_leaves_no_lease() {
     assert!(!t.path("data/control.addr").exists());
 }
 
-#[test]
 fn a_second_daemon_on_the_same_data_dir_is_refused() {
     let t = TestDir::new();
     let _first = Daemon::start(&t);
@@ -256,7 +271,6 @@ fn the_control_api_wants_the_token_and_loopback() {
     );
 }
 
-#[test]
 fn import_queues_every_good_row_and_reenrich_by_provider_is_exact() {
     let t = TestDir::new();
     let _d = Daemon::start(&t);
@@ -322,7 +336,6 @@ fn import_queues_every_good_row_and_reenrich_by_provider_is_exact() {
     assert!(out.contains("person.first_name"), "{out}");
 }
 
-#[test]
 fn every_pass_scores_and_routes_and_a_signal_reroutes_with_an_outbox_event() {
     let t = TestDir::new();
     let mut d = Daemon::start(&t);
@@ -376,8 +389,7 @@ fn every_pass_scores_and_routes_and_a_signal_reroutes_with_an_outbox_event() {
     // Route changes are in the outbox, written with the record (a clean stop
     // flushes the store; a kill -9 may roll back the last commits).
     assert!(d.terminate().success());
-    let store = Store::open(&t.path("data/store")).unwrap();
-    let events = store.outbox_events().unwrap();
+    let events = t.outbox_events();
     assert!(
         events.len() >= 41,
         "one first routing per lead plus the change: {}",
@@ -391,7 +403,6 @@ fn every_pass_scores_and_routes_and_a_signal_reroutes_with_an_outbox_event() {
     assert_eq!(ours[1]["id"], format!("{id}#2"));
 }
 
-#[test]
 fn route_events_reach_a_signed_webhook_at_least_once_across_a_crash() {
     use axum::http::{HeaderMap, StatusCode};
     use std::sync::{Arc, Mutex};
@@ -488,7 +499,6 @@ fn route_events_reach_a_signed_webhook_at_least_once_across_a_crash() {
     assert!(s.accepted.iter().all(|id| id.contains('#')), "stable ids");
 }
 
-#[test]
 fn leads_with_signals_are_rescored_on_the_decay_tick() {
     let t = TestDir::new();
     let config = std::fs::read_to_string(t.config()).unwrap();
@@ -537,7 +547,6 @@ fn routes(t: &TestDir) -> BTreeMap<String, String> {
         .collect()
 }
 
-#[test]
 fn reload_and_sighup_apply_new_routes_to_every_lead_and_a_bad_file_changes_nothing() {
     let t = TestDir::new();
     let mut d = Daemon::start(&t);
@@ -611,8 +620,7 @@ fn reload_and_sighup_apply_new_routes_to_every_lead_and_a_bad_file_changes_nothi
     // A clean stop flushes the store (a kill -9 could roll back the last commits).
     assert!(d.terminate().success());
     // Each lead's route changed twice more, each change an outbox event.
-    let store = Store::open(&t.path("data/store")).unwrap();
-    let events = store.outbox_events().unwrap();
+    let events = t.outbox_events();
     let to_hold = events.iter().filter(|e| e["new_route"] == "hold").count();
     let from_hold = events.iter().filter(|e| e["old_route"] == "hold").count();
     assert_eq!((to_hold, from_hold), (20, 20));

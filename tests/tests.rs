@@ -6,6 +6,8 @@ mod util;
 
 /// `leadfall check`: valid and broken configurations, messages verbatim.
 mod check;
+/// Several daemons on one PostgreSQL database: crash, stop, shared limits and budgets.
+mod cluster;
 /// `leadfall serve` and its ops verbs: crash safety, drain, lock, auth, import, reenrich.
 mod daemon;
 /// `leadfall demo`: the newcomer's path, reconciled with the sandbox bill.

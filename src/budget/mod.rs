@@ -8,6 +8,10 @@
 //! Spending so far is read back from the store's call counters at start, so a
 //! restart keeps counting the current day and month. The per-record ceiling
 //! is the planner's (it needs no shared state).
+//!
+//! Several daemons on one database share their caps through a
+//! [`SharedTally`] (the PostgreSQL store's): a reservation is then one
+//! transaction that checks every cap across all members before holding.
 
 mod config;
 
@@ -114,6 +118,32 @@ pub struct Budgets {
     settings: BudgetSettings,
     // std Mutex: held for a few map updates, never across an await.
     tallies: Mutex<HashMap<(Scope, Period), Tally>>,
+    /// Tallies shared with other daemons; when set, `tallies` is unused.
+    shared: Option<Arc<dyn SharedTally>>,
+}
+
+/// Budget tallies kept outside the process, shared by every daemon on one
+/// store. Caps are named by [`cap_name`]. Each call is atomic across daemons.
+pub trait SharedTally: Send + Sync + std::fmt::Debug {
+    /// Hold `amount` under every `(cap name, cap)` if all of them fit; else
+    /// hold nothing and return the indexes of those that refuse.
+    fn reserve(&self, caps: &[(String, f64)], amount: f64) -> Result<Vec<usize>, StoreError>;
+    /// Release a hold of `amount` under `caps` and count `credits` spent.
+    fn finish(&self, caps: &[String], amount: f64, credits: f64) -> Result<(), StoreError>;
+    /// (spent, held) per cap, over every live daemon.
+    fn usage(&self, caps: &[String]) -> Result<Vec<(f64, f64)>, StoreError>;
+    /// Count `spent` (read from the call counters) under `cap` unless some
+    /// daemon already keeps a tally for it.
+    fn seed(&self, cap: &str, spent: f64) -> Result<(), StoreError>;
+}
+
+/// The shared name of a cap: `total|day:2026-12-01`, `personapi|month:2026-12`.
+fn cap_name((scope, period): &(Scope, Period)) -> String {
+    let who = scope.as_deref().unwrap_or("total");
+    match period {
+        Period::Day(d) => format!("{who}|day:{d}"),
+        Period::Month(y, m) => format!("{who}|month:{y:04}-{m:02}"),
+    }
 }
 
 /// Credits held for one call; settle it with what was billed. Dropped
@@ -148,7 +178,33 @@ impl Budgets {
         Budgets {
             settings,
             tallies: Mutex::new(HashMap::new()),
+            shared: None,
         }
+    }
+
+    /// Budgets whose tallies live in `shared` (several daemons), seeded with
+    /// this month's spending from the store's call counters the first time.
+    pub fn shared(
+        settings: BudgetSettings,
+        shared: Arc<dyn SharedTally>,
+        store: &dyn CallStore,
+        now: DateTime<Utc>,
+    ) -> Result<Budgets, StoreError> {
+        let local = Budgets::load(settings, store, now)?;
+        let seeds: Vec<(String, f64)> = local
+            .lock()
+            .iter()
+            .filter(|(_, t)| t.spent > 0.0)
+            .map(|(k, t)| (cap_name(k), t.spent))
+            .collect();
+        for (cap, spent) in seeds {
+            shared.seed(&cap, spent)?;
+        }
+        Ok(Budgets {
+            settings: local.settings,
+            tallies: Mutex::new(HashMap::new()),
+            shared: Some(shared),
+        })
     }
 
     /// Budgets with this month's spending so far read from the store's call counters.
@@ -228,6 +284,9 @@ impl Budgets {
         now: DateTime<Utc>,
     ) -> Result<Reservation, Exhausted> {
         let caps = self.caps(provider, now);
+        if let Some(shared) = &self.shared {
+            return self.reserve_shared(shared.as_ref(), caps, amount);
+        }
         let mut t = self.lock();
         let refused: Vec<&((Scope, Period), f64)> = caps
             .iter()
@@ -256,7 +315,49 @@ impl Budgets {
         })
     }
 
+    /// [`Budgets::reserve`] through the shared tally. A store error refuses
+    /// the call (an unchecked call could overshoot a cap).
+    fn reserve_shared(
+        self: &Arc<Self>,
+        shared: &dyn SharedTally,
+        caps: Vec<((Scope, Period), f64)>,
+        amount: f64,
+    ) -> Result<Reservation, Exhausted> {
+        let named: Vec<(String, f64)> = caps.iter().map(|(k, c)| (cap_name(k), *c)).collect();
+        let refused = match shared.reserve(&named, amount) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reserve budget in the store; refusing the call");
+                (0..caps.len()).collect()
+            }
+        };
+        if let Some(((scope, period), cap)) = refused
+            .iter()
+            .filter_map(|i| caps.get(*i))
+            .max_by_key(|((_, p), _)| p.reset_at())
+        {
+            let who = scope.as_deref().unwrap_or("total");
+            return Err(Exhausted {
+                cap: format!("{who} {} budget of {cap} credits", period.name()),
+                reset_at: period.reset_at(),
+            });
+        }
+        Ok(Reservation {
+            budgets: self.clone(),
+            keys: caps.into_iter().map(|(k, _)| k).collect(),
+            amount,
+            settled: false,
+        })
+    }
+
     fn finish(&self, keys: &[(Scope, Period)], amount: f64, credits: f64) {
+        if let Some(shared) = &self.shared {
+            let names: Vec<String> = keys.iter().map(cap_name).collect();
+            if let Err(e) = shared.finish(&names, amount, credits) {
+                tracing::error!(error = %e, credits, "cannot settle a budget reservation in the store");
+            }
+            return;
+        }
         let mut t = self.lock();
         for k in keys {
             let tally = t.entry(k.clone()).or_default();
@@ -267,7 +368,10 @@ impl Budgets {
 
     /// Every cap with what is used and left in the period holding `now`.
     pub fn usage(&self, now: DateTime<Utc>) -> Vec<BudgetUse> {
-        let t = self.lock();
+        let mut t = self.lock().clone();
+        if let Some(shared) = &self.shared {
+            t = self.shared_tallies(shared.as_ref(), now);
+        }
         let mut out = Vec::new();
         let mut scopes: Vec<(Scope, &Caps)> = vec![(None, &self.settings.total)];
         scopes.extend(
@@ -295,5 +399,33 @@ impl Budgets {
             }
         }
         out
+    }
+}
+
+impl Budgets {
+    /// The shared tallies of every cap at `now` (empty on a store error).
+    fn shared_tallies(
+        &self,
+        shared: &dyn SharedTally,
+        now: DateTime<Utc>,
+    ) -> HashMap<(Scope, Period), Tally> {
+        let mut keys: Vec<(Scope, Period)> = Vec::new();
+        for scope in std::iter::once(None).chain(self.settings.providers.keys().cloned().map(Some))
+        {
+            keys.push((scope.clone(), Period::day(now)));
+            keys.push((scope, Period::month(now)));
+        }
+        let names: Vec<String> = keys.iter().map(cap_name).collect();
+        match shared.usage(&names) {
+            Ok(u) => keys
+                .into_iter()
+                .zip(u)
+                .map(|(k, (spent, reserved))| (k, Tally { spent, reserved }))
+                .collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read budget usage from the store");
+                HashMap::new()
+            }
+        }
     }
 }

@@ -44,12 +44,26 @@ pub struct Args {
     /// Where the report benchmark's store goes [default: a temp dir].
     #[arg(long, requires = "report_calls")]
     pub report_dir: Option<std::path::PathBuf>,
+    /// Only the queue benchmark: lease and commit this many records with
+    /// --queue-workers workers on sled and on PostgreSQL, no provider calls.
+    #[arg(long)]
+    pub queue_throughput: Option<usize>,
+    /// Workers (store handles: daemons, on PostgreSQL) in the queue benchmark.
+    #[arg(long, default_value_t = 3)]
+    pub queue_workers: usize,
+    /// The PostgreSQL server for the queue benchmark (a throw-away database
+    /// is created on it per run); `off` runs sled only.
+    #[arg(long, default_value = crate::store::postgres::DEFAULT_TEST_SERVER)]
+    pub queue_pg: String,
 }
 
 /// Run `bench`.
 pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     if let Some(calls) = args.report_calls {
         return report_bench(calls, args.report_dir, g).await;
+    }
+    if let Some(records) = args.queue_throughput {
+        return queue_bench(records, &args, g).await;
     }
     let opts = BenchOptions {
         config: g.config.clone(),
@@ -232,4 +246,35 @@ fn print_comparison(c: &crate::bench::Comparison) {
         "  capacity-aware wall / strict wall {:.3}; warm pass over the same input {:.3}s (median of 3) with {} vendor requests",
         c.capacity_over_strict, c.warm_wall_secs, c.warm_requests
     );
+}
+
+async fn queue_bench(records: usize, args: &Args, g: &Global) -> anyhow::Result<ExitCode> {
+    let pg = match args.queue_pg.as_str() {
+        "off" => None,
+        url => Some(
+            crate::store::postgres::PgUrl::parse(url)
+                .map_err(|e| anyhow::anyhow!("--queue-pg: {e}"))?,
+        ),
+    };
+    let (workers, repeat) = (args.queue_workers, args.repeat);
+    let r = tokio::task::spawn_blocking(move || {
+        crate::bench::queue::run(pg.as_ref(), records, workers, repeat)
+    })
+    .await??;
+    if g.json {
+        render::json(&r)?;
+    } else {
+        for b in &r {
+            println!(
+                "queue throughput, {}: {} records, {} workers × {} threads, no provider calls: median {:.0} leases+commits/s ({})",
+                b.backend,
+                b.records,
+                b.workers,
+                b.threads_per_worker,
+                b.median,
+                b.runs.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,6 @@ use super::{render, Global, EXIT_CONFIG, EXIT_ROWS_REJECTED};
 use crate::clock::SystemClock;
 use crate::config;
 use crate::engine::{enrich_file, BatchOptions, BatchReport, Engine};
-use crate::store::Store;
 use anyhow::Context;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -37,8 +36,10 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         }
     };
     warn_disabled(&settings);
-    let store = Store::open(&settings.data_dir.join("store")).context("opening the store")?;
-    let engine = Engine::from_settings(settings, Arc::new(store), Arc::new(SystemClock))?;
+    // The configured store: a shared database lends its cache and ledger.
+    let store = crate::store::Opened::open(&settings.store, &settings.data_dir, true)
+        .context("opening the store")?;
+    let engine = Engine::from_settings(settings, store.calls(), Arc::new(SystemClock))?;
     let rejects = args.rejects.clone().unwrap_or_else(|| {
         let mut p = args.out.clone().into_os_string();
         p.push(".rejects.csv");

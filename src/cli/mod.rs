@@ -7,6 +7,7 @@ mod demo;
 mod enrich;
 mod export;
 pub mod import;
+mod migrate;
 mod provider;
 mod reenrich;
 mod reload;
@@ -106,6 +107,8 @@ pub enum Command {
     Report(report::Args),
     /// Provider controls: `provider resume P` lifts a kill-switch pause.
     Provider(provider::Args),
+    /// Create or upgrade the PostgreSQL schema; --from-sled DIR copies an embedded store into it.
+    Migrate(migrate::Args),
 }
 
 /// Run a parsed command line.
@@ -131,6 +134,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Signal(a) => signal::run(a, g).await,
             Command::Report(a) => report::run(a, g).await,
             Command::Provider(a) => provider::run(a, g).await,
+            Command::Migrate(a) => migrate::run(a, g),
         }
     })
 }

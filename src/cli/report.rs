@@ -64,10 +64,10 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         let advice = match source {
             Source::Daemon(c) => c.advice(&window).await?,
             Source::Local(settings, dir, lock) => {
-                local(dir, lock, move |store| {
+                local(settings.store.clone(), dir, lock, move |records, calls| {
                     Ok(crate::advisor::from_store(
-                        store,
-                        store,
+                        records,
+                        calls,
                         &settings.waterfall,
                         &settings.advisor,
                         &window,
@@ -81,12 +81,12 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let report = match source {
         Source::Daemon(c) => c.report(&window).await?,
         Source::Local(settings, dir, lock) => {
-            local(dir, lock, move |store| {
+            local(settings.store.clone(), dir, lock, move |records, calls| {
                 let now = Utc::now();
-                let budgets = crate::budget::Budgets::load(settings.budgets.clone(), store, now)?;
+                let budgets = crate::budget::Budgets::load(settings.budgets.clone(), calls, now)?;
                 Ok(report::from_store(
-                    store,
-                    store,
+                    records,
+                    calls,
                     &settings.waterfall,
                     window,
                     budgets.usage(now),
@@ -132,16 +132,21 @@ fn source(connect: &Connect, g: &Global) -> anyhow::Result<Source> {
     }
 }
 
-/// Run `f` over the store in `dir` on the blocking pool, holding the data directory lock.
+/// Run `f` over the configured store (sled in `dir`, or the shared
+/// database) on the blocking pool, holding the data directory lock.
 async fn local<T: Send + 'static>(
+    backend: crate::store::Backend,
     dir: PathBuf,
     lock: crate::daemon::lock::DataDirLock,
-    f: impl FnOnce(&crate::store::Store) -> anyhow::Result<T> + Send + 'static,
+    f: impl FnOnce(&dyn crate::store::RecordStore, &dyn crate::store::CallStore) -> anyhow::Result<T>
+        + Send
+        + 'static,
 ) -> anyhow::Result<T> {
     tokio::task::spawn_blocking(move || {
         let _lock = lock;
-        let store = crate::store::Store::open(&dir.join("store")).context("opening the store")?;
-        f(&store)
+        let store =
+            crate::store::Opened::open(&backend, &dir, false).context("opening the store")?;
+        f(store.records().as_ref(), store.calls().as_ref())
     })
     .await?
 }

@@ -188,6 +188,24 @@ fn print_status(s: &Status) {
         ]);
     }
     println!("{t}");
+    if !s.members.is_empty() {
+        let mut t = render::table(&["member", "host/pid", "listen", "heartbeat", "leases"]);
+        for m in &s.members {
+            let me = s.member_id.as_deref() == Some(m.id.as_str());
+            t.add_row([
+                format!("{}{}", m.id, if me { " (this daemon)" } else { "" }),
+                format!("{}/{}", m.host, m.pid),
+                m.listen.clone(),
+                format!(
+                    "{:.1}s ago{}",
+                    m.heartbeat_age_secs,
+                    if m.live { "" } else { " DEAD" }
+                ),
+                m.leases.to_string(),
+            ]);
+        }
+        println!("{t}");
+    }
     for b in &s.budgets {
         println!(
             "budget {} {}: {} of {} credits used, {} reserved, {} left (resets {})",

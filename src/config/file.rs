@@ -15,6 +15,12 @@ pub struct ConfigFile {
     /// Where the store lives, relative to this file.
     #[serde(default = "default_data_dir")]
     pub data_dir: String,
+    /// Where records, the queue, the cache and the ledger live: absent for the
+    /// embedded store (sled, in `data_dir/store`), or a `postgres://` URL that
+    /// several daemons share (each keeps its own `data_dir` for its lock,
+    /// control address and token).
+    #[serde(default)]
+    pub store: Option<String>,
     /// Engine tuning.
     #[serde(default)]
     pub engine: EngineFile,

@@ -19,6 +19,8 @@ pub struct Settings {
     pub config_path: PathBuf,
     /// Store directory.
     pub data_dir: PathBuf,
+    /// Which store: sled in `data_dir` or a shared PostgreSQL database.
+    pub store: crate::store::Backend,
     /// Field catalogue (standard + custom).
     pub catalogue: Catalogue,
     /// Providers by id.
@@ -336,6 +338,16 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
             None
         }
     };
+    let store = match &raw.store {
+        None => crate::store::Backend::Sled,
+        Some(url) => match crate::store::postgres::PgUrl::parse(url) {
+            Ok(u) => crate::store::Backend::Postgres(Box::new(u)),
+            Err(e) => {
+                errors.push(ConfigError::at(path, "store", e));
+                crate::store::Backend::Sled
+            }
+        },
+    };
     let sinks = crate::sink::compile_sinks(path, &raw.sinks, env, &mut errors);
     let budgets = crate::budget::compile_budgets(path, &raw.budgets, &providers, &mut errors);
     let kill_switch =
@@ -373,6 +385,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
     Ok(Settings {
         config_path: path.to_path_buf(),
         data_dir: base.join(&raw.data_dir),
+        store,
         catalogue,
         providers,
         provider_files,

@@ -41,6 +41,8 @@ pub struct Control {
     pub(crate) loader: Loader,
     pub(crate) wake: Arc<tokio::sync::Notify>,
     pub(crate) stats: Arc<crate::daemon::DaemonStats>,
+    /// The shared store, for `status`'s members (none on sled).
+    pub(crate) shared: Option<crate::store::postgres::PgStore>,
 }
 
 impl Control {
@@ -59,7 +61,14 @@ impl Control {
             loader,
             wake,
             stats,
+            shared: None,
         }
+    }
+
+    /// Report the members of this shared store in `status`.
+    pub fn with_shared_store(mut self, store: Option<crate::store::postgres::PgStore>) -> Control {
+        self.shared = store;
+        self
     }
 
     /// The daemon's counters.

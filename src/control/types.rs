@@ -293,6 +293,12 @@ pub struct Status {
     /// Credit budgets: used, reserved and left in the current period.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub budgets: Vec<crate::budget::BudgetUse>,
+    /// Daemons sharing the store (PostgreSQL), oldest first; empty on sled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<crate::store::postgres::Member>,
+    /// This daemon's member id on a shared store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
 }
 
 /// Export filter (`GET /v1/export?route=...&format=jsonl|csv`).

@@ -4,6 +4,7 @@
 
 pub mod local;
 pub mod lock;
+pub mod members;
 pub mod reload;
 mod run;
 pub mod select;

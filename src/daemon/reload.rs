@@ -21,6 +21,7 @@ pub fn reload(c: &Control, now: DateTime<Utc>) -> Result<ReloadSummary, ControlE
     let summary_parts = compare(old, &new);
     // The store, the listener, the workers and the sink tasks were built at start.
     new.data_dir = old.data_dir.clone();
+    new.store = old.store.clone();
     new.daemon = old.daemon.clone();
     new.sinks = old.sinks.clone();
     let executor = if summary_parts

@@ -1,5 +1,6 @@
-//! `serve` wiring: store, lease recovery, the control API, the leaser and
-//! workers, the expired-lease sweeper, and the drain on shutdown. Wiring only:
+//! `serve` wiring: store, lease recovery, membership (shared store), the
+//! control API, the leaser and workers, the expired-lease sweeper, and the
+//! drain on shutdown. Wiring only:
 //! the rules live in the engine, the store and the control surface.
 
 use super::lock::DataDirLock;
@@ -10,7 +11,8 @@ use crate::config::{Loader, Settings};
 use crate::control::Control;
 use crate::engine::{Engine, LiveEngine};
 use crate::executor::Executor;
-use crate::store::{RecordStore, Store};
+use crate::store::postgres::PgBudgetTally;
+use crate::store::Opened;
 use anyhow::Context;
 use chrono::Utc;
 use std::future::Future;
@@ -41,27 +43,37 @@ pub async fn serve(
     drain: Duration,
 ) -> anyhow::Result<()> {
     let data_dir = settings.data_dir.clone();
-    let store = Store::open(&data_dir.join("store")).context("opening the store")?;
-    let records: Arc<dyn RecordStore> = Arc::new(store.clone());
-    // Every lease in the store belongs to a daemon that is gone (we hold the lock).
-    let recovered = records.recover_leases(Utc::now(), false)?;
+    let store = Opened::open(&settings.store, &data_dir, true).context("opening the store")?;
+    let records = store.records();
+    let calls = store.calls();
+    // sled: every lease belongs to a daemon that is gone (we hold the lock).
+    // Shared: other daemons hold theirs; only expired ones and those of dead
+    // members come back.
+    let recovered = records.recover_leases(Utc::now(), store.postgres().is_some())?;
     if recovered > 0 {
         tracing::warn!(
             recovered,
             "returned leases left by a previous run to the queue"
         );
     }
+    let budgets = match store.postgres() {
+        None => crate::budget::Budgets::load(settings.budgets.clone(), calls.as_ref(), Utc::now()),
+        Some(pg) => crate::budget::Budgets::shared(
+            settings.budgets.clone(),
+            Arc::new(PgBudgetTally(pg.clone())),
+            calls.as_ref(),
+            Utc::now(),
+        ),
+    }
+    .context("reading this month's spending for the budgets")?;
     let executor = Executor::with_durability(
         Arc::new(settings.providers.clone()),
         Arc::new(settings.catalogue.clone()),
-        Arc::new(store.clone()),
+        calls.clone(),
         Arc::new(SystemClock),
         true,
     )?
-    .with_budgets(Arc::new(
-        crate::budget::Budgets::load(settings.budgets.clone(), &store, Utc::now())
-            .context("reading this month's spending for the budgets")?,
-    ))
+    .with_budgets(Arc::new(budgets))
     .with_kill_switch(settings.kill_switch.clone());
     let engine = LiveEngine::new(Engine::new(
         settings.clone(),
@@ -76,7 +88,8 @@ pub async fn serve(
         loader,
         wake.clone(),
         stats.clone(),
-    );
+    )
+    .with_shared_store(store.postgres().cloned());
     let token = crate::api::Token::load_or_create(&data_dir).context("control token")?;
     let addr = listener.local_addr()?;
     let app = crate::api::router(control.clone(), token);
@@ -85,6 +98,24 @@ pub async fn serve(
     let tracker = TaskTracker::new();
     // A separate notify: the leaser's is used with notify_one.
     let sink_wake = Arc::new(tokio::sync::Notify::new());
+    if let Some(pg) = store.postgres() {
+        // Another daemon's import or outbox append wakes this one at once.
+        pg.listen(super::members::Wakers {
+            leaser: wake.clone(),
+            sinks: sink_wake.clone(),
+        })
+        .context("listening for other daemons' writes")?;
+    }
+    // On a shared store: join the members before any lease or sink claim,
+    // and pace at this daemon's share of every vendor limit.
+    let membership = match store.postgres() {
+        Some(pg) => Some(
+            super::members::join(pg.clone(), engine.clone(), &addr.to_string())
+                .await
+                .context("joining the daemons sharing the store")?,
+        ),
+        None => None,
+    };
     let sink_tasks = crate::sink::spawn_sinks(&records, &settings.sinks, &sink_wake, &cancel);
     let ctx = WorkerContext {
         store: records.clone(),
@@ -187,6 +218,9 @@ pub async fn serve(
     }
     let _ = std::fs::remove_file(&addr_path);
     records.flush()?;
+    if let Some(m) = membership {
+        m.leave().await;
+    }
     drop(lock);
     Ok(())
 }

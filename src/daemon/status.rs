@@ -83,5 +83,10 @@ pub fn status(c: &Control, now: DateTime<Utc>) -> Result<Status, ControlError> {
             .budgets()
             .map(|b| b.usage(now))
             .unwrap_or_default(),
+        members: match &c.shared {
+            Some(pg) => pg.members()?,
+            None => Vec::new(),
+        },
+        member_id: c.shared.as_ref().map(|pg| pg.member_id().to_string()),
     })
 }

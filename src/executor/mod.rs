@@ -20,7 +20,7 @@ pub use kill_switch::{
     compile_kill_switch, KillRule, KillSwitch, KillSwitchFile, KillSwitchLevel, KillSwitchSettings,
     Pause, Sample,
 };
-pub use runtime::{ProviderRuntime, ProviderStats};
+pub use runtime::{share_of, ProviderRuntime, ProviderStats};
 
 use crate::clock::Clock;
 use crate::model::Catalogue;

@@ -101,26 +101,30 @@ fn roll(w: &mut (Option<Instant>, u64, u64), now: Instant) {
 /// one or two calls, any call early by a millisecond leaves it "0 remaining".
 #[derive(Debug)]
 pub struct Pacer {
-    interval: std::time::Duration,
-    /// How far ahead of the pace a call may go: (burst - 1) intervals.
-    tolerance: std::time::Duration,
-    /// The same for the calls actually sent, with the timer's slack at high rates.
-    sent_tolerance: std::time::Duration,
+    /// The spacing and tolerances, replaced whole by [`Pacer::set_share`]
+    /// (a std Mutex held for a copy, never across an await).
+    timing: Mutex<Timing>,
+    /// The vendor's limit, and `n << 32 | rank` of the daemons sharing it
+    /// (`1 << 32`: alone).
+    rate: crate::provider::Rate,
+    share: AtomicU64,
     /// Theoretical arrival times: of the next slot handed out, and of the
     /// next call by the calls actually sent.
     tat: Mutex<(Option<Instant>, Option<Instant>)>,
 }
 
-/// How early against the pace of the calls sent a woken caller may go at
-/// high rates: the timer's lateness (about 1 ms) must not cost a slot.
-pub const TIMER_SLACK: std::time::Duration = std::time::Duration::from_millis(2);
+/// A pacer's spacing and tolerances.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    interval: std::time::Duration,
+    /// How far ahead of the pace a call may go: (burst - 1) intervals.
+    tolerance: std::time::Duration,
+    /// The same for the calls actually sent, with the timer's slack at high rates.
+    sent_tolerance: std::time::Duration,
+}
 
-/// Slots of this length or shorter (100 req/s and up) get [`TIMER_SLACK`].
-const SLACK_UP_TO: std::time::Duration = std::time::Duration::from_millis(10);
-
-impl Pacer {
-    /// `requests` per `period`, with up to `burst` at once after idle time.
-    pub fn new(r: crate::provider::Rate) -> Option<Pacer> {
+impl Timing {
+    fn of(r: crate::provider::Rate) -> Option<Timing> {
         let exact = r.period / r.requests.max(1);
         if exact.is_zero() {
             return None;
@@ -135,12 +139,47 @@ impl Pacer {
         } else {
             std::time::Duration::ZERO
         };
-        Some(Pacer {
+        Some(Timing {
             interval,
             tolerance,
             sent_tolerance: tolerance.max(slack),
+        })
+    }
+}
+
+/// How early against the pace of the calls sent a woken caller may go at
+/// high rates: the timer's lateness (about 1 ms) must not cost a slot.
+pub const TIMER_SLACK: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Slots of this length or shorter (100 req/s and up) get [`TIMER_SLACK`].
+const SLACK_UP_TO: std::time::Duration = std::time::Duration::from_millis(10);
+
+impl Pacer {
+    /// `requests` per `period`, with up to `burst` at once after idle time.
+    pub fn new(r: crate::provider::Rate) -> Option<Pacer> {
+        Some(Pacer {
+            timing: Mutex::new(Timing::of(r)?),
+            rate: r,
+            share: AtomicU64::new(1 << 32),
             tat: Mutex::new((None, None)),
         })
+    }
+
+    fn timing(&self) -> Timing {
+        *self.timing.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Pace at this daemon's part of the vendor's limit, `n` daemons sharing
+    /// it and this one `rank`th (0-based) among them: see [`share_of`].
+    pub fn set_share(&self, n: u32, rank: u32) {
+        let n = n.max(1);
+        let packed = (u64::from(n) << 32) | u64::from(rank.min(n - 1));
+        if self.share.swap(packed, Ordering::Relaxed) == packed {
+            return;
+        }
+        if let Some(t) = Timing::of(share_of(self.rate, n, rank)) {
+            *self.timing.lock().unwrap_or_else(|e| e.into_inner()) = t;
+        }
     }
 
     /// GCRA with tolerance `tau` at `now` over `tat`: the time the call may
@@ -153,13 +192,13 @@ impl Pacer {
     ) -> (Instant, Instant) {
         let tat = tat.unwrap_or(now);
         let at = if tat > now + tau { tat - tau } else { now };
-        (at, tat.max(at) + self.interval)
+        (at, tat.max(at) + self.timing().interval)
     }
 
     /// The send time of a caller asking at `now`, taken off the schedule.
     pub fn reserve(&self, now: Instant) -> Instant {
         let mut tat = self.tat.lock().unwrap_or_else(|e| e.into_inner());
-        let (slot, next) = self.gcra(tat.0, now, self.tolerance);
+        let (slot, next) = self.gcra(tat.0, now, self.timing().tolerance);
         tat.0 = Some(next);
         slot
     }
@@ -168,7 +207,7 @@ impl Pacer {
     /// calls actually sent (with [`TIMER_SLACK`] at high rates).
     pub fn admit(&self, now: Instant) -> Result<(), Instant> {
         let mut tat = self.tat.lock().unwrap_or_else(|e| e.into_inner());
-        let (at, next) = self.gcra(tat.1, now, self.sent_tolerance);
+        let (at, next) = self.gcra(tat.1, now, self.timing().sent_tolerance);
         if at > now {
             return Err(at);
         }
@@ -275,6 +314,18 @@ impl ProviderRuntime {
         p.filter(|until| *until > now)
     }
 
+    /// Pace at this daemon's part of the provider's and every operation's
+    /// limit: `n` daemons share the vendor (the live members of a shared
+    /// store), this one `rank`th among them.
+    pub fn set_share(&self, n: u32, rank: u32) {
+        if let Some(l) = &self.limiter {
+            l.set_share(n, rank);
+        }
+        for l in self.op_limiters.values() {
+            l.set_share(n, rank);
+        }
+    }
+
     /// Pause until `until` (never shortens an existing pause).
     pub fn pause(&self, until: Instant) {
         let mut p = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
@@ -286,6 +337,36 @@ impl ProviderRuntime {
 
 fn limiter(r: crate::provider::Rate) -> Option<Pacer> {
     Pacer::new(r)
+}
+
+/// The part of limit `r` that daemon `rank` of `n` may use, such that the
+/// parts add up to the limit exactly: the requests per period (and the burst)
+/// are split as whole numbers, the first `requests % n` daemons taking one
+/// more. With whole numbers per daemon, no window of one period ever holds
+/// more than the limit across all of them (a fractional split would let each
+/// round up). A limit smaller than `n` gives each daemon `1/n` of it.
+/// Shared parts keep a 3% margin.
+pub fn share_of(r: crate::provider::Rate, n: u32, rank: u32) -> crate::provider::Rate {
+    let n = n.max(1);
+    let part = |total: u32| total / n + u32::from(rank % n < total % n);
+    if r.requests < n {
+        return crate::provider::Rate {
+            requests: r.requests.max(1),
+            period: r.period * n,
+            burst: 1,
+        };
+    }
+    crate::provider::Rate {
+        requests: part(r.requests),
+        // A 1% margin: requests from several hosts reach the vendor with
+        // jitter, and whole-number parts leave no slack of their own.
+        period: if n > 1 {
+            r.period * 101 / 100
+        } else {
+            r.period
+        },
+        burst: part(r.burst.max(1)).max(1),
+    }
 }
 
 #[cfg(test)]
@@ -303,7 +384,12 @@ mod tests {
 
     #[test]
     fn the_interval_keeps_a_small_margin_under_the_limit() {
-        let slot = |per_second, burst| Pacer::new(rate(per_second, burst)).unwrap().interval;
+        let slot = |per_second, burst| {
+            Pacer::new(rate(per_second, burst))
+                .unwrap()
+                .timing()
+                .interval
+        };
         assert_eq!(slot(1000, 1), Duration::from_micros(1010));
         assert_eq!(slot(10, 1), Duration::from_millis(101));
         assert_eq!(slot(1, 1), Duration::from_millis(1001), "at most 1 ms");
@@ -313,7 +399,7 @@ mod tests {
     fn reservations_space_calls_and_a_late_caller_costs_no_slot() {
         let p = Pacer::new(rate(1000, 1)).unwrap();
         let t0 = Instant::now();
-        let slot = |k: u32| t0 + p.interval * k;
+        let slot = |k: u32| t0 + p.timing().interval * k;
         // Three callers at once: slots one interval apart.
         let first: Vec<_> = (0..3).map(|_| p.reserve(t0)).collect();
         assert_eq!(first, [slot(0), slot(1), slot(2)]);
@@ -324,14 +410,14 @@ mod tests {
         // After idle time the schedule restarts at now, without a burst.
         let later = t0 + Duration::from_millis(50);
         assert_eq!(p.reserve(later), later);
-        assert_eq!(p.reserve(later), later + p.interval);
+        assert_eq!(p.reserve(later), later + p.timing().interval);
     }
 
     #[test]
     fn burst_allows_that_many_at_once_after_idle_then_paces() {
         let p = Pacer::new(rate(10, 3)).unwrap();
         let t0 = Instant::now();
-        let slot = |k: u32| t0 + p.interval * k;
+        let slot = |k: u32| t0 + p.timing().interval * k;
         let slots: Vec<_> = (0..5).map(|_| p.reserve(t0)).collect();
         assert_eq!(slots, [slot(0), slot(0), slot(0), slot(1), slot(2)]);
         // Over any long stretch the rate holds: one slot per interval.
@@ -404,5 +490,28 @@ mod tests {
         tokio::time::advance(WINDOW * 3).await;
         assert_eq!(s.recent_rate(), 0.0, "nothing sent for a while");
         assert_eq!(s.attempts.load(Ordering::Relaxed), 31);
+    }
+
+    #[test]
+    fn shares_of_a_limit_add_up_to_it_in_whole_requests() {
+        let r = crate::provider::Rate {
+            requests: 20,
+            period: std::time::Duration::from_secs(1),
+            burst: 4,
+        };
+        let parts: Vec<_> = (0..3).map(|i| share_of(r, 3, i)).collect();
+        assert_eq!(
+            parts
+                .iter()
+                .map(|p| (p.requests, p.burst))
+                .collect::<Vec<_>>(),
+            [(7, 2), (7, 1), (6, 1)]
+        );
+        assert_eq!(share_of(r, 1, 0), r);
+        let tiny = crate::provider::Rate { requests: 2, ..r };
+        assert_eq!(
+            share_of(tiny, 3, 2).period,
+            std::time::Duration::from_secs(3)
+        );
     }
 }

@@ -162,7 +162,14 @@ impl SinkLoop {
             notified.as_mut().enable();
             let name = self.sink.name.clone();
             let batch = self
-                .on_store(move |s| s.outbox_after(s.outbox_cursor(&name)?, BATCH))
+                .on_store(move |s| {
+                    // Another daemon sharing the store sends this sink: wait
+                    // (a poll period) and ask again; it may have died.
+                    if !s.claim_sink(&name)? {
+                        return Ok(Vec::new());
+                    }
+                    s.outbox_after(s.outbox_cursor(&name)?, BATCH)
+                })
                 .await;
             match batch {
                 Ok(batch) if batch.is_empty() => {

@@ -20,6 +20,9 @@ pub enum StoreError {
     /// A transaction failed.
     #[error("store transaction: {0}")]
     Transaction(String),
+    /// PostgreSQL failed (the server's message, or the driver's).
+    #[error("postgres: {0}")]
+    Postgres(String),
     /// A stored value did not decode (written by another version?).
     #[error("store: corrupt {what}: {message}")]
     Corrupt {
@@ -28,4 +31,10 @@ pub enum StoreError {
         /// The decoder's message.
         message: String,
     },
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        StoreError::Postgres(super::postgres::pg_message(&e))
+    }
 }

@@ -2,14 +2,16 @@
 //! provider cache, the call ledger, open asynchronous vendor jobs and learned
 //! email patterns. Key encoding
 //! lives here; no HTTP, no rules. [`RecordStore`] and [`CallStore`] are the
-//! traits other backends implement.
+//! traits other backends implement: [`postgres`] is the shared one.
 
+mod backend;
 mod cache;
 mod call_buffer;
 mod error;
 mod hot_cache;
 mod jobs;
 mod ledger;
+pub mod postgres;
 mod records;
 mod stats;
 mod traits;
@@ -17,6 +19,7 @@ mod traits;
 #[cfg(test)]
 mod tests;
 
+pub use backend::{Backend, Opened};
 pub use cache::{cache_key, CacheEntry, CachedOutcome};
 pub use error::StoreError;
 pub use jobs::JobEntry;

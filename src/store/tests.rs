@@ -1,6 +1,8 @@
-//! RecordStore tests on sled in a temp dir, including a model-based run of
-//! random upsert / lease / commit / recover / reopen sequences.
+//! Store tests, each run on both backends (sled in a temp dir, PostgreSQL in
+//! a database of its own), including a model-based run of random upsert /
+//! lease / commit / recover / reopen sequences.
 
+use super::postgres::{test_server, PgStore, TempDatabase};
 use super::*;
 use crate::control::{QueueState, StoredRecord};
 use crate::engine::merge::{merge_input as merge_with, Precedence};
@@ -26,7 +28,85 @@ fn rec(id: &str, name: &str) -> Record {
     r
 }
 
-fn commit(store: &Store, l: &Leased, next_due: Option<DateTime<Utc>>) -> Result<(), StoreError> {
+/// One backend under test, and how to open it again.
+enum Under {
+    Sled(Option<Store>, tempfile::TempDir),
+    Pg(Option<PgStore>, TempDatabase),
+}
+
+impl Under {
+    fn sled() -> Under {
+        let dir = tempfile::tempdir().unwrap();
+        Under::Sled(Some(Store::open(dir.path()).unwrap()), dir)
+    }
+
+    fn pg() -> Option<Under> {
+        let Some(server) = test_server() else {
+            eprintln!("SKIPPED the PostgreSQL half: LEADFALL_TEST_PG=off");
+            return None;
+        };
+        let db = TempDatabase::create(&server)
+            .unwrap_or_else(|e| panic!("PostgreSQL at {server} (LEADFALL_TEST_PG=off skips): {e}"));
+        Some(Under::Pg(
+            Some(PgStore::open_migrated(db.url()).unwrap()),
+            db,
+        ))
+    }
+
+    /// Both backends.
+    fn all() -> Vec<Under> {
+        std::iter::once(Under::sled()).chain(Under::pg()).collect()
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Under::Sled(..) => "sled",
+            Under::Pg(..) => "postgres",
+        }
+    }
+
+    fn records(&self) -> &dyn RecordStore {
+        match self {
+            Under::Sled(s, _) => s.as_ref().unwrap(),
+            Under::Pg(s, _) => s.as_ref().unwrap(),
+        }
+    }
+
+    fn calls(&self) -> &dyn CallStore {
+        match self {
+            Under::Sled(s, _) => s.as_ref().unwrap(),
+            Under::Pg(s, _) => s.as_ref().unwrap(),
+        }
+    }
+
+    /// Close and open again (a restart: another process, for PostgreSQL).
+    fn reopen(&mut self) {
+        match self {
+            Under::Sled(s, dir) => {
+                s.take().unwrap().flush().unwrap();
+                *s = Some(reopen(dir.path()));
+            }
+            Under::Pg(s, db) => {
+                drop(s.take());
+                *s = Some(PgStore::open(db.url()).unwrap());
+            }
+        }
+    }
+
+    /// Empty it (a fresh start within one test).
+    fn clear(&mut self) {
+        match self {
+            Under::Sled(..) => *self = Under::sled(),
+            Under::Pg(s, _) => s.as_ref().unwrap().truncate_all().unwrap(),
+        }
+    }
+}
+
+fn commit(
+    store: &dyn RecordStore,
+    l: &Leased,
+    next_due: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
     store.commit_step(StepCommit {
         record: l.record.clone(),
         lease: l.lease,
@@ -52,7 +132,12 @@ fn reopen(dir: &std::path::Path) -> Store {
 
 #[test]
 fn upsert_lease_commit_and_idle() {
-    let s = Store::temporary().unwrap();
+    for b in Under::all() {
+        upsert_lease_commit_and_idle_on(b.records());
+    }
+}
+
+fn upsert_lease_commit_and_idle_on(s: &dyn RecordStore) {
     let sum = s
         .upsert(vec![rec("a", "Ann"), rec("b", "Bob")], t(0), &merge_input)
         .unwrap();
@@ -65,8 +150,8 @@ fn upsert_lease_commit_and_idle() {
             .is_empty(),
         "leased records are not leased twice"
     );
-    commit(&s, &leased[0], None).unwrap();
-    commit(&s, &leased[1], Some(t(100))).unwrap();
+    commit(s, &leased[0], None).unwrap();
+    commit(s, &leased[1], Some(t(100))).unwrap();
     assert_eq!(
         s.get("a").unwrap().unwrap().queue,
         QueueState::Idle { next_due: None }
@@ -96,7 +181,12 @@ fn upsert_lease_commit_and_idle() {
 
 #[test]
 fn a_recovered_lease_cannot_commit() {
-    let s = Store::temporary().unwrap();
+    for b in Under::all() {
+        a_recovered_lease_cannot_commit_on(b.records());
+    }
+}
+
+fn a_recovered_lease_cannot_commit_on(s: &dyn RecordStore) {
     s.upsert(vec![rec("a", "Ann")], t(0), &merge_input).unwrap();
     let l = s
         .lease_due(t(0), 1, Duration::from_secs(10))
@@ -104,10 +194,7 @@ fn a_recovered_lease_cannot_commit() {
         .remove(0);
     assert_eq!(s.recover_leases(t(5), true).unwrap(), 0, "not expired yet");
     assert_eq!(s.recover_leases(t(11), true).unwrap(), 1);
-    assert!(matches!(
-        commit(&s, &l, None),
-        Err(StoreError::LeaseLost(_))
-    ));
+    assert!(matches!(commit(s, &l, None), Err(StoreError::LeaseLost(_))));
     assert!(matches!(
         s.get("a").unwrap().unwrap().queue,
         QueueState::Queued { .. }
@@ -116,7 +203,12 @@ fn a_recovered_lease_cannot_commit() {
 
 #[test]
 fn an_upsert_during_a_pass_supersedes_it() {
-    let s = Store::temporary().unwrap();
+    for b in Under::all() {
+        an_upsert_during_a_pass_supersedes_it_on(b.records());
+    }
+}
+
+fn an_upsert_during_a_pass_supersedes_it_on(s: &dyn RecordStore) {
     s.upsert(vec![rec("a", "Ann")], t(0), &merge_input).unwrap();
     let l = s
         .lease_due(t(0), 1, Duration::from_secs(60))
@@ -125,7 +217,7 @@ fn an_upsert_during_a_pass_supersedes_it() {
     s.upsert(vec![rec("a", "Anna")], t(1), &merge_input)
         .unwrap();
     assert!(matches!(
-        commit(&s, &l, None),
+        commit(s, &l, None),
         Err(StoreError::Superseded(_))
     ));
     let r = s.get("a").unwrap().unwrap();
@@ -145,15 +237,19 @@ fn an_upsert_during_a_pass_supersedes_it() {
 
 #[test]
 fn data_and_leases_survive_a_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let s = Store::open(dir.path()).unwrap();
-        s.upsert(vec![rec("a", "Ann"), rec("b", "Bob")], t(0), &merge_input)
-            .unwrap();
-        let _ = s.lease_due(t(0), 1, Duration::from_secs(60)).unwrap();
-        s.flush().unwrap();
+    for mut b in Under::all() {
+        {
+            let s = b.records();
+            s.upsert(vec![rec("a", "Ann"), rec("b", "Bob")], t(0), &merge_input)
+                .unwrap();
+            let _ = s.lease_due(t(0), 1, Duration::from_secs(60)).unwrap();
+        }
+        b.reopen();
+        data_and_leases_survive_a_reopen_on(b.records());
     }
-    let s = reopen(dir.path());
+}
+
+fn data_and_leases_survive_a_reopen_on(s: &dyn RecordStore) {
     assert_eq!(s.queue_stats(t(0)).unwrap().leased, 1);
     assert_eq!(s.recover_leases(t(0), false).unwrap(), 1);
     assert_eq!(
@@ -166,7 +262,12 @@ fn data_and_leases_survive_a_reopen() {
 
 #[test]
 fn calls_are_recorded_with_their_cache_entry() {
-    let s = Store::temporary().unwrap();
+    for b in Under::all() {
+        calls_are_recorded_with_their_cache_entry_on(b.calls());
+    }
+}
+
+fn calls_are_recorded_with_their_cache_entry_on(s: &dyn CallStore) {
     let row = LedgerEntry {
         at: t(0),
         record_id: Some("a".into()),
@@ -191,12 +292,8 @@ fn calls_are_recorded_with_their_cache_entry() {
         expires_at: t(10),
     };
     s.record_call(Some((b"k", &entry)), &row, true).unwrap();
-    assert_eq!(CallStore::cache_get(&s, b"k", t(1)).unwrap(), Some(entry));
-    assert_eq!(
-        CallStore::cache_get(&s, b"k", t(11)).unwrap(),
-        None,
-        "expired"
-    );
+    assert_eq!(s.cache_get(b"k", t(1)).unwrap(), Some(entry));
+    assert_eq!(s.cache_get(b"k", t(11)).unwrap(), None, "expired");
     assert_eq!(s.ledger().unwrap(), vec![row]);
 }
 
@@ -226,66 +323,124 @@ proptest::proptest! {
     /// idle), nothing is lost across reopen, and a record is never leased twice.
     #[test]
     fn queue_matches_a_model(ops in proptest::collection::vec(op(), 1..40)) {
-        #[derive(Debug, Clone, Copy, PartialEq)]
-        enum Where { Queued, Leased, LeasedQueued, Idle }
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(dir.path()).unwrap();
-        let mut model: BTreeMap<String, Where> = BTreeMap::new();
-        let mut held: BTreeMap<String, Leased> = BTreeMap::new();
-        let mut upserts = 0u32;
-        let now = t(0);
-        for op in ops {
-            match op {
-                Op::Upsert(i) => {
-                    let id = format!("r{i}");
-                    // A new name each time, so every upsert is a change.
-                    upserts += 1;
-                    s.upsert(vec![rec(&id, &format!("name{upserts}"))], now, &merge_input).unwrap();
-                    // A record upserted while leased is queued again and also still leased.
-                    let w = model.entry(id.clone()).or_insert(Where::Queued);
-                    *w = if matches!(*w, Where::Leased | Where::LeasedQueued) { Where::LeasedQueued } else { Where::Queued };
-                    if let Some(l) = held.get_mut(&id) { l.record.revision = u64::MAX; } // its commit will be superseded
-                }
-                Op::Lease(n) => {
-                    for l in s.lease_due(now, n as usize, Duration::from_secs(60)).unwrap() {
-                        let id = l.record.record.id.clone();
-                        proptest::prop_assert_eq!(model.get(&id), Some(&Where::Queued), "leased {} from {:?}", id, model.get(&id));
-                        model.insert(id.clone(), Where::Leased);
-                        held.insert(id, l);
-                    }
-                }
-                Op::Commit(i, again) => {
-                    let id = format!("r{i}");
-                    if let Some(l) = held.remove(&id) {
-                        let superseded = l.record.revision == u64::MAX;
-                        let mut l = l;
-                        if superseded { l.record.revision = 0; }
-                        match commit(&s, &l, again.then_some(now)) {
-                            Ok(()) => { model.insert(id, if again { Where::Queued } else { Where::Idle }); }
-                            Err(StoreError::Superseded(_)) => { model.insert(id, Where::Queued); }
-                            Err(e) => proptest::prop_assert!(false, "{e}"),
-                        }
-                    }
-                }
-                Op::RecoverAll => {
-                    s.recover_leases(now, false).unwrap();
-                    held.clear();
-                    for w in model.values_mut() { if matches!(*w, Where::Leased | Where::LeasedQueued) { *w = Where::Queued; } }
-                }
-                Op::Reopen => {
-                    s.flush().unwrap();
-                    drop(s);
-                    s = reopen(dir.path());
+        BACKENDS.with(|backends| -> Result<(), proptest::test_runner::TestCaseError> {
+            for b in backends.borrow_mut().iter_mut() {
+                b.clear();
+                queue_matches_a_model_on(b, &ops)?;
+            }
+            Ok(())
+        })?;
+    }
+}
+
+thread_local! {
+    /// One store per backend for every case of the model test (a database
+    /// per case would cost more than the case).
+    static BACKENDS: std::cell::RefCell<Vec<Under>> = std::cell::RefCell::new(Under::all());
+}
+
+fn queue_matches_a_model_on(
+    b: &mut Under,
+    ops: &[Op],
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Where {
+        Queued,
+        Leased,
+        LeasedQueued,
+        Idle,
+    }
+    let backend = b.name();
+    let mut model: BTreeMap<String, Where> = BTreeMap::new();
+    let mut held: BTreeMap<String, Leased> = BTreeMap::new();
+    let mut upserts = 0u32;
+    let now = t(0);
+    for op in ops.iter().cloned() {
+        let s = b.records();
+        match op {
+            Op::Upsert(i) => {
+                let id = format!("r{i}");
+                // A new name each time, so every upsert is a change.
+                upserts += 1;
+                s.upsert(vec![rec(&id, &format!("name{upserts}"))], now, &merge_input)
+                    .unwrap();
+                // A record upserted while leased is queued again and also still leased.
+                let w = model.entry(id.clone()).or_insert(Where::Queued);
+                *w = if matches!(*w, Where::Leased | Where::LeasedQueued) {
+                    Where::LeasedQueued
+                } else {
+                    Where::Queued
+                };
+                if let Some(l) = held.get_mut(&id) {
+                    l.record.revision = u64::MAX;
+                } // its commit will be superseded
+            }
+            Op::Lease(n) => {
+                for l in s
+                    .lease_due(now, n as usize, Duration::from_secs(60))
+                    .unwrap()
+                {
+                    let id = l.record.record.id.clone();
+                    proptest::prop_assert_eq!(
+                        model.get(&id),
+                        Some(&Where::Queued),
+                        "{}: leased {} from {:?}",
+                        backend,
+                        id,
+                        model.get(&id)
+                    );
+                    model.insert(id.clone(), Where::Leased);
+                    held.insert(id, l);
                 }
             }
-            let st = s.queue_stats(now).unwrap();
-            let count = |w: Where| model.values().filter(|x| **x == w).count() as u64;
-            proptest::prop_assert_eq!(st.records, model.len() as u64);
-            proptest::prop_assert_eq!(st.leased, count(Where::Leased) + count(Where::LeasedQueued));
-            proptest::prop_assert_eq!(st.queued_due, count(Where::Queued) + count(Where::LeasedQueued));
+            Op::Commit(i, again) => {
+                let id = format!("r{i}");
+                if let Some(l) = held.remove(&id) {
+                    let superseded = l.record.revision == u64::MAX;
+                    let mut l = l;
+                    if superseded {
+                        l.record.revision = 0;
+                    }
+                    match commit(s, &l, again.then_some(now)) {
+                        Ok(()) => {
+                            model.insert(id, if again { Where::Queued } else { Where::Idle });
+                        }
+                        Err(StoreError::Superseded(_)) => {
+                            model.insert(id, Where::Queued);
+                        }
+                        Err(e) => proptest::prop_assert!(false, "{backend}: {e}"),
+                    }
+                }
+            }
+            Op::RecoverAll => {
+                s.recover_leases(now, false).unwrap();
+                held.clear();
+                for w in model.values_mut() {
+                    if matches!(*w, Where::Leased | Where::LeasedQueued) {
+                        *w = Where::Queued;
+                    }
+                }
+            }
+            Op::Reopen => b.reopen(),
         }
-        let _ = StoredRecord::clone;
+        let st = b.records().queue_stats(now).unwrap();
+        let count = |w: Where| model.values().filter(|x| **x == w).count() as u64;
+        proptest::prop_assert_eq!(st.records, model.len() as u64, "{}", backend);
+        proptest::prop_assert_eq!(
+            st.leased,
+            count(Where::Leased) + count(Where::LeasedQueued),
+            "{}",
+            backend
+        );
+        proptest::prop_assert_eq!(
+            st.queued_due,
+            count(Where::Queued) + count(Where::LeasedQueued),
+            "{}",
+            backend
+        );
     }
+    let _ = StoredRecord::clone;
+    Ok(())
 }
 
 #[test]

@@ -127,6 +127,12 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug + 'static {
     fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
     /// Make everything written so far durable.
     fn flush(&self) -> Result<(), StoreError>;
+    /// Take (or keep) the sending of `sink`'s events: false while another
+    /// daemon sharing the store sends them, so each event has one sender at a
+    /// time. An embedded store has one daemon: always true.
+    fn claim_sink(&self, _sink: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
 }
 
 /// Cache and ledger, as the executor needs them.

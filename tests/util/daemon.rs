@@ -36,7 +36,22 @@ impl Daemon {
     }
 
     pub fn start(t: &TestDir) -> Daemon {
-        let data_dir = t.path("data");
+        Daemon::start_with(t, Daemon::command(t), &t.path("data"))
+    }
+
+    /// Another daemon on the same store (PostgreSQL): its own config file
+    /// and data directory `name` (see [`TestDir::member_config`]).
+    pub fn start_member(t: &TestDir, name: &str) -> Daemon {
+        let config = t.member_config(name);
+        let mut c = t.cmd_with(
+            &config,
+            &["serve", "--listen", "127.0.0.1:0", "--drain-secs", "50"],
+        );
+        c.env("RUST_LOG", "warn");
+        Daemon::start_with(t, c, &t.path(name))
+    }
+
+    fn start_with(t: &TestDir, mut command: Command, data_dir: &std::path::Path) -> Daemon {
         let addr_file = data_dir.join("control.addr");
         let _ = std::fs::remove_file(&addr_file);
         let log = t.path(&format!(
@@ -46,7 +61,7 @@ impl Daemon {
                 .unwrap()
                 .as_nanos()
         ));
-        let child = Daemon::command(t)
+        let child = command
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

@@ -4,12 +4,56 @@
 pub mod daemon;
 
 use leadfall::sandbox::{serve, Sandbox, SandboxSettings, API_KEYS};
+use leadfall::store::postgres::{test_server, TempDatabase};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+thread_local! {
+    /// Set while a test body runs on PostgreSQL (see [`on_postgres`]).
+    static ON_POSTGRES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run a test body with every [`TestDir`] it makes on a PostgreSQL database
+/// of its own (`store = "postgres://..."`) instead of sled. Skipped, saying
+/// so, with `LEADFALL_TEST_PG=off`.
+pub fn on_postgres(body: fn()) {
+    if test_server().is_none() {
+        eprintln!("SKIPPED on PostgreSQL: LEADFALL_TEST_PG=off");
+        return;
+    }
+    on_postgres_with(body);
+}
+
+/// [`on_postgres`] for a closure (the server is assumed configured).
+pub fn on_postgres_with(body: impl FnOnce()) {
+    ON_POSTGRES.with(|p| p.set(true));
+    body();
+    ON_POSTGRES.with(|p| p.set(false));
+}
+
+/// One suite, two backends: each named test body (a plain `fn`) becomes the
+/// tests `<name>::sled` and `<name>::postgres`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn sled() {
+                    super::$name()
+                }
+                #[test]
+                fn postgres() {
+                    $crate::util::on_postgres(super::$name)
+                }
+            }
+        )*
+    };
 }
 
 /// A temp dir with `config/leadfall.toml` (the default waterfalls over the
@@ -22,6 +66,8 @@ pub struct TestDir {
     pub env: std::cell::RefCell<Vec<(String, String)>>,
     pub rt: tokio::runtime::Runtime,
     _stop: tokio::sync::oneshot::Sender<()>,
+    /// The test's own database when it runs on PostgreSQL (dropped last).
+    pub db: Option<TempDatabase>,
 }
 
 impl TestDir {
@@ -65,6 +111,14 @@ impl TestDir {
             1,
         );
         assert!(config.contains("enrich_everything = true"));
+        let db = ON_POSTGRES.with(|p| p.get()).then(|| {
+            TempDatabase::create(&test_server().unwrap())
+                .expect("the test PostgreSQL server (LEADFALL_TEST_PG=off skips)")
+        });
+        let config = match &db {
+            Some(db) => format!("store = {:?}\n{config}", db.url_for_config()),
+            None => config,
+        };
         std::fs::write(dir.path().join("config/leadfall.toml"), config).unwrap();
         for f in ["scoring.toml", "routing.toml"] {
             std::fs::copy(
@@ -74,6 +128,7 @@ impl TestDir {
             .unwrap();
         }
         TestDir {
+            db,
             dir,
             sandbox,
             base,
@@ -81,6 +136,37 @@ impl TestDir {
             rt,
             _stop: tx,
         }
+    }
+
+    /// The store the daemons of this test use (sled in `data/store`, or the
+    /// test's database), opened from outside as a check would.
+    pub fn store(&self) -> leadfall::store::Opened {
+        let backend = match &self.db {
+            Some(db) => leadfall::store::Backend::Postgres(Box::new(db.url().clone())),
+            None => leadfall::store::Backend::Sled,
+        };
+        leadfall::store::Opened::open(&backend, &self.path("data"), false).unwrap()
+    }
+
+    /// Every outbox event in the store, oldest first.
+    pub fn outbox_events(&self) -> Vec<serde_json::Value> {
+        match self.store() {
+            leadfall::store::Opened::Sled(s) => s.outbox_events().unwrap(),
+            leadfall::store::Opened::Postgres(s) => s.outbox_events().unwrap(),
+        }
+    }
+
+    /// A second data directory for another daemon on the same store: its own
+    /// config file differing only in `data_dir`. Returns the config path.
+    pub fn member_config(&self, name: &str) -> PathBuf {
+        let text = std::fs::read_to_string(self.config()).unwrap();
+        let other = text.replacen(
+            "data_dir = \"../data\"",
+            &format!("data_dir = \"../{name}\""),
+            1,
+        );
+        assert_ne!(other, text, "the config names data_dir = \"../data\"");
+        self.write(&format!("config/{name}.toml"), other)
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -102,9 +188,14 @@ impl TestDir {
 
     /// `leadfall` with `--config` and the sandbox's URLs and keys in the environment.
     pub fn cmd(&self, args: &[&str]) -> Command {
+        self.cmd_with(&self.config(), args)
+    }
+
+    /// [`TestDir::cmd`] with another config file (another member's).
+    pub fn cmd_with(&self, config: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_leadfall"));
         c.arg("--config")
-            .arg(self.config())
+            .arg(config)
             .args(args)
             .current_dir(self.dir.path());
         c.env_remove("RUST_LOG");
