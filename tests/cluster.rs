@@ -228,10 +228,9 @@ fn three_daemons_survive_a_kill_and_a_stop_losing_nothing() {
     let ledger = store.calls().ledger().unwrap();
     let ours: f64 = ledger.iter().map(|r| r.credits).sum();
     let bill = billed(&t);
-    // One run of many after merging main's pacer showed a gap of 83 credits,
-    // 3 above one daemon's 80 in flight, not yet explained (see the README's
-    // "What is not here yet"); the bound counts the stopped daemon's calls
-    // too until it is.
+    // Billed calls can also be waiting for a pooled connection to write their
+    // ledger row (the vendor permit is already released), so one run showed
+    // 83; see the README's "What is not here yet". Two daemons' caps for now.
     let in_flight_bound = 2.0 * 5.0 * 16.0;
     assert!(
         ours <= bill + 1e-6 && bill - ours <= in_flight_bound,
