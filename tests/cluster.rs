@@ -40,7 +40,7 @@ fn cluster_dir(latency_ms: u64) -> Option<TestDir> {
         );
     }
     let mut made = None;
-    crate::util::on_postgres_with(|| made = Some(TestDir::with_sandbox(s)));
+    crate::util::on_postgres_with(|| made = Some(TestDir::alone_with_sandbox(s)));
     made
 }
 

@@ -68,6 +68,19 @@ pub struct TestDir {
     _stop: tokio::sync::oneshot::Sender<()>,
     /// The test's own database when it runs on PostgreSQL (dropped last).
     pub db: Option<TempDatabase>,
+    /// This test's turn: shared with the others, or alone (dropped last).
+    _turn: Turn,
+}
+
+/// Tests run side by side, except those that measure real time across
+/// several daemons (a shared vendor limit per second): they run alone, so the
+/// machine's load from other tests cannot bunch their requests.
+static TURNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+#[allow(dead_code)]
+enum Turn {
+    Shared(std::sync::RwLockReadGuard<'static, ()>),
+    Alone(std::sync::RwLockWriteGuard<'static, ()>),
 }
 
 impl TestDir {
@@ -76,6 +89,18 @@ impl TestDir {
     }
 
     pub fn with_sandbox(settings: SandboxSettings) -> TestDir {
+        let turn = Turn::Shared(TURNS.read().unwrap_or_else(|e| e.into_inner()));
+        TestDir::build(settings, turn)
+    }
+
+    /// Like [`TestDir::with_sandbox`], for a test that must run alone.
+    #[allow(dead_code)]
+    pub fn alone_with_sandbox(settings: SandboxSettings) -> TestDir {
+        let turn = Turn::Alone(TURNS.write().unwrap_or_else(|e| e.into_inner()));
+        TestDir::build(settings, turn)
+    }
+
+    fn build(settings: SandboxSettings, turn: Turn) -> TestDir {
         // The sandbox runs on its own runtime so tests stay plain #[test] functions.
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -135,6 +160,7 @@ impl TestDir {
             env: Default::default(),
             rt,
             _stop: tx,
+            _turn: turn,
         }
     }
 
