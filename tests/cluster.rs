@@ -240,16 +240,7 @@ fn three_daemons_survive_a_kill_and_a_stop_losing_nothing() {
         b.log(),
         c.log()
     );
-    let mut paid: BTreeMap<(String, String), u32> = BTreeMap::new();
-    for r in ledger
-        .iter()
-        .filter(|r| r.credits > 0.0 && r.provider != "verifier")
-    {
-        *paid
-            .entry((r.record_id.clone().unwrap_or_default(), r.operation.clone()))
-            .or_default() += 1;
-    }
-    let twice = paid.values().filter(|k| **k > 1).count();
+    let twice = crate::util::pairs_paid_twice(&ledger);
     assert!(
         twice as f64 <= in_flight_bound,
         "{twice} (record, operation) pairs paid twice"

@@ -168,16 +168,7 @@ fn kill_9_at_random_moments_loses_nothing_and_pays_nothing_twice() {
         "ledger {ours} vs billed {billed}"
     );
     // No (record, operation) paid twice, beyond calls replayed after a kill.
-    let mut paid: BTreeMap<(String, String), u32> = BTreeMap::new();
-    for r in ledger
-        .iter()
-        .filter(|r| r.credits > 0.0 && r.provider != "verifier")
-    {
-        *paid
-            .entry((r.record_id.clone().unwrap_or_default(), r.operation.clone()))
-            .or_default() += 1;
-    }
-    let twice = paid.values().filter(|n| **n > 1).count() as f64;
+    let twice = crate::util::pairs_paid_twice(&ledger) as f64;
     eprintln!(
         "crash test: {kills} kills, {} sandbox requests, ledger {ours} credits vs billed {billed}, {twice} (record, operation) pairs paid twice, {} passes in the last run",
         t.sandbox_requests(),

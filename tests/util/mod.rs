@@ -253,6 +253,21 @@ impl TestDir {
 }
 
 /// Run and capture; on an unexpected exit code print the command and its output.
+/// How many (record, operation) pairs the ledger shows paid more than once
+/// (the verifier's re-checks of a guess aside).
+pub fn pairs_paid_twice(ledger: &[leadfall::store::LedgerEntry]) -> usize {
+    let mut paid: std::collections::BTreeMap<(&str, &str), u32> = Default::default();
+    for r in ledger
+        .iter()
+        .filter(|r| r.credits > 0.0 && r.provider != "verifier")
+    {
+        *paid
+            .entry((r.record_id.as_deref().unwrap_or_default(), &r.operation))
+            .or_default() += 1;
+    }
+    paid.values().filter(|n| **n > 1).count()
+}
+
 pub fn run(mut cmd: Command, want_code: i32) -> Output {
     let out = cmd.output().expect("the binary runs");
     if out.status.code() != Some(want_code) {
