@@ -194,18 +194,7 @@ fn three_daemons_survive_a_kill_and_a_stop_losing_nothing() {
     let st = wait_idle(&t, &a_config, Duration::from_secs(600));
     let wall = started.elapsed();
     // Every lead once in the store, each processed: a route and a state for every field.
-    let out = t.path("export.jsonl");
-    run(
-        t.cmd(&[
-            "export",
-            "--format",
-            "jsonl",
-            "--out",
-            out.to_str().unwrap(),
-        ]),
-        0,
-    );
-    let records = read_jsonl(&out);
+    let records = crate::util::export(&t);
     let ids: BTreeSet<&str> = records
         .iter()
         .map(|r| r["record"]["id"].as_str().unwrap())
@@ -383,18 +372,7 @@ fn a_budget_shared_by_three_daemons_is_never_passed() {
         .iter()
         .map(|r| r.credits)
         .sum();
-    let out = t.path("export.jsonl");
-    run(
-        t.cmd(&[
-            "export",
-            "--format",
-            "jsonl",
-            "--out",
-            out.to_str().unwrap(),
-        ]),
-        0,
-    );
-    let exhausted = read_jsonl(&out)
+    let exhausted = crate::util::export(&t)
         .iter()
         .flat_map(|r| {
             r["record"]["fields"]

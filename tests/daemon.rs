@@ -1,5 +1,5 @@
 use crate::util::daemon::{wait_for, Daemon};
-use crate::util::{read_jsonl, run, stderr, stdout, TestDir};
+use crate::util::{export, run, stderr, stdout, TestDir};
 use leadfall::sandbox::{SandboxSettings, VendorSettings};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -40,21 +40,6 @@ fn wait_idle(t: &TestDir, timeout: Duration) -> serde_json::Value {
             ))
         }
     })
-}
-
-fn export(t: &TestDir) -> Vec<serde_json::Value> {
-    let out = t.path(&format!("export-{}.jsonl", std::process::id()));
-    run(
-        t.cmd(&[
-            "export",
-            "--format",
-            "jsonl",
-            "--out",
-            out.to_str().unwrap(),
-        ]),
-        0,
-    );
-    read_jsonl(&out)
 }
 
 const WATERFALL_FIELDS: &[&str] = &[

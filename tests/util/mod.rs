@@ -268,6 +268,22 @@ pub fn pairs_paid_twice(ledger: &[leadfall::store::LedgerEntry]) -> usize {
     paid.values().filter(|n| **n > 1).count()
 }
 
+/// Every record the daemon holds, through `leadfall export` (JSON lines).
+pub fn export(t: &TestDir) -> Vec<serde_json::Value> {
+    let out = t.path(&format!("export-{}.jsonl", std::process::id()));
+    run(
+        t.cmd(&[
+            "export",
+            "--format",
+            "jsonl",
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        0,
+    );
+    read_jsonl(&out)
+}
+
 pub fn run(mut cmd: Command, want_code: i32) -> Output {
     let out = cmd.output().expect("the binary runs");
     if out.status.code() != Some(want_code) {
