@@ -41,6 +41,8 @@ pub struct BenchOptions {
     pub bottleneck_leads: usize,
     /// Leads in the bottleneck run with every limit ×100.
     pub bottleneck_generous_leads: usize,
+    /// Only the ×100 half of the bottleneck run.
+    pub generous_only: bool,
     /// The leadfall binary (the bottleneck run starts its sandbox as a child).
     pub exe: PathBuf,
     /// Only the runs asked for by size (rescan, bottleneck), not the core figures.
@@ -453,9 +455,12 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
     };
     Ok(BenchReport {
         core,
-        bottleneck: match opts.bottleneck_leads {
-            0 => None,
-            n => {
+        bottleneck: match (opts.bottleneck_leads, opts.generous_only) {
+            (0, false) => None,
+            (_, true) => {
+                Some(bottleneck(&opts.exe, &opts.config, 0, opts.bottleneck_generous_leads).await?)
+            }
+            (n, false) => {
                 Some(bottleneck(&opts.exe, &opts.config, n, opts.bottleneck_generous_leads).await?)
             }
         },

@@ -5,6 +5,7 @@ mod field;
 mod normalise;
 mod record;
 mod state;
+pub mod timestamp;
 mod value;
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub struct Record {
     #[serde(default)]
     pub credits_spent: f64,
     /// Last change.
+    #[serde(serialize_with = "super::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -32,9 +32,14 @@ pub struct Known {
     /// Confidence on a 0..1 scale.
     pub confidence: f64,
     /// When the value was observed.
+    #[serde(serialize_with = "super::timestamp::serialize")]
     pub observed_at: DateTime<Utc>,
     /// When the value goes stale (`None`: never, e.g. input values).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::timestamp::option"
+    )]
     pub expires_at: Option<DateTime<Utc>>,
     /// The verifier's verdict, when one checked this value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,7 +107,11 @@ pub struct Unknown {
     #[serde(default)]
     pub tried: Vec<String>,
     /// When a retry makes sense (provider errors, budgets).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::timestamp::option"
+    )]
     pub retry_at: Option<DateTime<Utc>>,
     /// A short human detail (the provider error, the missing input).
     #[serde(default, skip_serializing_if = "Option::is_none")]

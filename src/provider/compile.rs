@@ -228,10 +228,12 @@ pub fn compile_provider_with(
         }
         let key = format!("operations.{name}");
         let compiled = operation(&mut cx, &key, &raw.id, &name, op, &defaults);
-        operations.push(Operation {
+        let mut compiled = Operation {
             retry_after_pointer: retry_after_pointer.clone(),
             ..compiled
-        });
+        };
+        compiled.inputs = compiled.compute_input_fields();
+        operations.push(compiled);
     }
     let ok = cx.errors.len() == before;
     ok.then(|| Provider {
@@ -531,6 +533,7 @@ fn operation(
         retry_after_pointer: None,
         rate: op_rate,
         job,
+        inputs: Vec::new(),
     }
 }
 

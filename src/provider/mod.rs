@@ -259,6 +259,9 @@ pub struct Operation {
     pub rate: Option<Rate>,
     /// Asynchronous job settings: the request submits, the poll answers.
     pub job: Option<Job>,
+    /// Every input field it can read, sorted: computed once when compiled,
+    /// as the planner asks for every step of every record.
+    pub inputs: Vec<FieldName>,
 }
 
 /// An asynchronous job: submit, read the id, poll until the answer is ready.
@@ -297,7 +300,12 @@ pub struct JobWebhook {
 
 impl Operation {
     /// Every input field the operation can read (union of its requirement sets and templates).
-    pub fn input_fields(&self) -> Vec<FieldName> {
+    pub fn input_fields(&self) -> &[FieldName] {
+        &self.inputs
+    }
+
+    /// [`Operation::input_fields`], computed from the definition.
+    pub fn compute_input_fields(&self) -> Vec<FieldName> {
         let mut out: Vec<FieldName> = self.requires.iter().flatten().cloned().collect();
         out.extend(self.query.iter().flat_map(|(_, t)| t.fields().cloned()));
         out.extend(self.headers.iter().flat_map(|(_, t)| t.fields().cloned()));

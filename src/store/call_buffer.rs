@@ -11,6 +11,7 @@
 //! transaction and flushed before their answer is used.
 
 use super::hot_cache::HotCache;
+use super::ledger_page::{self, PageBuilder};
 use super::{CacheEntry, CallStats, LedgerEntry, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,16 +21,16 @@ use std::time::{Duration, Instant};
 pub const PAGE_ROWS: usize = 4096;
 /// The oldest buffered row is written after this long, however few there are.
 pub const MAX_AGE: Duration = Duration::from_millis(250);
-/// How a page starts (a single-row value is JSON and starts with `{`).
-const PAGE_MAGIC: &[u8] = b"P1";
+/// How a JSON page (written before binary pages) starts; a single-row value
+/// is JSON and starts with `{`.
+const JSON_PAGE_MAGIC: &[u8] = b"P1";
 
 /// Calls recorded but not yet written.
 #[derive(Debug, Default)]
 pub struct Pending {
     /// The ledger page being built: its key is the first row's sequence number.
     first_seq: Option<u64>,
-    page: Vec<u8>,
-    rows: usize,
+    page: PageBuilder,
     /// Counter increments by bucket key.
     buckets: HashMap<Vec<u8>, CallStats>,
     /// Cache entries (key, encoded entry).
@@ -54,38 +55,33 @@ impl Pending {
         &mut self,
         seq: u64,
         row: &LedgerEntry,
-        row_bytes: &[u8],
         bucket: Vec<u8>,
         cache: Option<(Vec<u8>, Vec<u8>)>,
     ) {
         if self.first_seq.is_none() {
             self.first_seq = Some(seq);
-            self.page.extend_from_slice(PAGE_MAGIC);
             self.since = Some(Instant::now());
         }
-        self.page
-            .extend_from_slice(&(row_bytes.len() as u32).to_le_bytes());
-        self.page.extend_from_slice(row_bytes);
-        self.rows += 1;
+        self.page.push(row);
         self.buckets.entry(bucket).or_default().add_row(row);
         self.cache.extend(cache);
     }
 
     /// Whether the buffer should be written now.
     pub fn due(&self) -> bool {
-        self.rows >= PAGE_ROWS || self.since.is_some_and(|t| t.elapsed() >= MAX_AGE)
+        self.page.len() >= PAGE_ROWS || self.since.is_some_and(|t| t.elapsed() >= MAX_AGE)
     }
 
     /// Whether nothing is buffered.
     pub fn is_empty(&self) -> bool {
-        self.rows == 0 && self.cache.is_empty()
+        self.page.is_empty() && self.cache.is_empty()
     }
 
     /// Take everything buffered, leaving the buffer empty.
     pub fn drain(&mut self) -> Drained {
         let taken = std::mem::take(self);
         Drained {
-            page: taken.first_seq.map(|s| (s, taken.page)),
+            page: taken.first_seq.map(|s| (s, taken.page.finish())),
             buckets: taken.buckets,
             cache: taken.cache,
         }
@@ -141,7 +137,6 @@ impl CallBuffer {
         &self,
         seq: u64,
         row: &LedgerEntry,
-        row_bytes: &[u8],
         bucket: Vec<u8>,
         cache: Option<(&[u8], Vec<u8>, &CacheEntry)>,
     ) -> Result<(), StoreError> {
@@ -152,7 +147,7 @@ impl CallBuffer {
             self.hot.put(key, entry.clone());
             (key.to_vec(), bytes)
         });
-        p.push(seq, row, row_bytes, bucket, cache);
+        p.push(seq, row, bucket, cache);
         if p.due() {
             self.write(&mut p)?;
         }
@@ -218,13 +213,17 @@ impl Drop for CallBuffer {
     }
 }
 
-/// The rows of a ledger value: a page of rows, or one JSON row.
+/// The rows of a ledger value: a binary page, a JSON page (older stores), or
+/// one JSON row (the daemon's).
 pub fn decode_rows(value: &[u8]) -> Result<Vec<LedgerEntry>, StoreError> {
     let corrupt = |m: String| StoreError::Corrupt {
         what: "ledger row",
         message: m,
     };
-    let Some(mut rest) = value.strip_prefix(PAGE_MAGIC) else {
+    if value.starts_with(ledger_page::MAGIC) {
+        return ledger_page::decode(value).map_err(corrupt);
+    }
+    let Some(mut rest) = value.strip_prefix(JSON_PAGE_MAGIC) else {
         return serde_json::from_slice(value)
             .map(|r| vec![r])
             .map_err(|e| corrupt(e.to_string()));
@@ -273,8 +272,7 @@ mod tests {
         let mut p = Pending::default();
         let rows: Vec<_> = (0..5).map(row).collect();
         for (i, r) in rows.iter().enumerate() {
-            let bytes = serde_json::to_vec(r).unwrap();
-            p.push(10 + i as u64, r, &bytes, b"k".to_vec(), None);
+            p.push(10 + i as u64, r, b"k".to_vec(), None);
         }
         assert!(!p.due(), "five fresh rows are not due");
         let d = p.drain();
@@ -288,25 +286,32 @@ mod tests {
         );
         let one = serde_json::to_vec(&rows[0]).unwrap();
         assert_eq!(decode_rows(&one).unwrap(), vec![rows[0].clone()]);
+        // A JSON page, as stores written before binary pages hold.
+        let mut old = JSON_PAGE_MAGIC.to_vec();
+        for r in &rows {
+            let b = serde_json::to_vec(r).unwrap();
+            old.extend_from_slice(&(b.len() as u32).to_le_bytes());
+            old.extend_from_slice(&b);
+        }
+        assert_eq!(decode_rows(&old).unwrap(), rows);
     }
 
     #[test]
     fn a_truncated_page_is_an_error_not_a_short_read() {
         let mut p = Pending::default();
         let r = row(1);
-        p.push(1, &r, &serde_json::to_vec(&r).unwrap(), b"k".to_vec(), None);
+        p.push(1, &r, b"k".to_vec(), None);
         let (_, page) = p.drain().page.unwrap();
         let err = decode_rows(&page[..page.len() - 3]).unwrap_err();
-        assert!(err.to_string().contains("truncated ledger page"), "{err}");
+        assert!(err.to_string().contains("truncated ledger"), "{err}");
     }
 
     #[test]
     fn a_full_page_is_due() {
         let mut p = Pending::default();
         let r = row(1);
-        let b = serde_json::to_vec(&r).unwrap();
         for i in 0..PAGE_ROWS as u64 {
-            p.push(i, &r, &b, b"k".to_vec(), None);
+            p.push(i, &r, b"k".to_vec(), None);
         }
         assert!(p.due());
     }

@@ -1,41 +1,68 @@
 //! Decoded cache entries in memory, in front of the cache tree: a repeat pass
 //! over the same leads reads its answers here instead of decoding JSON out of
 //! sled for every call. Filled on every write and every tree read; emptied
-//! when it grows past [`CAPACITY`] (the tree still has everything).
+//! when it grows past [`CAPACITY`] (the tree still has everything). Split in
+//! [`SHARDS`] locks, so the two cores' lookups do not queue on one.
 
 use super::CacheEntry;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Entries kept before the map is emptied (a few hundred bytes each).
 pub const CAPACITY: usize = 200_000;
 
+/// Independent locks.
+const SHARDS: usize = 16;
+
 /// The in-memory cache.
 #[derive(Debug, Default)]
 pub struct HotCache {
-    map: Mutex<HashMap<Vec<u8>, CacheEntry>>,
+    shards: [Mutex<HashMap<Vec<u8>, CacheEntry>>; SHARDS],
+    /// Entries held (approximate between a clear and the inserts racing it).
+    held: AtomicUsize,
+}
+
+/// The shard of a key: its last bytes vary most (the inputs' values).
+fn shard(key: &[u8]) -> usize {
+    let tail = &key[key.len().saturating_sub(8)..];
+    let mixed = tail.iter().fold(key.len() as u32, |h, b| {
+        h.wrapping_mul(31).wrapping_add(u32::from(*b))
+    });
+    mixed as usize % SHARDS
 }
 
 impl HotCache {
+    fn lock(&self, key: &[u8]) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, CacheEntry>> {
+        self.shards[shard(key)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A fresh entry for `key`, if held.
     pub fn get(&self, key: &[u8], now: DateTime<Utc>) -> Option<CacheEntry> {
-        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(key).filter(|e| e.expires_at > now).cloned()
+        self.lock(key)
+            .get(key)
+            .filter(|e| e.expires_at > now)
+            .cloned()
     }
 
     /// Hold `entry` for `key`.
     pub fn put(&self, key: &[u8], entry: CacheEntry) {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.insert(key.to_vec(), entry);
+        if self.lock(key).insert(key.to_vec(), entry).is_none() {
+            self.held.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Empty the map when it is over capacity. Only call this once nothing it
     /// holds is waiting in the call buffer (entries there are read from here).
     pub fn trim(&self) {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > CAPACITY {
-            map.clear();
+        if self.held.load(Ordering::Relaxed) > CAPACITY {
+            self.held.store(0, Ordering::Relaxed);
+            for s in &self.shards {
+                s.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     /// When the call finished.
+    #[serde(serialize_with = "crate::model::timestamp::serialize")]
     pub at: DateTime<Utc>,
     /// The record it was made for.
     pub record_id: Option<String>,

@@ -11,6 +11,7 @@ mod error;
 mod hot_cache;
 mod jobs;
 mod ledger;
+mod ledger_page;
 pub mod postgres;
 mod records;
 mod stats;
@@ -161,15 +162,20 @@ impl Store {
         domain: &str,
         pattern: &str,
     ) -> Result<(), StoreError> {
-        self.guesses
-            .insert(guess_key(first, last, domain), pattern.as_bytes())?;
+        let key = guess_key(first, last, domain);
+        // A repeat pass learns what it already knows: a read is far cheaper than a write.
+        if self.guesses.get(&key)?.as_deref() != Some(pattern.as_bytes()) {
+            self.guesses.insert(key, pattern.as_bytes())?;
+        }
         Ok(())
     }
 
     /// Remember a domain's pattern (from a verified email).
     pub fn set_email_pattern(&self, domain: &str, pattern: &str) -> Result<(), StoreError> {
-        self.patterns
-            .insert(domain.as_bytes(), pattern.as_bytes())?;
+        if self.patterns.get(domain.as_bytes())?.as_deref() != Some(pattern.as_bytes()) {
+            self.patterns
+                .insert(domain.as_bytes(), pattern.as_bytes())?;
+        }
         Ok(())
     }
 }

@@ -667,7 +667,6 @@ impl CallStore for Store {
         row: &LedgerEntry,
         atomic: bool,
     ) -> Result<(), StoreError> {
-        let row_bytes = serde_json::to_vec(row).map_err(|e| corrupt("ledger row", e))?;
         let cache_bytes = cache
             .map(|(k, e)| serde_json::to_vec(e).map(|b| (k.to_vec(), b)))
             .transpose()
@@ -680,8 +679,9 @@ impl CallStore for Store {
             let cache = cache.zip(cache_bytes).map(|((k, e), (_, b))| (k, b, e));
             return self
                 .calls
-                .push(u64::from_be_bytes(seq), row, &row_bytes, stats_key, cache);
+                .push(u64::from_be_bytes(seq), row, stats_key, cache);
         }
+        let row_bytes = serde_json::to_vec(row).map_err(|e| corrupt("ledger row", e))?;
         (&self.cache, &self.ledger, &self.call_stats)
             .transaction(|(cache, ledger, stats)| {
                 if let Some((k, b)) = &cache_bytes {

@@ -553,8 +553,8 @@ impl<'a> Planner<'a> {
                 }
                 let inputs: Inputs = op
                     .input_fields()
-                    .into_iter()
-                    .filter_map(|f| record.value(&f).cloned().map(|v| (f, v)))
+                    .iter()
+                    .filter_map(|f| record.value(f).map(|v| (f.clone(), v.clone())))
                     .collect();
                 let call = PlannedCall {
                     operation: id.clone(),

@@ -1,0 +1,137 @@
+//! RFC 3339 timestamps written without `fmt`. chrono's serde impl goes
+//! through `Display`, and serde_json feeds that through its escaping adapter
+//! one character at a time: with a score of timestamps per record it was the
+//! largest single cost of encoding one. The text is chrono's own (`AutoSi`
+//! fraction, `Z`), so readers see no difference; a unit test holds them equal.
+
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use serde::{Serialize, Serializer};
+
+/// `#[serde(serialize_with = "timestamp::serialize")]`.
+pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    let mut out = Text::default();
+    match out.rfc3339(t) {
+        Some(()) => s.serialize_str(out.as_str()),
+        None => s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+    }
+}
+
+/// The same for `Option<DateTime<Utc>>`.
+pub fn option<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    struct Rfc3339<'a>(&'a DateTime<Utc>);
+    impl Serialize for Rfc3339<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            serialize(self.0, s)
+        }
+    }
+    match t {
+        Some(t) => s.serialize_some(&Rfc3339(t)),
+        None => s.serialize_none(),
+    }
+}
+
+/// A stack buffer long enough for `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
+#[derive(Default)]
+struct Text {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl Text {
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+
+    fn byte(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    /// `v` in exactly `width` digits, zero-padded.
+    fn digits(&mut self, mut v: u32, width: usize) {
+        for i in (0..width).rev() {
+            self.buf[self.len + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        self.len += width;
+    }
+
+    /// `t` as chrono writes it; `None` for years outside 0..=9999 (the
+    /// caller falls back to chrono, which adds a sign).
+    fn rfc3339(&mut self, t: &DateTime<Utc>) -> Option<()> {
+        let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+        let (mut sec, mut nano) = (t.second(), t.nanosecond());
+        if nano >= 1_000_000_000 {
+            // A leap second: chrono writes :60.
+            sec += 1;
+            nano -= 1_000_000_000;
+        }
+        self.digits(year, 4);
+        for (sep, v) in [
+            (b'-', t.month()),
+            (b'-', t.day()),
+            (b'T', t.hour()),
+            (b':', t.minute()),
+            (b':', sec),
+        ] {
+            self.byte(sep);
+            self.digits(v, 2);
+        }
+        // AutoSi: no fraction, or 3, 6 or 9 digits, whichever is exact.
+        if nano != 0 {
+            self.byte(b'.');
+            match (nano % 1_000_000, nano % 1_000) {
+                (0, _) => self.digits(nano / 1_000_000, 3),
+                (_, 0) => self.digits(nano / 1_000, 6),
+                _ => self.digits(nano, 9),
+            }
+        }
+        self.byte(b'Z');
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ours(t: &DateTime<Utc>) -> String {
+        serialize(t, serde_json::value::Serializer)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn chronos(t: &DateTime<Utc>) -> String {
+        serde_json::to_value(t)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    proptest! {
+        #[test]
+        fn the_text_is_chronos(secs in -70_000_000_000i64..260_000_000_000, nanos in 0u32..1_000_000_000, round in 0u8..4) {
+            // Whole seconds, millis and micros take the shorter forms.
+            let nanos = match round { 0 => 0, 1 => nanos / 1_000_000 * 1_000_000, 2 => nanos / 1000 * 1000, _ => nanos };
+            let t = DateTime::from_timestamp(secs, nanos).unwrap();
+            prop_assert_eq!(ours(&t), chronos(&t));
+        }
+    }
+
+    #[test]
+    fn leap_seconds_and_far_years_match_too() {
+        let leap = DateTime::from_timestamp(1_483_228_799, 1_500_000_000).unwrap();
+        assert_eq!(ours(&leap), chronos(&leap));
+        let far = DateTime::from_timestamp(300_000_000_000, 5).unwrap();
+        assert_eq!(ours(&far), chronos(&far));
+        let some = option(&Some(leap), serde_json::value::Serializer).unwrap();
+        assert_eq!(some.as_str(), Some(chronos(&leap).as_str()));
+        let none = option(&None, serde_json::value::Serializer).unwrap();
+        assert!(none.is_null());
+    }
+}
