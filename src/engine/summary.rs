@@ -49,16 +49,25 @@ pub struct Summary {
     pub credits: f64,
 }
 
+/// `map[key]`, inserted when absent: the key is cloned only then (this runs
+/// for every field of every record).
+fn slot<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
+}
+
 impl Summary {
     /// Count one enriched record.
     pub fn add_record(&mut self, r: &Record) {
         self.records += 1;
         for (name, state) in &r.fields {
-            let f = self.fields.entry(name.clone()).or_default();
+            let f = slot(&mut self.fields, name);
             match state {
                 FieldState::Known(k) if k.source == crate::model::SOURCE_INPUT => f.from_input += 1,
                 FieldState::Known(_) => f.filled += 1,
-                FieldState::Unknown(u) => *f.unknown.entry(u.reason.to_string()).or_default() += 1,
+                FieldState::Unknown(u) => *slot(&mut f.unknown, u.reason.as_str()) += 1,
             }
         }
     }
@@ -66,7 +75,7 @@ impl Summary {
     /// Count ledger rows.
     pub fn add_calls(&mut self, rows: &[LedgerEntry]) {
         for row in rows {
-            let p = self.providers.entry(row.provider.clone()).or_default();
+            let p = slot(&mut self.providers, &row.provider);
             p.calls += 1;
             p.cached += row.cached as u64;
             p.throttled += row.throttled as u64;

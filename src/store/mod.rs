@@ -12,6 +12,7 @@ mod hot_cache;
 mod jobs;
 mod ledger;
 mod ledger_page;
+mod patterns;
 pub mod postgres;
 mod records;
 mod stats;
@@ -42,8 +43,8 @@ pub struct Store {
     jobs: sled::Tree,
     /// `hour (BE u32) ++ operation` → [`CallStats`] (binary), kept with the ledger.
     call_stats: sled::Tree,
-    patterns: sled::Tree,
-    guesses: sled::Tree,
+    patterns: std::sync::Arc<patterns::PatternTree>,
+    guesses: std::sync::Arc<patterns::PatternTree>,
     records: sled::Tree,
     /// `due_ms (BE) ++ id` → "": ordered by due time.
     queue: sled::Tree,
@@ -107,8 +108,12 @@ impl Store {
             ledger,
             jobs: db.open_tree("jobs")?,
             call_stats,
-            patterns: db.open_tree("email_patterns")?,
-            guesses: db.open_tree("email_guesses")?,
+            patterns: std::sync::Arc::new(patterns::PatternTree::new(
+                db.open_tree("email_patterns")?,
+            )),
+            guesses: std::sync::Arc::new(patterns::PatternTree::new(
+                db.open_tree("email_guesses")?,
+            )),
             records: db.open_tree("records")?,
             meta: open_meta(&db)?,
             dead: db.open_tree("dead")?,
@@ -134,10 +139,7 @@ impl Store {
 
     /// The learned local-part pattern for a domain (`first.last`).
     pub fn email_pattern(&self, domain: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .patterns
-            .get(domain.as_bytes())?
-            .and_then(|v| String::from_utf8(v.to_vec()).ok()))
+        self.patterns.get(domain.as_bytes())
     }
 
     /// The pattern an earlier guess used for this person, so a repeat pass
@@ -148,10 +150,7 @@ impl Store {
         last: &str,
         domain: &str,
     ) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .guesses
-            .get(guess_key(first, last, domain))?
-            .and_then(|v| String::from_utf8(v.to_vec()).ok()))
+        self.guesses.get(&guess_key(first, last, domain))
     }
 
     /// Remember the pattern a guess used for this person.
@@ -162,21 +161,12 @@ impl Store {
         domain: &str,
         pattern: &str,
     ) -> Result<(), StoreError> {
-        let key = guess_key(first, last, domain);
-        // A repeat pass learns what it already knows: a read is far cheaper than a write.
-        if self.guesses.get(&key)?.as_deref() != Some(pattern.as_bytes()) {
-            self.guesses.insert(key, pattern.as_bytes())?;
-        }
-        Ok(())
+        self.guesses.set(&guess_key(first, last, domain), pattern)
     }
 
     /// Remember a domain's pattern (from a verified email).
     pub fn set_email_pattern(&self, domain: &str, pattern: &str) -> Result<(), StoreError> {
-        if self.patterns.get(domain.as_bytes())?.as_deref() != Some(pattern.as_bytes()) {
-            self.patterns
-                .insert(domain.as_bytes(), pattern.as_bytes())?;
-        }
-        Ok(())
+        self.patterns.set(domain.as_bytes(), pattern)
     }
 }
 

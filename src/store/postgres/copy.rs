@@ -93,8 +93,8 @@ pub fn copy_from_sled(sled: &Store, pg: &PgStore) -> Result<(CopyCounts, CopyCou
     let outbox = kv(&sled.outbox)?;
     let outbox_dead = kv(&sled.outbox_dead)?;
     let jobs = kv(&sled.jobs)?;
-    let patterns = kv(&sled.patterns)?;
-    let guesses = kv(&sled.guesses)?;
+    let patterns = kv(sled.patterns.tree())?;
+    let guesses = kv(sled.guesses.tree())?;
     let cursors: Vec<(String, i64)> = sled
         .meta
         .scan_prefix(b"cursor:")
