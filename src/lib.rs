@@ -36,6 +36,7 @@ pub mod engine;
 pub mod executor;
 pub mod export;
 pub mod import;
+pub mod keyed;
 pub mod model;
 pub mod provider;
 pub mod report;

@@ -107,12 +107,14 @@ fn bad_rows_are_rejected_with_line_and_reason_and_good_rows_all_processed() {
 #[test]
 fn a_second_run_over_the_same_input_makes_zero_provider_calls() {
     let t = TestDir::new();
-    let input = t.write("leads.csv", leads(&t, 60));
+    // More rows than one hand-off chunk (128), so both lanes get work.
+    let n = 300;
+    let input = t.write("leads.csv", leads(&t, n));
     let first = t.path("first.jsonl");
     run(t.enrich(&input, &first, &["--json"]), 0);
     let after_first = t.sandbox_requests();
     assert!(
-        after_first > 60,
+        after_first > n as u64,
         "the first run calls the vendors ({after_first})"
     );
     let second = t.path("second.jsonl");
@@ -124,6 +126,18 @@ fn a_second_run_over_the_same_input_makes_zero_provider_calls() {
     );
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["summary"]["credits"], 0.0);
+    assert_eq!(report["summary"]["records"], n, "every lane's count merged");
+    // Every record written once.
+    let ids: Vec<String> = read_jsonl(&second)
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), n);
+    assert_eq!(
+        ids.iter().collect::<BTreeSet<_>>().len(),
+        n,
+        "no record twice"
+    );
     // Same answers both times.
     let strip = |rs: Vec<serde_json::Value>| -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = rs

@@ -63,7 +63,7 @@ pub async fn enrich_file(
     let importer = Importer::open(input, &engine.settings().catalogue, now)?;
     let out_file = std::fs::File::create(output)
         .with_context(|| format!("cannot create {}", output.display()))?;
-    let mut out = std::io::BufWriter::new(out_file);
+    let out = std::io::BufWriter::new(out_file);
     let bar = if opts.progress {
         let b = indicatif::ProgressBar::new(count_lines(input));
         b.set_style(
@@ -78,14 +78,23 @@ pub async fn enrich_file(
         indicatif::ProgressBar::hidden()
     };
 
-    // The reader runs on a blocking thread and hands rows over a bounded channel.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Row>(1024);
+    // The reader runs on a blocking thread and hands rows over in chunks: a
+    // hand-off per row cost more than parsing it.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Row>>(16);
     let reader = tokio::task::spawn_blocking(move || {
         let mut importer = importer;
+        let mut chunk = Vec::with_capacity(CHUNK_ROWS);
         for row in importer.by_ref() {
-            if tx.blocking_send(row).is_err() {
-                break;
+            chunk.push(row);
+            if chunk.len() == CHUNK_ROWS {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
+                if tx.blocking_send(full).is_err() {
+                    return importer.take_error();
+                }
             }
+        }
+        if !chunk.is_empty() {
+            let _ = tx.blocking_send(chunk);
         }
         importer.take_error()
     });
@@ -94,48 +103,57 @@ pub async fn enrich_file(
     let mut rejects = RejectsWriter::create(&opts.rejects)?;
     let mut import = ImportSummary::default();
     let mut summary = Summary::default();
-    {
-        let rows =
-            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
-        let records = rows.filter_map(|row| {
+    // One lane per worker thread, each polling its share of the records in
+    // flight and writing its own lines: no task per record, and a record is
+    // encoded and dropped on the thread that enriched it.
+    let lanes = tokio::runtime::Handle::current()
+        .metrics()
+        .num_workers()
+        .max(1);
+    let per_lane = (engine.settings().records_in_flight / lanes).max(1);
+    let out = std::sync::Arc::new(std::sync::Mutex::new(out));
+    let mut senders = Vec::new();
+    let mut handles = Vec::new();
+    for _ in 0..lanes {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Record>>(2);
+        senders.push(tx);
+        handles.push(tokio::spawn(lane(
+            engine.clone(),
+            rx,
+            per_lane,
+            out.clone(),
+        )));
+    }
+    let mut next = 0;
+    while let Some(rows) = rx.recv().await {
+        bar.inc(rows.len() as u64);
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows {
             import.count(&row);
-            bar.inc(1);
-            let rec = match row {
-                Row::Good { record, .. } => Some(record),
+            match row {
+                Row::Good { record, .. } => records.push(record),
                 Row::Rejected(r) => {
                     if let Err(e) = rejects.write(&r) {
                         tracing::error!(error = %e, "cannot write the rejects file");
                     }
-                    None
                 }
-            };
-            std::future::ready(rec)
-        });
-        // Each record is a task of its own, so every core of the runtime works
-        // on them (one stream polled by this task would run on one thread).
-        let enriched = records
-            .map(|r: Record| {
-                let engine = engine.clone();
-                tokio::spawn(async move {
-                    let (record, ledger) = engine.enrich(r).await;
-                    // Encoded in the task too: one writer encoding every line would be serial.
-                    let line = serde_json::to_vec(&record);
-                    (record, ledger, line)
-                })
-            })
-            .buffer_unordered(engine.settings().records_in_flight);
-        let mut enriched = std::pin::pin!(enriched);
-        while let Some(done) = enriched.next().await {
-            let (record, ledger, line) = done.context("a record's enrichment task failed")?;
-            out.write_all(&line?)?;
-            out.write_all(b"\n")?;
-            summary.add_record(&record);
-            summary.add_calls(&ledger);
+            }
         }
+        // A lane that has gone away failed; its error is read below.
+        let _ = senders[next % lanes].send(records).await;
+        next += 1;
     }
+    drop(senders);
+    for h in handles {
+        summary.merge(h.await.context("a batch lane failed")??);
+    }
+    let mut out_file = std::sync::Arc::try_unwrap(out)
+        .map_err(|_| anyhow::anyhow!("the output is still shared after the lanes ended"))?
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
     // The executor recorded every call as it finished; make it durable now.
     engine.executor().store().flush_calls()?;
-    out.flush()?;
+    out_file.flush()?;
     if let Some(e) = reader.await? {
         // Everything read before the error was enriched and written above.
         return Err(anyhow::Error::new(e).context("the input could not be read to the end"));
@@ -149,4 +167,59 @@ pub async fn enrich_file(
         summary,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Rows handed from the reader to the lanes at a time.
+const CHUNK_ROWS: usize = 128;
+
+/// Output lines a lane gathers before taking the writer's lock.
+const LANE_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Enrich the records sent to this lane, up to `in_flight` at once; write
+/// their lines to `out` in chunks and count them in the lane's summary.
+async fn lane(
+    engine: Engine,
+    mut rx: tokio::sync::mpsc::Receiver<Vec<Record>>,
+    in_flight: usize,
+    out: std::sync::Arc<std::sync::Mutex<std::io::BufWriter<std::fs::File>>>,
+) -> anyhow::Result<Summary> {
+    let mut summary = Summary::default();
+    let mut chunk = Vec::with_capacity(LANE_CHUNK_BYTES * 2);
+    let write = |chunk: &mut Vec<u8>| -> std::io::Result<()> {
+        out.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .write_all(chunk)?;
+        chunk.clear();
+        Ok(())
+    };
+    let mut running = futures::stream::FuturesUnordered::new();
+    let mut waiting = std::collections::VecDeque::new();
+    let mut open = true;
+    loop {
+        while running.len() < in_flight {
+            let Some(r) = waiting.pop_front() else { break };
+            running.push(engine.enrich(r));
+        }
+        tokio::select! {
+            // Finish work before taking more: it bounds memory and frees permits.
+            biased;
+            Some(done) = running.next(), if !running.is_empty() => {
+                let (record, ledger): (Record, Vec<crate::store::LedgerEntry>) = done;
+                serde_json::to_writer(&mut chunk, &record)?;
+                chunk.push(b'\n');
+                summary.add_record(&record);
+                summary.add_calls(&ledger);
+                if chunk.len() >= LANE_CHUNK_BYTES {
+                    write(&mut chunk)?;
+                }
+            }
+            r = rx.recv(), if open && waiting.is_empty() && running.len() < in_flight => match r {
+                Some(records) => waiting.extend(records),
+                None => open = false,
+            },
+            else => break,
+        }
+    }
+    write(&mut chunk)?;
+    Ok(summary)
 }

@@ -1,6 +1,7 @@
 //! A run summary: fields filled, unknowns by reason, calls and credits per
 //! provider. Built from enriched records and ledger rows; rendering is the CLI's.
 
+use crate::keyed::slot;
 use crate::model::{FieldState, Record};
 use crate::store::LedgerEntry;
 use serde::{Deserialize, Serialize};
@@ -49,15 +50,6 @@ pub struct Summary {
     pub credits: f64,
 }
 
-/// `map[key]`, inserted when absent: the key is cloned only then (this runs
-/// for every field of every record).
-fn slot<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
-    if !map.contains_key(key) {
-        map.insert(key.to_string(), V::default());
-    }
-    map.get_mut(key).expect("inserted above")
-}
-
 impl Summary {
     /// Count one enriched record.
     pub fn add_record(&mut self, r: &Record) {
@@ -89,5 +81,72 @@ impl Summary {
             p.credits += row.credits;
             self.credits += row.credits;
         }
+    }
+
+    /// Add another summary's counts (a batch's lanes each keep one).
+    pub fn merge(&mut self, other: Summary) {
+        self.records += other.records;
+        self.credits += other.credits;
+        for (name, f) in other.fields {
+            let mine = slot(&mut self.fields, &name);
+            mine.from_input += f.from_input;
+            mine.filled += f.filled;
+            for (reason, n) in f.unknown {
+                *slot(&mut mine.unknown, &reason) += n;
+            }
+        }
+        for (name, p) in other.providers {
+            let mine = slot(&mut self.providers, &name);
+            mine.calls += p.calls;
+            mine.cached += p.cached;
+            mine.hits += p.hits;
+            mine.misses += p.misses;
+            mine.errors += p.errors;
+            mine.throttled += p.throttled;
+            mine.credits += p.credits;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FieldState, Unknown, UnknownReason, Value};
+
+    fn record(id: &str, known: bool) -> Record {
+        let now = chrono::Utc::now();
+        let mut r = Record::new(id, now);
+        r.set(
+            "person.first_name",
+            FieldState::input(Value::Text("Ann".into()), now),
+        );
+        r.set(
+            "person.email",
+            FieldState::Unknown(Unknown {
+                reason: if known {
+                    UnknownReason::NotFound
+                } else {
+                    UnknownReason::MissingInput
+                },
+                tried: vec![],
+                retry_at: None,
+                detail: None,
+            }),
+        );
+        r
+    }
+
+    #[test]
+    fn merged_lanes_count_what_one_summary_would() {
+        let records = [record("a", true), record("b", false), record("c", true)];
+        let mut one = Summary::default();
+        records.iter().for_each(|r| one.add_record(r));
+        let (mut left, mut right) = (Summary::default(), Summary::default());
+        left.add_record(&records[0]);
+        right.add_record(&records[1]);
+        right.add_record(&records[2]);
+        left.merge(right);
+        assert_eq!(left, one);
+        assert_eq!(left.fields["person.email"].unknown["not_found"], 2);
     }
 }

@@ -6,6 +6,7 @@
 
 use super::config::{FieldWaterfall, Step, WaterfallSettings};
 use super::guess;
+use crate::keyed::slot;
 use crate::model::{
     Catalogue, FieldName, FieldState, Known, Record, Unknown, UnknownReason, Value,
 };
@@ -203,7 +204,7 @@ impl<'a> Planner<'a> {
             if run.relevant.as_ref().is_some_and(|r| !r.contains(&w.field)) {
                 // Not done: relevance is recomputed every round, and a field that
                 // becomes relevant (the route was decided) is looked up then.
-                let fr = run.fields.entry(w.field.clone()).or_default();
+                let fr = slot(&mut run.fields, &w.field);
                 if fr.pending.is_empty() {
                     if record.value(&w.field).is_none() {
                         let tried = fr.tried.clone();
@@ -231,7 +232,7 @@ impl<'a> Planner<'a> {
                     push_unique(&mut calls, call);
                     continue;
                 }
-                let fr = run.fields.entry(w.field.clone()).or_default();
+                let fr = slot(&mut run.fields, &w.field);
                 fr.pending.clear();
                 fr.budget_blocked = true;
             }
@@ -439,7 +440,7 @@ impl<'a> Planner<'a> {
         if !w.verify.as_ref().is_some_and(|v| self.enabled(v)) {
             return;
         }
-        let fr = run.fields.entry(w.field.clone()).or_default();
+        let fr = slot(&mut run.fields, &w.field);
         if fr.rechecked {
             return;
         }
@@ -608,12 +609,11 @@ impl<'a> Planner<'a> {
         let Some((_, op)) = self.providers.operation(&call.operation) else {
             return;
         };
-        let fields: Vec<FieldName> = op.provided_fields().cloned().collect();
-        for field in fields {
-            if !Self::needs_work(record, &field, now) {
+        for field in op.provided_fields() {
+            if !Self::needs_work(record, field, now) {
                 continue;
             }
-            let fr = run.fields.entry(field.clone()).or_default();
+            let fr = slot(&mut run.fields, field);
             if fr.done {
                 continue;
             }
@@ -621,14 +621,14 @@ impl<'a> Planner<'a> {
                 fr.tried.push(call.operation.clone());
             }
             match answer {
-                CallAnswer::Hit(ex) => match ex.values.iter().find(|(f, _, _)| f == &field) {
+                CallAnswer::Hit(ex) => match ex.values.iter().find(|(f, _, _)| f == field) {
                     Some((_, value, confidence)) => {
                         let cand = Candidate {
                             value: value.clone(),
                             source: call.operation.clone(),
                             confidence: *confidence,
                         };
-                        self.offer(record, run, &field, cand, now);
+                        self.offer(record, run, field, cand, now);
                     }
                     None => fr.answered_none = true,
                 },
@@ -660,7 +660,7 @@ impl<'a> Planner<'a> {
     ) {
         let w = self.settings.get(field);
         let threshold = w.map_or(self.settings.default_threshold, |w| w.threshold);
-        let fr = run.fields.entry(field.to_string()).or_default();
+        let fr = slot(&mut run.fields, field);
         if fr.rejected.contains(&cand.value) || fr.pending.iter().any(|c| c.value == cand.value) {
             return;
         }
@@ -729,7 +729,7 @@ impl<'a> Planner<'a> {
         let Some(w) = self.settings.get(field) else {
             return;
         };
-        let fr = run.fields.entry(field.to_string()).or_default();
+        let fr = slot(&mut run.fields, field);
         fr.pending.retain(|c| c.value != cand.value);
         if guess && !fr.tried.iter().any(|t| t == &cand.source) {
             fr.tried.push(cand.source.clone());
@@ -778,7 +778,7 @@ impl<'a> Planner<'a> {
         w: &FieldWaterfall,
         now: DateTime<Utc>,
     ) {
-        let fr = run.fields.entry(w.field.clone()).or_default();
+        let fr = slot(&mut run.fields, &w.field);
         fr.done = true;
         let tried = fr.tried.clone();
         if w.verify.is_none() {
