@@ -263,3 +263,20 @@ fn api_keys_never_appear_in_logs_errors_or_output() {
         "the wrong key leaked"
     );
 }
+
+#[test]
+fn an_output_that_cannot_be_written_fails_the_run_and_names_the_file() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full on this machine");
+        return;
+    }
+    let t = TestDir::new();
+    // More rows than one lane's write chunk, so the lanes hit the full device.
+    let input = t.write("leads.csv", leads(&t, 300));
+    let o = run(t.enrich(&input, std::path::Path::new("/dev/full"), &[]), 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("cannot write /dev/full") && err.contains("No space left"),
+        "{err}"
+    );
+}

@@ -139,13 +139,16 @@ pub async fn enrich_file(
                 }
             }
         }
-        // A lane that has gone away failed; its error is read below.
-        let _ = senders[next % lanes].send(records).await;
+        // A lane that has gone away failed: stop reading, its error is reported below.
+        if senders[next % lanes].send(records).await.is_err() {
+            break;
+        }
         next += 1;
     }
     drop(senders);
     for h in handles {
-        summary.merge(h.await.context("a batch lane failed")??);
+        let lane = h.await.context("a batch lane failed")?;
+        summary.merge(lane.with_context(|| format!("cannot write {}", output.display()))?);
     }
     let mut out_file = std::sync::Arc::try_unwrap(out)
         .map_err(|_| anyhow::anyhow!("the output is still shared after the lanes ended"))?
@@ -153,7 +156,9 @@ pub async fn enrich_file(
         .unwrap_or_else(|e| e.into_inner());
     // The executor recorded every call as it finished; make it durable now.
     engine.executor().store().flush_calls()?;
-    out_file.flush()?;
+    out_file
+        .flush()
+        .with_context(|| format!("cannot write {}", output.display()))?;
     if let Some(e) = reader.await? {
         // Everything read before the error was enriched and written above.
         return Err(anyhow::Error::new(e).context("the input could not be read to the end"));
