@@ -48,20 +48,19 @@ impl PageBuilder {
         if self.rows.is_empty() {
             self.rows.extend_from_slice(MAGIC);
         }
-        let mut flags = 0u8;
-        let mut set = |bit: u8, on: bool| {
-            if on {
-                flags |= bit;
-            }
-        };
-        set(RECORD_ID, row.record_id.is_some());
-        set(CACHED, row.cached);
-        set(CREDITS, row.credits != 0.0);
-        set(SAVED, row.saved_credits != 0.0);
-        set(STATUS, row.status.is_some());
-        set(ERROR, row.error.is_some());
-        set(CHOICE, row.choice.is_some());
-        set(FIELDS, !row.fields.is_empty());
+        let flags = [
+            (RECORD_ID, row.record_id.is_some()),
+            (CACHED, row.cached),
+            (CREDITS, row.credits != 0.0),
+            (SAVED, row.saved_credits != 0.0),
+            (STATUS, row.status.is_some()),
+            (ERROR, row.error.is_some()),
+            (CHOICE, row.choice.is_some()),
+            (FIELDS, !row.fields.is_empty()),
+        ]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .fold(0u8, |flags, (bit, _)| flags | bit);
         self.rows.push(flags);
         varint(&mut self.rows, zigzag(row.at.timestamp()));
         varint(&mut self.rows, u64::from(row.at.timestamp_subsec_nanos()));
