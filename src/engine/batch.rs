@@ -210,7 +210,7 @@ async fn lane(
             biased;
             Some(done) = running.next(), if !running.is_empty() => {
                 let (record, ledger): (Record, Vec<crate::store::LedgerEntry>) = done;
-                serde_json::to_writer(&mut chunk, &record)?;
+                crate::model::write_record(&mut chunk, &record);
                 chunk.push(b'\n');
                 summary.add_record(&record);
                 summary.add_calls(&ledger);

@@ -30,9 +30,9 @@ use crate::provider::{
 };
 use crate::retry::RetrySchedule;
 use crate::store::{cache_key, CacheEntry, CachedOutcome, CallStore, LedgerEntry};
+use foldhash::HashMap;
 use http::Attempt;
 use job::{next_poll_wait, Phase};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -154,7 +154,7 @@ impl Executor {
                 durable,
                 budgets: None,
                 kill_rules: KillSwitchSettings::default(),
-                inflight: Mutex::new(HashMap::new()),
+                inflight: Mutex::new(HashMap::default()),
             }),
         })
     }
@@ -246,7 +246,7 @@ impl Executor {
     /// Seconds until `operation`'s vendor can take another call: the calls
     /// already waiting for it over its rate, plus any pause it asked for.
     pub fn wait_estimate(&self, operation: &str) -> f64 {
-        let provider = operation.split('.').next().unwrap_or_default();
+        let provider = crate::provider::provider_of(operation);
         let (Some(rt), Some(p)) = (
             self.inner.runtimes.get(provider),
             self.inner.providers.providers.get(provider),
@@ -260,7 +260,7 @@ impl Executor {
     /// the vendor's observed hit rate (a miss means asking another vendor
     /// after all), so a group prefers the slower queue of a better source.
     pub fn fill_wait(&self, operation: &str) -> f64 {
-        let provider = operation.split('.').next().unwrap_or_default();
+        let provider = crate::provider::provider_of(operation);
         let hit_rate = self.inner.runtimes.get(provider).map_or(1.0, |rt| {
             let hits = rt.stats.hits.load(std::sync::atomic::Ordering::Relaxed) as f64;
             let answered = rt.stats.answered.load(std::sync::atomic::Ordering::Relaxed) as f64;
@@ -377,7 +377,7 @@ impl Executor {
         entry: CacheEntry,
         started: Instant,
     ) -> CallResult {
-        let provider = operation.split('.').next().unwrap_or_default();
+        let provider = crate::provider::provider_of(operation);
         if let Some(rt) = self.inner.runtimes.get(provider) {
             ProviderStats::bump(&rt.stats.cached);
         }
@@ -432,7 +432,7 @@ impl Executor {
             at: self.inner.clock.now(),
             record_id: record_id.map(str::to_string),
             operation: operation.to_string(),
-            provider: operation.split('.').next().unwrap_or_default().to_string(),
+            provider: crate::provider::provider_of(operation).to_string(),
             outcome: outcome.to_string(),
             cached,
             credits,
@@ -457,7 +457,7 @@ impl Executor {
         record_id: Option<&str>,
         started: Instant,
     ) -> (CallResult, Option<CacheEntry>) {
-        let provider_id = operation.split('.').next().unwrap_or_default();
+        let provider_id = crate::provider::provider_of(operation);
         let rt = self.inner.runtimes.get(provider_id);
         if let Some(rt) = rt {
             let now = self.inner.clock.now();

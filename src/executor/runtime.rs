@@ -59,7 +59,7 @@ pub struct ProviderRuntime {
     /// Pacing (GCRA): spaces requests evenly instead of bursting into 429s.
     pub limiter: Option<Pacer>,
     /// Endpoints with a pace of their own, by operation id.
-    pub op_limiters: std::collections::HashMap<String, Pacer>,
+    pub op_limiters: foldhash::HashMap<String, Pacer>,
     /// In-flight cap.
     pub permits: Semaphore,
     /// Breaker.

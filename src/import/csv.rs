@@ -210,7 +210,7 @@ impl CsvReader {
                 Column::Id => draft.set_id(text),
                 Column::Field(field) => {
                     if let Some(def) = rows.fields.def(field) {
-                        draft.add_text(def, text, &format!("column {name}"));
+                        draft.add_text(def, text, &format_args!("column {name}"));
                     }
                 }
                 Column::Unnamed => {

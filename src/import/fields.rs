@@ -7,7 +7,8 @@ use crate::model::{
     normalise_json, normalise_text, Catalogue, FieldDef, FieldState, NormaliseError, Record, Value,
 };
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeSet, HashMap};
+use foldhash::HashMap;
+use std::collections::BTreeSet;
 
 /// Longest accepted id, in characters.
 pub(crate) const MAX_ID_CHARS: usize = 200;
@@ -206,18 +207,29 @@ impl Draft {
     }
 
     /// Normalise a text cell for `def`; `label` is how the reason names it.
-    pub fn add_text(&mut self, def: &FieldDef, raw: &str, label: &str) {
+    pub fn add_text(&mut self, def: &FieldDef, raw: &str, label: &dyn std::fmt::Display) {
         let result = normalise_text(def, raw);
         self.add(def, result, label);
     }
 
     /// Normalise a JSON value for `def`; `label` is how the reason names it.
-    pub fn add_json(&mut self, def: &FieldDef, raw: &serde_json::Value, label: &str) {
+    pub fn add_json(
+        &mut self,
+        def: &FieldDef,
+        raw: &serde_json::Value,
+        label: &dyn std::fmt::Display,
+    ) {
         let result = normalise_json(def, raw);
         self.add(def, result, label);
     }
 
-    fn add(&mut self, def: &FieldDef, result: Result<Value, NormaliseError>, label: &str) {
+    /// `label` is formatted only for a problem: it is asked for every cell.
+    fn add(
+        &mut self,
+        def: &FieldDef,
+        result: Result<Value, NormaliseError>,
+        label: &dyn std::fmt::Display,
+    ) {
         match result {
             Ok(value) => self.values.push((def.name.clone(), value)),
             // Empty means "not given": the field stays not_attempted.
@@ -242,7 +254,7 @@ impl Rows {
         Rows {
             fields: Fields::new(catalogue),
             now,
-            seen: HashMap::new(),
+            seen: HashMap::default(),
         }
     }
 

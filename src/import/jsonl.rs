@@ -149,7 +149,7 @@ fn field(
         return;
     }
     if let Some(def) = rows.fields.def(&name) {
-        draft.add_json(def, value, &format!("field {key}"));
+        draft.add_json(def, value, &format_args!("field {key}"));
     }
 }
 

@@ -2,6 +2,8 @@
 //! normalisation. Pure: no I/O, no clock (time is passed in).
 
 mod field;
+mod field_map;
+mod json;
 mod normalise;
 mod record;
 mod state;
@@ -12,6 +14,12 @@ mod value;
 mod tests;
 
 pub use field::{Catalogue, FieldDef, FieldName, FieldType, SENIORITIES};
+pub use field_map::FieldMap;
+pub use json::write_record;
+/// JSON pieces for other hand-written encodings (cache keys).
+pub mod json_text {
+    pub use super::json::{string, value};
+}
 pub use normalise::{
     domain, email, integer, normalise_json, normalise_text, phone, url, NormaliseError,
     MAX_VALUE_CHARS,

@@ -1,9 +1,8 @@
 //! A lead record: an id and a state for every field it has seen.
 
-use super::{FieldName, FieldState, Value};
+use super::{FieldMap, FieldName, FieldState, Value};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// A lead record. Fields absent from the map are `not_attempted`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -11,7 +10,7 @@ pub struct Record {
     /// Caller-chosen stable id (the CRM id, an import key).
     pub id: String,
     /// Field name → state. Sorted, so exports and diffs are stable.
-    pub fields: BTreeMap<FieldName, FieldState>,
+    pub fields: FieldMap,
     /// Credits spent on this record so far.
     #[serde(default)]
     pub credits_spent: f64,
@@ -25,7 +24,7 @@ impl Record {
     pub fn new(id: impl Into<String>, now: DateTime<Utc>) -> Record {
         Record {
             id: id.into(),
-            fields: BTreeMap::new(),
+            fields: FieldMap::new(),
             credits_spent: 0.0,
             updated_at: now,
         }

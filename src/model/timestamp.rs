@@ -4,7 +4,7 @@
 //! largest single cost of encoding one. The text is chrono's own (`AutoSi`
 //! fraction, `Z`), so readers see no difference; a unit test holds them equal.
 
-use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 
 /// `#[serde(serialize_with = "timestamp::serialize")]`.
@@ -30,14 +30,39 @@ pub fn option<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S
     }
 }
 
+/// `t` in RFC 3339 as chrono writes it, or `None` outside years 0..=9999.
+pub fn rfc3339(t: &DateTime<Utc>) -> Option<Text> {
+    let mut out = Text::default();
+    out.rfc3339(t).map(|()| out)
+}
+
+/// (year, month, day) of the day `days` after 1970-01-01 in the proleptic
+/// Gregorian calendar (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
 /// A stack buffer long enough for `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
 #[derive(Default)]
-struct Text {
+pub struct Text {
     buf: [u8; 32],
     len: usize,
 }
 
 impl Text {
+    /// The text's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
     fn as_str(&self) -> &str {
         // Only ASCII digits and separators are ever written.
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
@@ -58,10 +83,14 @@ impl Text {
     }
 
     /// `t` as chrono writes it; `None` for years outside 0..=9999 (the
-    /// caller falls back to chrono, which adds a sign).
+    /// caller falls back to chrono, which adds a sign). The date comes
+    /// from the day number directly (chrono's accessors each decode it).
     fn rfc3339(&mut self, t: &DateTime<Utc>) -> Option<()> {
-        let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
-        let (mut sec, mut nano) = (t.second(), t.nanosecond());
+        let secs = t.timestamp();
+        let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+        let year = u32::try_from(year).ok().filter(|y| *y <= 9999)?;
+        let of_day = secs.rem_euclid(86_400) as u32;
+        let (mut sec, mut nano) = (of_day % 60, t.timestamp_subsec_nanos());
         if nano >= 1_000_000_000 {
             // A leap second: chrono writes :60.
             sec += 1;
@@ -69,10 +98,10 @@ impl Text {
         }
         self.digits(year, 4);
         for (sep, v) in [
-            (b'-', t.month()),
-            (b'-', t.day()),
-            (b'T', t.hour()),
-            (b':', t.minute()),
+            (b'-', month),
+            (b'-', day),
+            (b'T', of_day / 3600),
+            (b':', of_day / 60 % 60),
             (b':', sec),
         ] {
             self.byte(sep);

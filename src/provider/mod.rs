@@ -492,10 +492,21 @@ pub struct ProviderSet {
     pub providers: BTreeMap<String, Provider>,
 }
 
+/// The provider part of an operation id (`mailfinder` of
+/// `mailfinder.email-finder`); the whole id when it has no dot. A byte scan:
+/// this runs for every call and every planning step.
+pub fn provider_of(operation: &str) -> &str {
+    let dot = operation.bytes().position(|b| b == b'.');
+    dot.map_or(operation, |i| &operation[..i])
+}
+
 impl ProviderSet {
     /// Find an operation by `<provider>.<name>`.
     pub fn operation(&self, id: &str) -> Option<(&Provider, &Operation)> {
-        let (pid, _) = id.split_once('.')?;
+        let pid = provider_of(id);
+        if pid.len() == id.len() {
+            return None;
+        }
         let p = self.providers.get(pid)?;
         p.operations.iter().find(|o| o.id == id).map(|o| (p, o))
     }

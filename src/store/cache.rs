@@ -32,11 +32,23 @@ pub struct CacheEntry {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The cache key: operation id, then the inputs as canonical (sorted) JSON.
+/// The cache key: operation id, then the inputs as canonical (sorted) JSON,
+/// byte for byte what `serde_json::to_vec(inputs)` writes (keys already
+/// stored must still be found), without the generic serializer.
 pub fn cache_key(operation: &str, inputs: &Inputs) -> Vec<u8> {
-    let mut key = operation.as_bytes().to_vec();
-    key.push(0);
-    key.extend(serde_json::to_vec(inputs).unwrap_or_default());
+    use crate::model::json_text::{string, value};
+    let mut key = Vec::with_capacity(operation.len() + 64);
+    key.extend_from_slice(operation.as_bytes());
+    key.extend_from_slice(b"\0{");
+    for (i, (field, v)) in inputs.iter().enumerate() {
+        if i > 0 {
+            key.push(b',');
+        }
+        string(&mut key, field);
+        key.push(b':');
+        value(&mut key, v);
+    }
+    key.push(b'}');
     key
 }
 
@@ -76,5 +88,34 @@ impl Store {
         self.calls.hot().put(key, entry.clone());
         self.calls.trim_hot();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Value;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn keys_are_the_ones_serde_json_wrote(
+            op in "[a-z]{1,8}\\.[a-z-]{1,8}",
+            inputs in prop::collection::btree_map(
+                any::<String>(),
+                prop_oneof![
+                    any::<String>().prop_map(Value::Text),
+                    any::<i64>().prop_map(Value::Integer),
+                    any::<bool>().prop_map(Value::Bool),
+                    prop::collection::vec(any::<String>(), 0..3).prop_map(Value::List),
+                ],
+                0..4,
+            ),
+        ) {
+            let mut old = op.as_bytes().to_vec();
+            old.push(0);
+            old.extend(serde_json::to_vec(&inputs).unwrap());
+            prop_assert_eq!(cache_key(&op, &inputs), old);
+        }
     }
 }

@@ -13,7 +13,7 @@
 use super::hot_cache::HotCache;
 use super::ledger_page::{self, PageBuilder};
 use super::{CacheEntry, CallStats, LedgerEntry, StoreError};
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -6,7 +6,7 @@
 
 use super::CacheEntry;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 

@@ -9,7 +9,7 @@
 
 use super::LedgerEntry;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 /// How a binary page starts.
 pub const MAGIC: &[u8] = b"P2";

@@ -4,7 +4,7 @@
 //! planning the record. Absent keys are remembered too.
 
 use super::StoreError;
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Mutex;
 
 /// Answers held before the memory is emptied (the trees keep everything).

@@ -267,7 +267,7 @@ pub struct CallBucket {
 impl CallBucket {
     /// The provider id.
     pub fn provider(&self) -> &str {
-        self.operation.split('.').next().unwrap_or_default()
+        crate::provider::provider_of(&self.operation)
     }
 }
 

@@ -16,11 +16,29 @@ pub const PATTERNS: &[&str] = &[
 /// The pattern tried when the domain has none learned.
 pub const DEFAULT_PATTERN: &str = "first.last";
 
+/// The name's ASCII letters and digits, lower-cased.
 fn clean(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+    let bytes: Vec<u8> = s
+        .bytes()
+        .filter(u8::is_ascii_alphanumeric)
+        .map(|b| b.to_ascii_lowercase())
+        .collect();
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Write the local part of cleaned, non-empty names `f` and `l` under `pattern`.
+fn build(pattern: &str, f: &str, l: &str, out: &mut String) {
+    let (fi, li) = (&f[..1], &l[..1]);
+    let parts: [&str; 3] = match pattern {
+        "first" => [f, "", ""],
+        "flast" => [fi, l, ""],
+        "firstl" => [f, li, ""],
+        "first_last" => [f, "_", l],
+        "firstlast" => [f, l, ""],
+        "last" => [l, "", ""],
+        _ => [f, ".", l],
+    };
+    parts.iter().for_each(|p| out.push_str(p));
 }
 
 /// The local part for a name under a pattern; `None` when a name part is empty
@@ -30,25 +48,24 @@ pub fn local_part(pattern: &str, first: &str, last: &str) -> Option<String> {
     if f.is_empty() || l.is_empty() {
         return None;
     }
-    let fi = &f[..1];
-    let li = &l[..1];
-    Some(match pattern {
-        "first" => f,
-        "flast" => format!("{fi}{l}"),
-        "firstl" => format!("{f}{li}"),
-        "first_last" => format!("{f}_{l}"),
-        "firstlast" => format!("{f}{l}"),
-        "last" => l,
-        _ => format!("{f}.{l}"),
-    })
+    let mut out = String::with_capacity(f.len() + l.len() + 1);
+    build(pattern, &f, &l, &mut out);
+    Some(out)
 }
 
-/// Which pattern produced `local` for this name, if any (to learn a domain's pattern).
+/// Which pattern produced `local` for this name, if any (to learn a domain's
+/// pattern). The names are cleaned once for all the patterns.
 pub fn detect(local: &str, first: &str, last: &str) -> Option<&'static str> {
-    PATTERNS
-        .iter()
-        .copied()
-        .find(|p| local_part(p, first, last).as_deref() == Some(local))
+    let (f, l) = (clean(first), clean(last));
+    if f.is_empty() || l.is_empty() {
+        return None;
+    }
+    let mut candidate = String::with_capacity(f.len() + l.len() + 1);
+    PATTERNS.iter().copied().find(|p| {
+        candidate.clear();
+        build(p, &f, &l, &mut candidate);
+        candidate == local
+    })
 }
 
 #[cfg(test)]

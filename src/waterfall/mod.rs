@@ -6,6 +6,7 @@
 mod config;
 mod guess;
 mod plan;
+mod run;
 
 #[cfg(test)]
 mod tests;
@@ -15,4 +16,5 @@ pub use config::{
     WaterfallSettings, GUESS_STEP,
 };
 pub use guess::{detect as detect_pattern, local_part, DEFAULT_PATTERN, PATTERNS};
-pub use plan::{CallAnswer, Candidate, FieldRun, PlannedCall, Planner, Purpose, RunState, WaitFn};
+pub use plan::{CallAnswer, Candidate, PlannedCall, Planner, Purpose, WaitFn};
+pub use run::{FieldRun, FieldRuns, Names, RunState};

@@ -6,13 +6,13 @@
 
 use super::config::{FieldWaterfall, Step, WaterfallSettings};
 use super::guess;
-use crate::keyed::slot;
+use super::run::RunState;
 use crate::model::{
     Catalogue, FieldName, FieldState, Known, Record, Unknown, UnknownReason, Value,
 };
 use crate::provider::{Extracted, Inputs, ProviderSet, Verdict};
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::BTreeMap;
 
 /// A value offered by a provider, not yet accepted.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,63 +68,6 @@ pub enum CallAnswer {
         /// Stopped by a budget rather than the vendor.
         budget: bool,
     },
-}
-
-/// Progress of one field in this pass.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FieldRun {
-    /// Operations asked, in order.
-    pub tried: Vec<String>,
-    /// Some provider answered "no data".
-    pub answered_none: bool,
-    /// Provider failures: (message, retry_at).
-    pub errors: Vec<(String, DateTime<Utc>)>,
-    /// Values the verifier rejected.
-    pub rejected: Vec<Value>,
-    /// Candidates waiting for verification.
-    pub pending: VecDeque<Candidate>,
-    /// The best value below the threshold.
-    pub best_low: Option<Candidate>,
-    /// A step was skipped for budget.
-    pub budget_blocked: bool,
-    /// A provider or total budget (not the per-record ceiling) refused a call:
-    /// the earliest reset and the cap's message.
-    pub budget_reset: Option<(DateTime<Utc>, String)>,
-    /// Finished in this pass.
-    pub done: bool,
-    /// The stale value was re-checked with the verifier (cheap refresh).
-    pub rechecked: bool,
-}
-
-impl FieldRun {
-    /// A budget refused a call until `reset`.
-    fn note_budget(&mut self, reset: DateTime<Utc>, message: &str) {
-        self.budget_blocked = true;
-        if self.budget_reset.as_ref().is_none_or(|(t, _)| reset < *t) {
-            self.budget_reset = Some((reset, message.to_string()));
-        }
-    }
-}
-
-/// Everything one pass over a record has done.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RunState {
-    /// Fill operations called (for any field): never called twice in a pass.
-    pub attempted: BTreeSet<String>,
-    /// Verification calls made, as `operation|value`.
-    pub verified: BTreeSet<String>,
-    /// Per-field progress.
-    pub fields: BTreeMap<FieldName, FieldRun>,
-    /// When set, only these fields are worth paying for (they could change the
-    /// route); the others end `unknown/not_worth_it`. `None`: enrich everything.
-    pub relevant: Option<BTreeSet<FieldName>>,
-    /// Why a capacity-aware group sent a lookup to an operation other than its
-    /// first in config order, by operation (the ledger records it).
-    pub choices: BTreeMap<String, String>,
-    /// The route is undecided: send only the cheapest ready lookups this round,
-    /// because their answer may decide the route and make the dearer ones
-    /// not worth paying for (relevance is recomputed every round).
-    pub cheapest_first: bool,
 }
 
 /// Seconds until an operation's vendor can take another call; capacity-aware
@@ -204,7 +147,7 @@ impl<'a> Planner<'a> {
             if run.relevant.as_ref().is_some_and(|r| !r.contains(&w.field)) {
                 // Not done: relevance is recomputed every round, and a field that
                 // becomes relevant (the route was decided) is looked up then.
-                let fr = slot(&mut run.fields, &w.field);
+                let fr = run.fields.slot(&w.field);
                 if fr.pending.is_empty() {
                     if record.value(&w.field).is_none() {
                         let tried = fr.tried.clone();
@@ -232,7 +175,7 @@ impl<'a> Planner<'a> {
                     push_unique(&mut calls, call);
                     continue;
                 }
-                let fr = slot(&mut run.fields, &w.field);
+                let fr = run.fields.slot(&w.field);
                 fr.pending.clear();
                 fr.budget_blocked = true;
             }
@@ -244,7 +187,7 @@ impl<'a> Planner<'a> {
                 match self.check_step(record, run, w, step, reserved, pattern, calls.as_slice()) {
                     StepCheck::Ready(call, cost) => {
                         if let Step::Guess = step {
-                            run.attempted.insert(step.id().to_string());
+                            run.attempted.insert(step.id());
                         }
                         if let Some(note) = notes.get(step.id()) {
                             run.choices.insert(step.id().to_string(), note.clone());
@@ -261,10 +204,7 @@ impl<'a> Planner<'a> {
                     StepCheck::Wait => {}
                     StepCheck::Skip { budget } => {
                         if budget {
-                            run.fields
-                                .entry(w.field.clone())
-                                .or_default()
-                                .budget_blocked = true;
+                            run.fields.slot(&w.field).budget_blocked = true;
                         }
                     }
                 }
@@ -440,7 +380,7 @@ impl<'a> Planner<'a> {
         if !w.verify.as_ref().is_some_and(|v| self.enabled(v)) {
             return;
         }
-        let fr = slot(&mut run.fields, &w.field);
+        let fr = run.fields.slot(&w.field);
         if fr.rechecked {
             return;
         }
@@ -552,11 +492,13 @@ impl<'a> Planner<'a> {
                         StepCheck::Skip { budget: false }
                     };
                 }
-                let inputs: Inputs = op
-                    .input_fields()
-                    .iter()
-                    .filter_map(|f| record.value(f).map(|v| (f.clone(), v.clone())))
-                    .collect();
+                // Inserted one by one: `collect` into a map sorts a vector first.
+                let mut inputs = Inputs::new();
+                for f in op.input_fields() {
+                    if let Some(v) = record.value(f) {
+                        inputs.insert(f.clone(), v.clone());
+                    }
+                }
                 let call = PlannedCall {
                     operation: id.clone(),
                     inputs,
@@ -605,7 +547,7 @@ impl<'a> Planner<'a> {
         answer: &CallAnswer,
         now: DateTime<Utc>,
     ) {
-        run.attempted.insert(call.operation.clone());
+        run.attempted.insert(&call.operation);
         let Some((_, op)) = self.providers.operation(&call.operation) else {
             return;
         };
@@ -613,7 +555,7 @@ impl<'a> Planner<'a> {
             if !Self::needs_work(record, field, now) {
                 continue;
             }
-            let fr = slot(&mut run.fields, field);
+            let fr = run.fields.slot(field);
             if fr.done {
                 continue;
             }
@@ -660,7 +602,7 @@ impl<'a> Planner<'a> {
     ) {
         let w = self.settings.get(field);
         let threshold = w.map_or(self.settings.default_threshold, |w| w.threshold);
-        let fr = slot(&mut run.fields, field);
+        let fr = run.fields.slot(field);
         if fr.rejected.contains(&cand.value) || fr.pending.iter().any(|c| c.value == cand.value) {
             return;
         }
@@ -724,12 +666,10 @@ impl<'a> Planner<'a> {
         answer: &CallAnswer,
         now: DateTime<Utc>,
     ) {
-        run.verified
-            .insert(format!("{}|{}", call.operation, cand.value));
         let Some(w) = self.settings.get(field) else {
             return;
         };
-        let fr = slot(&mut run.fields, field);
+        let fr = run.fields.slot(field);
         fr.pending.retain(|c| c.value != cand.value);
         if guess && !fr.tried.iter().any(|t| t == &cand.source) {
             fr.tried.push(cand.source.clone());
@@ -778,7 +718,7 @@ impl<'a> Planner<'a> {
         w: &FieldWaterfall,
         now: DateTime<Utc>,
     ) {
-        let fr = slot(&mut run.fields, &w.field);
+        let fr = run.fields.slot(&w.field);
         fr.done = true;
         let tried = fr.tried.clone();
         if w.verify.is_none() {

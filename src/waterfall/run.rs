@@ -1,0 +1,147 @@
+//! What one pass over a record has done so far: per-field progress and the
+//! operations already asked. The planner reads these many times per field and
+//! round, over a handful of names, so they are short vectors searched by
+//! equality (a length check rejects most names before any byte compare)
+//! rather than ordered maps, whose every probe compares bytes.
+
+use super::plan::Candidate;
+use crate::model::{FieldName, Value};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Progress of one field in this pass.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FieldRun {
+    /// Operations asked, in order.
+    pub tried: Vec<String>,
+    /// Some provider answered "no data".
+    pub answered_none: bool,
+    /// Provider failures: (message, retry_at).
+    pub errors: Vec<(String, DateTime<Utc>)>,
+    /// Values the verifier rejected.
+    pub rejected: Vec<Value>,
+    /// Candidates waiting for verification.
+    pub pending: VecDeque<Candidate>,
+    /// The best value below the threshold.
+    pub best_low: Option<Candidate>,
+    /// A step was skipped for budget.
+    pub budget_blocked: bool,
+    /// A provider or total budget (not the per-record ceiling) refused a call:
+    /// the earliest reset and the cap's message.
+    pub budget_reset: Option<(DateTime<Utc>, String)>,
+    /// Finished in this pass.
+    pub done: bool,
+    /// The stale value was re-checked with the verifier (cheap refresh).
+    pub rechecked: bool,
+}
+
+impl FieldRun {
+    /// A budget refused a call until `reset`.
+    pub(super) fn note_budget(&mut self, reset: DateTime<Utc>, message: &str) {
+        self.budget_blocked = true;
+        if self.budget_reset.as_ref().is_none_or(|(t, _)| reset < *t) {
+            self.budget_reset = Some((reset, message.to_string()));
+        }
+    }
+}
+
+/// Per-field progress, in the order fields were first touched.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FieldRuns(Vec<(FieldName, FieldRun)>);
+
+impl FieldRuns {
+    /// The field's progress, if it has any.
+    pub fn get(&self, field: &str) -> Option<&FieldRun> {
+        self.0.iter().find(|(f, _)| f == field).map(|(_, r)| r)
+    }
+
+    /// The same, to change.
+    pub fn get_mut(&mut self, field: &str) -> Option<&mut FieldRun> {
+        self.0.iter_mut().find(|(f, _)| f == field).map(|(_, r)| r)
+    }
+
+    /// The field's progress, started empty when it has none.
+    pub fn slot(&mut self, field: &str) -> &mut FieldRun {
+        let at = match self.0.iter().position(|(f, _)| f == field) {
+            Some(i) => i,
+            None => {
+                self.0.push((field.to_string(), FieldRun::default()));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[at].1
+    }
+}
+
+/// A small set of operation ids.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Names(Vec<String>);
+
+impl Names {
+    /// Whether `id` is in.
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.iter().any(|n| n == id)
+    }
+
+    /// Add `id` (no duplicate).
+    pub fn insert(&mut self, id: &str) {
+        if !self.contains(id) {
+            self.0.push(id.to_string());
+        }
+    }
+
+    /// Take `id` out.
+    pub fn remove(&mut self, id: &str) {
+        self.0.retain(|n| n != id);
+    }
+}
+
+/// Everything one pass over a record has done.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunState {
+    /// Fill operations called (for any field): never called twice in a pass.
+    pub attempted: Names,
+    /// Per-field progress.
+    pub fields: FieldRuns,
+    /// When set, only these fields are worth paying for (they could change the
+    /// route); the others end `unknown/not_worth_it`. `None`: enrich everything.
+    pub relevant: Option<BTreeSet<FieldName>>,
+    /// Why a capacity-aware group sent a lookup to an operation other than its
+    /// first in config order, by operation (the ledger records it).
+    pub choices: BTreeMap<String, String>,
+    /// The route is undecided: send only the cheapest ready lookups this round,
+    /// because their answer may decide the route and make the dearer ones
+    /// not worth paying for (relevance is recomputed every round).
+    pub cheapest_first: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_made_once_and_found_again() {
+        let mut runs = FieldRuns::default();
+        runs.slot("person.email").done = true;
+        runs.slot("person.title").answered_none = true;
+        assert!(
+            runs.slot("person.email").done,
+            "the same slot, not a new one"
+        );
+        assert!(runs.get("person.title").is_some_and(|r| r.answered_none));
+        assert!(runs.get("person.phone").is_none());
+        assert_eq!(runs.0.len(), 2);
+    }
+
+    #[test]
+    fn names_hold_each_id_once() {
+        let mut n = Names::default();
+        n.insert("a.x");
+        n.insert("a.x");
+        n.insert("b.y");
+        assert!(n.contains("a.x") && n.contains("b.y") && !n.contains("a"));
+        n.remove("a.x");
+        assert!(!n.contains("a.x"));
+        assert_eq!(n.0, ["b.y"]);
+    }
+}
