@@ -233,6 +233,7 @@ async fn pass(
     // Warm passes over the same input: the median of WARM_RUNS.
     let mut warm_walls = Vec::new();
     let mut warm_cpus = Vec::new();
+    warm_gate("ready").await?;
     for _ in 0..WARM_RUNS {
         let t1 = Instant::now();
         let cpu1 = super::cpu_seconds();
@@ -246,6 +247,7 @@ async fn pass(
         warm_walls.push(t1.elapsed().as_secs_f64());
         warm_cpus.push(super::cpu_seconds() - cpu1);
     }
+    warm_gate("done").await?;
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
@@ -269,6 +271,21 @@ async fn pass(
             cpu_us_per_lead: warm_cpu * 1e6 / leads.max(1) as f64,
         },
     ))
+}
+
+/// With `LEADFALL_BENCH_WARM_GATE` set to a FIFO (`scripts/callgrind-warm`),
+/// say on stderr that the warm passes are `ready` or `done` and wait for a
+/// line on the FIFO: the script switches callgrind's counting on and off
+/// around exactly the warm passes.
+async fn warm_gate(stage: &str) -> anyhow::Result<()> {
+    let Some(fifo) = std::env::var_os("LEADFALL_BENCH_WARM_GATE") else {
+        return Ok(());
+    };
+    eprintln!("bench: warm passes {stage} ({WARM_RUNS} passes)");
+    tokio::fs::read(&fifo)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the gate {}: {e}", fifo.to_string_lossy()))?;
+    Ok(())
 }
 
 fn summarise(
