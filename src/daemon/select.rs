@@ -109,7 +109,7 @@ fn validate(sel: &Selector, c: &Control) -> Result<(), ControlError> {
         }
     }
     if let Some(p) = &sel.provider {
-        let pid = p.split('.').next().unwrap_or_default();
+        let pid = crate::provider::provider_of(p);
         if !c.settings().providers.providers.contains_key(pid) {
             return Err(ControlError::BadRequest(format!("unknown provider {p:?}")));
         }

@@ -44,7 +44,7 @@ impl Precedence {
             s if s.starts_with("builtin.") => "guess",
             _ => "vendor",
         };
-        let provider = source.split('.').next().unwrap_or(source);
+        let provider = crate::provider::provider_of(source);
         // Most specific first: the operation, its provider, then its class.
         [source, provider, class]
             .iter()

@@ -505,6 +505,7 @@ impl ProviderSet {
     pub fn operation(&self, id: &str) -> Option<(&Provider, &Operation)> {
         let pid = provider_of(id);
         if pid.len() == id.len() {
+            // No dot: not an operation id.
             return None;
         }
         let p = self.providers.get(pid)?;
