@@ -2,7 +2,7 @@
 //! with its field states, as JSON lines. Bad rows go to a rejects file; good
 //! rows are never lost with them.
 
-use super::{Engine, Summary};
+use super::{Engine, Summary, Tally};
 use crate::import::{ImportSummary, Importer, RejectsWriter, Row};
 use crate::model::Record;
 use futures::StreamExt;
@@ -188,7 +188,7 @@ async fn lane(
     in_flight: usize,
     out: std::sync::Arc<std::sync::Mutex<std::io::BufWriter<std::fs::File>>>,
 ) -> anyhow::Result<Summary> {
-    let mut summary = Summary::default();
+    let mut summary = Tally::default();
     let mut chunk = Vec::with_capacity(LANE_CHUNK_BYTES * 2);
     let write = |chunk: &mut Vec<u8>| -> std::io::Result<()> {
         out.lock()
@@ -226,5 +226,5 @@ async fn lane(
         }
     }
     write(&mut chunk)?;
-    Ok(summary)
+    Ok(summary.finish())
 }

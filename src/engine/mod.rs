@@ -13,7 +13,7 @@ mod tests;
 
 pub use batch::{enrich_file, BatchOptions, BatchReport};
 pub use live::LiveEngine;
-pub use summary::Summary;
+pub use summary::{Summary, Tally};
 
 use crate::clock::Clock;
 use crate::config::Settings;

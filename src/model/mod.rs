@@ -6,6 +6,7 @@ mod field_map;
 mod json;
 mod normalise;
 mod record;
+mod same;
 mod state;
 pub mod timestamp;
 mod value;
@@ -25,5 +26,6 @@ pub use normalise::{
     MAX_VALUE_CHARS,
 };
 pub use record::Record;
+pub use same::same;
 pub use state::{FieldState, Known, Source, Unknown, UnknownReason, SOURCE_INPUT};
 pub use value::Value;

@@ -43,8 +43,9 @@ impl Record {
         self.fields.get(field).and_then(FieldState::value)
     }
 
-    /// Set a field's state.
-    pub fn set(&mut self, field: impl Into<FieldName>, state: FieldState) {
-        self.fields.insert(field.into(), state);
+    /// Set a field's state. The name is copied only when the field is new
+    /// (most sets replace a state).
+    pub fn set<N: AsRef<str> + Into<FieldName>>(&mut self, field: N, state: FieldState) {
+        self.fields.set(field, state);
     }
 }

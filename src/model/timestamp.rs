@@ -83,30 +83,24 @@ impl Text {
     }
 
     /// `t` as chrono writes it; `None` for years outside 0..=9999 (the
-    /// caller falls back to chrono, which adds a sign). The date comes
-    /// from the day number directly (chrono's accessors each decode it).
+    /// caller falls back to chrono, which adds a sign). The text up to the
+    /// seconds comes from a per-thread memo of the last few seconds seen
+    /// (a pass writes thousands of timestamps within the same seconds).
     fn rfc3339(&mut self, t: &DateTime<Utc>) -> Option<()> {
         let secs = t.timestamp();
-        let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-        let year = u32::try_from(year).ok().filter(|y| *y <= 9999)?;
-        let of_day = secs.rem_euclid(86_400) as u32;
-        let (mut sec, mut nano) = (of_day % 60, t.timestamp_subsec_nanos());
-        if nano >= 1_000_000_000 {
+        let mut nano = t.timestamp_subsec_nanos();
+        let leap = nano >= 1_000_000_000;
+        if leap {
             // A leap second: chrono writes :60.
-            sec += 1;
             nano -= 1_000_000_000;
         }
-        self.digits(year, 4);
-        for (sep, v) in [
-            (b'-', month),
-            (b'-', day),
-            (b'T', of_day / 3600),
-            (b':', of_day / 60 % 60),
-            (b':', sec),
-        ] {
-            self.byte(sep);
-            self.digits(v, 2);
-        }
+        let prefix = if leap {
+            prefix(secs, true)?
+        } else {
+            PREFIXES.with(|p| p.borrow_mut().get(secs))?
+        };
+        self.buf[..PREFIX_LEN].copy_from_slice(&prefix);
+        self.len = PREFIX_LEN;
         // AutoSi: no fraction, or 3, 6 or 9 digits, whichever is exact.
         if nano != 0 {
             self.byte(b'.');
@@ -119,6 +113,56 @@ impl Text {
         self.byte(b'Z');
         Some(())
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS`.
+const PREFIX_LEN: usize = 19;
+
+/// The text of second `secs` after the epoch up to its seconds (`:60` for a
+/// leap second); `None` outside years 0..=9999.
+fn prefix(secs: i64, leap: bool) -> Option<[u8; PREFIX_LEN]> {
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let year = u32::try_from(year).ok().filter(|y| *y <= 9999)?;
+    let of_day = secs.rem_euclid(86_400) as u32;
+    let mut t = Text::default();
+    t.digits(year, 4);
+    for (sep, v) in [
+        (b'-', month),
+        (b'-', day),
+        (b'T', of_day / 3600),
+        (b':', of_day / 60 % 60),
+        (b':', of_day % 60 + u32::from(leap)),
+    ] {
+        t.byte(sep);
+        t.digits(v, 2);
+    }
+    let mut out = [0u8; PREFIX_LEN];
+    out.copy_from_slice(t.as_bytes());
+    Some(out)
+}
+
+/// The prefixes of the last few seconds written on this thread (observation
+/// times and the expiry times a lifetime after them alternate).
+#[derive(Default)]
+struct Prefixes {
+    held: [Option<(i64, [u8; PREFIX_LEN])>; 4],
+    next: usize,
+}
+
+impl Prefixes {
+    fn get(&mut self, secs: i64) -> Option<[u8; PREFIX_LEN]> {
+        if let Some((_, p)) = self.held.iter().flatten().find(|(s, _)| *s == secs) {
+            return Some(*p);
+        }
+        let p = prefix(secs, false)?;
+        self.held[self.next] = Some((secs, p));
+        self.next = (self.next + 1) % self.held.len();
+        Some(p)
+    }
+}
+
+thread_local! {
+    static PREFIXES: std::cell::RefCell<Prefixes> = std::cell::RefCell::default();
 }
 
 #[cfg(test)]
@@ -149,6 +193,12 @@ mod tests {
             let nanos = match round { 0 => 0, 1 => nanos / 1_000_000 * 1_000_000, 2 => nanos / 1000 * 1000, _ => nanos };
             let t = DateTime::from_timestamp(secs, nanos).unwrap();
             prop_assert_eq!(ours(&t), chronos(&t));
+            // Again, and at other times within the same second: the memo's text.
+            prop_assert_eq!(ours(&t), chronos(&t));
+            for other in [0, 999_999_999, nanos / 2] {
+                let u = DateTime::from_timestamp(secs, other).unwrap();
+                prop_assert_eq!(ours(&u), chronos(&u));
+            }
         }
     }
 

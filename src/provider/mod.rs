@@ -509,6 +509,9 @@ impl ProviderSet {
             return None;
         }
         let p = self.providers.get(pid)?;
-        p.operations.iter().find(|o| o.id == id).map(|o| (p, o))
+        p.operations
+            .iter()
+            .find(|o| crate::model::same(&o.id, id))
+            .map(|o| (p, o))
     }
 }

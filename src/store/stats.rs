@@ -62,6 +62,17 @@ pub struct CallStats {
     pub latency: Vec<u64>,
 }
 
+/// Add `n` to `map[key]`; the key is copied only when it is new (a row's
+/// fields are counted on every call).
+fn bump(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
+    match map.get_mut(key) {
+        Some(c) => *c += n,
+        None => {
+            map.insert(key.to_string(), n);
+        }
+    }
+}
+
 impl CallStats {
     /// Count one ledger row.
     pub fn add_row(&mut self, row: &LedgerEntry) {
@@ -93,10 +104,10 @@ impl CallStats {
         match row.outcome.as_str() {
             "hit" => self.hits += 1,
             "not_found" => self.misses += 1,
-            kind => *self.errors.entry(kind.to_string()).or_default() += 1,
+            kind => bump(&mut self.errors, kind, 1),
         }
         for f in &row.fields {
-            *self.fills.entry(f.clone()).or_default() += 1;
+            bump(&mut self.fills, f, 1);
         }
     }
 
@@ -109,14 +120,14 @@ impl CallStats {
         self.hits += o.hits;
         self.misses += o.misses;
         for (k, n) in &o.errors {
-            *self.errors.entry(k.clone()).or_default() += n;
+            bump(&mut self.errors, k, *n);
         }
         self.throttled += o.throttled;
         self.budget_blocked += o.budget_blocked;
         self.paused += o.paused;
         self.credits += o.credits;
         for (k, n) in &o.fills {
-            *self.fills.entry(k.clone()).or_default() += n;
+            bump(&mut self.fills, k, *n);
         }
         if self.latency.len() < o.latency.len() {
             self.latency.resize(o.latency.len(), 0);
@@ -278,7 +289,8 @@ pub fn hour_of(t: chrono::DateTime<chrono::Utc>) -> u32 {
 
 /// Key: hour (BE) then the operation id, so a window is one range scan.
 pub(super) fn bucket_key(hour: u32, operation: &str) -> Vec<u8> {
-    let mut k = hour.to_be_bytes().to_vec();
+    let mut k = Vec::with_capacity(4 + operation.len());
+    k.extend_from_slice(&hour.to_be_bytes());
     k.extend_from_slice(operation.as_bytes());
     k
 }

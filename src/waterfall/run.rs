@@ -5,7 +5,7 @@
 //! rather than ordered maps, whose every probe compares bytes.
 
 use super::plan::Candidate;
-use crate::model::{FieldName, Value};
+use crate::model::{same, FieldName, Value};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -52,17 +52,20 @@ pub struct FieldRuns(Vec<(FieldName, FieldRun)>);
 impl FieldRuns {
     /// The field's progress, if it has any.
     pub fn get(&self, field: &str) -> Option<&FieldRun> {
-        self.0.iter().find(|(f, _)| f == field).map(|(_, r)| r)
+        self.0.iter().find(|(f, _)| same(f, field)).map(|(_, r)| r)
     }
 
     /// The same, to change.
     pub fn get_mut(&mut self, field: &str) -> Option<&mut FieldRun> {
-        self.0.iter_mut().find(|(f, _)| f == field).map(|(_, r)| r)
+        self.0
+            .iter_mut()
+            .find(|(f, _)| same(f, field))
+            .map(|(_, r)| r)
     }
 
     /// The field's progress, started empty when it has none.
     pub fn slot(&mut self, field: &str) -> &mut FieldRun {
-        let at = match self.0.iter().position(|(f, _)| f == field) {
+        let at = match self.0.iter().position(|(f, _)| same(f, field)) {
             Some(i) => i,
             None => {
                 self.0.push((field.to_string(), FieldRun::default()));
@@ -80,7 +83,7 @@ pub struct Names(Vec<String>);
 impl Names {
     /// Whether `id` is in.
     pub fn contains(&self, id: &str) -> bool {
-        self.0.iter().any(|n| n == id)
+        self.0.iter().any(|n| same(n, id))
     }
 
     /// Add `id` (no duplicate).
@@ -92,7 +95,7 @@ impl Names {
 
     /// Take `id` out.
     pub fn remove(&mut self, id: &str) {
-        self.0.retain(|n| n != id);
+        self.0.retain(|n| !same(n, id));
     }
 }
 
