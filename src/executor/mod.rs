@@ -41,8 +41,8 @@ use tokio::time::Instant;
 /// The result of one call, as the planner needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallOutcome {
-    /// Values came back.
-    Hit(Extracted),
+    /// Values came back (shared with the cache).
+    Hit(std::sync::Arc<Extracted>),
     /// The vendor has nothing.
     NotFound,
     /// The call failed; `retry_after` says when it is worth asking again.
@@ -847,6 +847,7 @@ impl Executor {
             let attempts = earlier_attempts + schedule.attempts();
             match (outcome, retry_hint) {
                 (Outcome::Hit { extracted, credits }, _) => {
+                    let extracted = std::sync::Arc::new(extracted);
                     let cache = self.cache_entry(
                         CachedOutcome::Hit {
                             extracted: extracted.clone(),

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 pub enum CachedOutcome {
     /// Data.
     Hit {
-        /// The values.
-        extracted: Extracted,
+        /// The values, shared with every call they answer (a cached answer
+        /// is handed out many times and never changed).
+        extracted: std::sync::Arc<Extracted>,
     },
     /// The vendor had nothing.
     NotFound,

@@ -65,8 +65,8 @@ impl PartialEq for PlannedCall {
 /// What a call returned, as the planner sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallAnswer {
-    /// Values (and a verdict for verifiers).
-    Hit(Extracted),
+    /// Values (and a verdict for verifiers), shared with the cache.
+    Hit(std::sync::Arc<Extracted>),
     /// No data.
     NotFound,
     /// Failure with a retry time.
@@ -193,7 +193,9 @@ impl<'a> Planner<'a> {
             let mut scheduled = false;
             let steps = w.steps_for(record, &self.settings.segment_bands);
             let (order, notes) = self.ordered(w, steps, run);
-            for step in order {
+            let n = order.as_ref().map_or(steps.len(), Vec::len);
+            for k in 0..n {
+                let step = order.as_ref().map_or(&steps[k], |o| o[k]);
                 match self.check_step(record, run, w, step, reserved, pattern, calls.as_slice()) {
                     StepCheck::Ready(call, cost) => {
                         if let Step::Guess = step {
@@ -236,19 +238,20 @@ impl<'a> Planner<'a> {
     /// capacity-aware group, the untried members by vendor wait (ties keep
     /// config order). Notes say why a member jumped ahead of the group's first.
     /// Groups apply to the field's default order; a segment's own order
-    /// (`steps` is not `w.steps`) is followed strictly.
+    /// (`steps` is not `w.steps`) is followed strictly. `None`: the order
+    /// is `steps` as configured (no group, or no waits to go by).
     fn ordered<'w>(
         &self,
         w: &FieldWaterfall,
         steps: &'w [Step],
         run: &RunState,
-    ) -> (Vec<&'w Step>, BTreeMap<String, String>) {
-        let mut order: Vec<&Step> = steps.iter().collect();
+    ) -> (Option<Vec<&'w Step>>, BTreeMap<String, String>) {
         let mut notes = BTreeMap::new();
         let default_order = std::ptr::eq(steps, w.steps.as_slice());
-        let Some(WaitFn(wait)) = self.wait.filter(|_| default_order) else {
-            return (order, notes);
+        let Some(WaitFn(wait)) = self.wait.filter(|_| default_order && !w.groups.is_empty()) else {
+            return (None, notes);
         };
+        let mut order: Vec<&Step> = steps.iter().collect();
         for g in &w.groups {
             // Waits read once: the vendors' state moves while we look.
             let mut keyed: Vec<(f64, &Step)> = order[g.clone()]
@@ -278,7 +281,7 @@ impl<'a> Planner<'a> {
                 *slot = step;
             }
         }
-        (order, notes)
+        (Some(order), notes)
     }
 
     /// Keep the calls at the lowest price; the others stay open (their fields

@@ -99,20 +99,20 @@ fn record(inputs: &[(&str, &str)]) -> Record {
 }
 
 fn hit(values: &[(&str, &str, f64)]) -> CallAnswer {
-    CallAnswer::Hit(Extracted {
+    CallAnswer::Hit(std::sync::Arc::new(Extracted {
         values: values
             .iter()
             .map(|(f, v, c)| (f.to_string(), Value::Text(v.to_string()), *c))
             .collect(),
         verdict: None,
-    })
+    }))
 }
 
 fn verdict(v: Verdict) -> CallAnswer {
-    CallAnswer::Hit(Extracted {
+    CallAnswer::Hit(std::sync::Arc::new(Extracted {
         values: vec![],
         verdict: Some(v),
-    })
+    }))
 }
 
 /// Run a pass; `answer(op, inputs)` scripts the providers. Returns the calls made, round by round.
