@@ -173,13 +173,42 @@ impl Engine {
             if calls.is_empty() {
                 break;
             }
-            // Independent lookups of one record run concurrently.
-            let results = futures::future::join_all(calls.iter().map(|c| {
-                let choice = run.choices.remove(&c.operation);
-                self.executor
-                    .execute_chosen(&c.operation, &c.inputs, Some(&record.id), choice)
-            }))
-            .await;
+            // Cached answers first, without a future each; the rest, independent
+            // lookups of one record, run concurrently.
+            let mut missed = Vec::new();
+            let mut results: Vec<Option<_>> = calls
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let choice = run.choices.remove(&c.operation);
+                    let answer = self.executor.answer_from_cache(
+                        &c.operation,
+                        &c.inputs,
+                        Some(&record.id),
+                        choice.clone(),
+                    );
+                    answer.map_err(|key| missed.push((i, key, choice))).ok()
+                })
+                .collect();
+            if !missed.is_empty() {
+                let at: Vec<usize> = missed.iter().map(|m| m.0).collect();
+                let fetched =
+                    futures::future::join_all(missed.into_iter().map(|(i, key, choice)| {
+                        let c = &calls[i];
+                        self.executor.execute_looked_up(
+                            &c.operation,
+                            &c.inputs,
+                            Some(&record.id),
+                            choice,
+                            key,
+                        )
+                    }))
+                    .await;
+                for (i, r) in at.into_iter().zip(fetched) {
+                    results[i] = Some(r);
+                }
+            }
+            let results = results.into_iter().flatten();
             let now = self.clock.now();
             for (call, result) in calls.iter().zip(results) {
                 let answer = match result.outcome {

@@ -238,8 +238,64 @@ impl Executor {
         record_id: Option<&str>,
         choice: Option<String>,
     ) -> CallResult {
+        let key = cache_key(operation, inputs);
         CHOICE
-            .scope(choice, self.execute(operation, inputs, record_id))
+            .scope(
+                choice,
+                self.execute_keyed(operation, inputs, record_id, key, false),
+            )
+            .await
+    }
+
+    /// A call answered from the cache now, recorded in the ledger like any
+    /// call, without a future per call: a repeat pass answers nearly every
+    /// call here, and building the call's future (sized for the HTTP path)
+    /// cost more than the answer. `Err(key)`: not cached, or the store is
+    /// durable (the daemon flushes after recording, an await); hand the key
+    /// to [`Executor::execute_looked_up`].
+    pub fn answer_from_cache(
+        &self,
+        operation: &str,
+        inputs: &Inputs,
+        record_id: Option<&str>,
+        choice: Option<String>,
+    ) -> Result<CallResult, Vec<u8>> {
+        let key = cache_key(operation, inputs);
+        if self.inner.durable {
+            return Err(key);
+        }
+        let started = Instant::now();
+        match self.inner.store.cache_get(&key, self.inner.clock.now()) {
+            Ok(Some(entry)) => {
+                let mut res = self.cached(operation, record_id, entry, started);
+                res.entry.choice = choice;
+                self.record_now(&key, None, &res.entry);
+                Ok(res)
+            }
+            Ok(None) => Err(key),
+            Err(e) => {
+                tracing::warn!(operation, error = %e, "cache read failed; calling the provider");
+                Err(key)
+            }
+        }
+    }
+
+    /// [`Executor::execute_chosen`] after [`Executor::answer_from_cache`]
+    /// missed with `key`: the cache is not read again before the first
+    /// single-flight check (it was just read).
+    pub async fn execute_looked_up(
+        &self,
+        operation: &str,
+        inputs: &Inputs,
+        record_id: Option<&str>,
+        choice: Option<String>,
+        key: Vec<u8>,
+    ) -> CallResult {
+        CHOICE
+            .scope(
+                choice,
+                self.execute_keyed(operation, inputs, record_id, key, !self.inner.durable),
+            )
             .await
     }
 
@@ -277,11 +333,30 @@ impl Executor {
         inputs: &Inputs,
         record_id: Option<&str>,
     ) -> CallResult {
-        let started = Instant::now();
         let key = cache_key(operation, inputs);
+        self.execute_keyed(operation, inputs, record_id, key, false)
+            .await
+    }
+
+    /// [`Executor::execute`] with its cache key; `looked_up`: the cache was
+    /// read for it just now, so the first round goes straight to single flight.
+    async fn execute_keyed(
+        &self,
+        operation: &str,
+        inputs: &Inputs,
+        record_id: Option<&str>,
+        key: Vec<u8>,
+        mut looked_up: bool,
+    ) -> CallResult {
+        let started = Instant::now();
         loop {
             let now = self.inner.clock.now();
-            match self.inner.store.cache_get(&key, now) {
+            let cached = if std::mem::take(&mut looked_up) {
+                Ok(None)
+            } else {
+                self.inner.store.cache_get(&key, now)
+            };
+            match cached {
                 Ok(Some(entry)) => {
                     let res = self.cached(operation, record_id, entry, started);
                     self.record(&key, None, &res.entry).await;
@@ -358,15 +433,20 @@ impl Executor {
 
     /// Write the ledger row (and the cache entry of a fresh answer) in one transaction.
     async fn record(&self, key: &[u8], cache: Option<CacheEntry>, row: &LedgerEntry) {
+        self.record_now(key, cache.as_ref(), row);
+        if self.inner.durable {
+            self.flush().await;
+        }
+    }
+
+    /// Write the call's row (and cache entry) to the store.
+    fn record_now(&self, key: &[u8], cache: Option<&CacheEntry>, row: &LedgerEntry) {
         if let Err(e) =
             self.inner
                 .store
-                .record_call(cache.as_ref().map(|c| (key, c)), row, self.inner.durable)
+                .record_call(cache.map(|c| (key, c)), row, self.inner.durable)
         {
             tracing::error!(error = %e, operation = %row.operation, "could not record a provider call");
-        }
-        if self.inner.durable {
-            self.flush().await;
         }
     }
 

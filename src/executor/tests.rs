@@ -270,6 +270,35 @@ async fn the_cache_answers_repeats_hits_and_misses_alike() {
 }
 
 #[tokio::test]
+async fn a_cached_answer_comes_without_a_call_and_is_booked_like_one() {
+    let fx = fixture(|_| {}).await;
+    let inputs = fx.person(true);
+    let missed = fx
+        .executor
+        .answer_from_cache(FINDER, &inputs, Some("r1"), None)
+        .expect_err("nothing is cached yet");
+    assert_eq!(missed, crate::store::cache_key(FINDER, &inputs));
+    let first = fx
+        .executor
+        .execute_looked_up(FINDER, &inputs, Some("r1"), None, missed)
+        .await;
+    assert!(!first.entry.cached, "the miss went to the vendor");
+    let again = fx
+        .executor
+        .answer_from_cache(FINDER, &inputs, Some("r2"), Some("capacity: why".into()))
+        .expect("cached now");
+    assert_eq!(fx.requests("mailfinder"), 1, "one request in all");
+    assert_eq!(again.outcome, first.outcome);
+    assert!(again.entry.cached && again.entry.credits == 0.0);
+    assert_eq!(again.entry.saved_credits, first.entry.credits);
+    assert_eq!(again.entry.choice.as_deref(), Some("capacity: why"));
+    let rows = crate::store::CallStore::ledger(fx.executor.store()).unwrap();
+    assert_eq!(rows.len(), 2, "both calls are in the ledger");
+    assert_eq!(rows[1].record_id.as_deref(), Some("r2"));
+    assert!(rows[1].cached);
+}
+
+#[tokio::test]
 async fn concurrent_identical_lookups_make_one_call() {
     let fx = fixture(|_| {}).await;
     fx.sandbox.set_vendor_settings(
