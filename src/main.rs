@@ -9,6 +9,28 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+extern "C" {
+    // mimalloc's own; the crate links the library.
+    fn mi_option_set(option: libc::c_int, value: libc::c_long);
+}
+
+/// `mi_option_purge_delay` in mimalloc's option enum.
+const MI_OPTION_PURGE_DELAY: libc::c_int = 15;
+
+/// Batch verbs run to the end and exit: keep freed memory instead of
+/// returning it to the OS after 10 ms and faulting it back in zeroed (about
+/// 6% of a ×100 bench's CPU; see README, "Performance"). Long-running verbs
+/// keep mimalloc's default, so a daemon gives memory back; so does anyone
+/// who sets `MIMALLOC_PURGE_DELAY` themselves.
+fn keep_freed_memory(command: &leadfall::cli::Command) {
+    use leadfall::cli::Command;
+    let batch = matches!(command, Command::Enrich(_) | Command::Bench(_));
+    if batch && std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets an integer option; mimalloc reads it on later frees.
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    }
+}
+
 fn main() -> ExitCode {
     // `leadfall export | head`: die quietly on a closed pipe, like other Unix
     // tools, instead of panicking in println!.
@@ -17,6 +39,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = leadfall::cli::Cli::parse();
+    keep_freed_memory(&cli.command);
     leadfall::telemetry::init(cli.global.log_format, cli.global.log_level());
     match leadfall::cli::run(cli) {
         Ok(code) => code,
