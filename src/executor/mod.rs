@@ -239,11 +239,7 @@ impl Executor {
         choice: Option<String>,
     ) -> CallResult {
         let key = cache_key(operation, inputs);
-        CHOICE
-            .scope(
-                choice,
-                self.execute_keyed(operation, inputs, record_id, key, false),
-            )
+        self.execute_scoped(operation, inputs, record_id, choice, key, false)
             .await
     }
 
@@ -264,18 +260,28 @@ impl Executor {
         if self.inner.durable {
             return Err(key);
         }
-        let started = Instant::now();
-        match self.inner.store.cache_get(&key, self.inner.clock.now()) {
-            Ok(Some(entry)) => {
-                let mut res = self.cached(operation, record_id, entry, started);
-                res.entry.choice = choice;
-                self.record_now(&key, None, &res.entry);
-                Ok(res)
-            }
-            Ok(None) => Err(key),
+        let Some(mut res) = self.cache_answer(&key, operation, record_id, Instant::now()) else {
+            return Err(key);
+        };
+        res.entry.choice = choice;
+        self.record_now(&key, None, &res.entry);
+        Ok(res)
+    }
+
+    /// The cached answer for `key` as a call's result (not yet recorded);
+    /// `None` when absent, expired or unreadable (then the provider is asked).
+    fn cache_answer(
+        &self,
+        key: &[u8],
+        operation: &str,
+        record_id: Option<&str>,
+        started: Instant,
+    ) -> Option<CallResult> {
+        match self.inner.store.cache_get(key, self.inner.clock.now()) {
+            Ok(entry) => entry.map(|e| self.cached(operation, record_id, e, started)),
             Err(e) => {
                 tracing::warn!(operation, error = %e, "cache read failed; calling the provider");
-                Err(key)
+                None
             }
         }
     }
@@ -291,12 +297,23 @@ impl Executor {
         choice: Option<String>,
         key: Vec<u8>,
     ) -> CallResult {
-        CHOICE
-            .scope(
-                choice,
-                self.execute_keyed(operation, inputs, record_id, key, !self.inner.durable),
-            )
+        let looked_up = !self.inner.durable;
+        self.execute_scoped(operation, inputs, record_id, choice, key, looked_up)
             .await
+    }
+
+    /// [`Executor::execute_keyed`] with `choice` readable by the ledger row.
+    async fn execute_scoped(
+        &self,
+        operation: &str,
+        inputs: &Inputs,
+        record_id: Option<&str>,
+        choice: Option<String>,
+        key: Vec<u8>,
+        looked_up: bool,
+    ) -> CallResult {
+        let call = self.execute_keyed(operation, inputs, record_id, key, looked_up);
+        CHOICE.scope(choice, call).await
     }
 
     /// Seconds until `operation`'s vendor can take another call: the calls
@@ -350,22 +367,14 @@ impl Executor {
     ) -> CallResult {
         let started = Instant::now();
         loop {
-            let now = self.inner.clock.now();
             let cached = if std::mem::take(&mut looked_up) {
-                Ok(None)
+                None
             } else {
-                self.inner.store.cache_get(&key, now)
+                self.cache_answer(&key, operation, record_id, started)
             };
-            match cached {
-                Ok(Some(entry)) => {
-                    let res = self.cached(operation, record_id, entry, started);
-                    self.record(&key, None, &res.entry).await;
-                    return res;
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(operation, error = %e, "cache read failed; calling the provider")
-                }
+            if let Some(res) = cached {
+                self.record(&key, None, &res.entry).await;
+                return res;
             }
             // Single flight: the first caller calls, identical callers wait for its answer.
             let (follow, tx) = {
