@@ -131,12 +131,12 @@ impl Evidence {
         }
         let a = self
             .answers
-            .entry((id.clone(), row.operation.clone()))
+            .entry((id.clone(), row.operation.to_string()))
             .or_insert_with(|| Answer {
                 fields: BTreeSet::new(),
                 cost: row.credits + row.saved_credits,
             });
-        a.fields.extend(row.fields.iter().cloned());
+        a.fields.extend(row.fields.iter().map(|f| f.to_string()));
     }
 
     /// Note a record's segments.
@@ -176,13 +176,13 @@ impl Evidence {
                 let asked: Vec<(&str, bool)> = answers
                     .iter()
                     .filter(|(op, _)| ops.contains(op))
-                    .map(|(op, a)| (*op, a.fields.contains(&w.field)))
+                    .map(|(op, a)| (*op, a.fields.contains(w.field.as_str())))
                     .collect();
                 for (op, a) in answers.iter().filter(|(op, _)| ops.contains(op)) {
-                    let filled = a.fields.contains(&w.field);
+                    let filled = a.fields.contains(w.field.as_str());
                     for seg in std::iter::once(ALL).chain(segs.iter().map(String::as_str)) {
                         let t = tally
-                            .entry((w.field.clone(), seg.to_string(), op.to_string()))
+                            .entry((w.field.to_string(), seg.to_string(), op.to_string()))
                             .or_default();
                         t.0 += 1;
                         t.1 += u64::from(filled);
@@ -197,7 +197,7 @@ impl Evidence {
                             (b, a, fb, fa)
                         };
                         let o = overlap
-                            .entry((w.field.clone(), a.to_string(), b.to_string()))
+                            .entry((w.field.to_string(), a.to_string(), b.to_string()))
                             .or_default();
                         o.0 += 1;
                         o.1 += u64::from(*fa && *fb);
@@ -207,7 +207,7 @@ impl Evidence {
         }
         let mut out = Vec::new();
         for (w, ops) in fields {
-            let field = w.field.clone();
+            let field = w.field.to_string();
             let segments: BTreeSet<&String> = tally
                 .keys()
                 .filter(|(f, _, _)| f == &field)

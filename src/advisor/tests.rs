@@ -54,10 +54,7 @@ fn title_waterfall(steps: &[&str]) -> WaterfallSettings {
         fields: vec![crate::waterfall::FieldWaterfall {
             groups: vec![],
             field: "person.title".into(),
-            steps: steps
-                .iter()
-                .map(|s| Step::Operation(s.to_string()))
-                .collect(),
+            steps: steps.iter().map(|s| Step::Operation((*s).into())).collect(),
             threshold: 0.7,
             verify: None,
             accept_catch_all: false,

@@ -373,7 +373,7 @@ fn settings(
             w.steps.retain(|st| !ops(st));
             let first: Vec<_> = order
                 .iter()
-                .map(|id| crate::waterfall::Step::Operation(id.to_string()))
+                .map(|id| crate::waterfall::Step::Operation((*id).into()))
                 .collect();
             w.steps.splice(0..0, first);
         }

@@ -89,7 +89,7 @@ pub fn run(_args: Args, g: &Global) -> anyhow::Result<ExitCode> {
             if let Some(v) = &w.verify {
                 steps.push(format!("(verify: {v})"));
             }
-            (w.field.clone(), steps)
+            (w.field.to_string(), steps)
         })
         .collect();
     if g.json {

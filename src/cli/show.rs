@@ -157,7 +157,7 @@ fn field_row(name: &str, state: &FieldState, now: DateTime<Utc>) -> [String; 8] 
                 name.to_string(),
                 if stale { "stale" } else { "known" }.into(),
                 k.value.render(),
-                k.source.clone(),
+                k.source.to_string(),
                 format!("{:.2}", k.confidence),
                 human_secs((now - k.observed_at).num_seconds()),
                 expires,

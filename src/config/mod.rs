@@ -171,7 +171,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
             ));
         }
         catalogue.insert(FieldDef {
-            name: name.clone(),
+            name: name.as_str().into(),
             ty: f.ty.clone(),
             values: f.values.iter().map(|v| v.to_lowercase()).collect(),
             ttl_days: f.ttl_days,

@@ -55,7 +55,7 @@ fn targeted_by_provider(rec: &Record, p: &str) -> Vec<String> {
     rec.fields
         .iter()
         .filter(|(_, s)| s.known().is_some_and(|k| from_provider(&k.source, p)))
-        .map(|(f, _)| f.clone())
+        .map(|(f, _)| f.to_string())
         .collect()
 }
 
@@ -124,7 +124,7 @@ fn max_cost(c: &Control, rec: &Record, targeted: &[String], now: DateTime<Utc>) 
     let s = c.settings();
     let mut ops: BTreeSet<&str> = BTreeSet::new();
     for w in &s.waterfall.fields {
-        let runs = targeted.contains(&w.field)
+        let runs = targeted.iter().any(|t| w.field == *t)
             || !rec.fields.get(&w.field).is_some_and(|st| st.is_fresh(now));
         if !runs {
             continue;

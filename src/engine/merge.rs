@@ -57,7 +57,7 @@ impl Precedence {
 fn record(
     stored: &mut StoredRecord,
     at: DateTime<Utc>,
-    field: String,
+    field: crate::model::FieldName,
     kind: &str,
     old: Option<FieldState>,
     new: FieldState,
@@ -66,7 +66,7 @@ fn record(
         &mut stored.history,
         Change {
             at,
-            field,
+            field: field.to_string(),
             kind: kind.into(),
             old,
             new,
@@ -127,7 +127,7 @@ pub fn merge_input(
         // A new record's inputs are its first state, not changes: they show in
         // the fields (source `input`); history starts with the first change.
         if !is_new {
-            record(&mut stored, now, field.clone(), "input", old, new.clone());
+            record(&mut stored, now, field, "input", old, new.clone());
         }
         stored.record.fields.insert(field, new);
         changed = true;
@@ -162,7 +162,7 @@ pub fn merge_step(stored: &mut StoredRecord, after: Record, now: DateTime<Utc>, 
             (_, Some(_)) => "enriched",
             (_, None) => "unknown",
         };
-        record(stored, now, field.clone(), kind, old, new.clone());
+        record(stored, now, field, kind, old, new.clone());
         stored.record.fields.insert(field, new);
     }
     stored.record.credits_spent = after.credits_spent;

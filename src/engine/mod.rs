@@ -79,7 +79,7 @@ impl Engine {
         record: &Record,
         signals: &[crate::control::Signal],
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Option<(std::collections::BTreeSet<String>, bool)> {
+    ) -> Option<(std::collections::BTreeSet<crate::model::FieldName>, bool)> {
         let d = self
             .settings
             .decisions
@@ -87,16 +87,20 @@ impl Engine {
             .filter(|_| !self.settings.waterfall.enrich_everything)?;
         let scores = crate::score::score_all(&d.scoring, record, signals, now);
         let decision = crate::route::decide(&d.routing, record, &scores, now, false);
-        let mut set: std::collections::BTreeSet<String> = if decision.decided {
+        let mut set: std::collections::BTreeSet<crate::model::FieldName> = if decision.decided {
             // Decided: what the route's next action needs.
             d.routing
                 .routes
                 .iter()
                 .find(|r| r.name == decision.route)
-                .map(|r| r.enrich.iter().cloned().collect())
+                .map(|r| r.enrich.iter().map(crate::model::FieldName::from).collect())
                 .unwrap_or_default()
         } else {
-            decision.could_change.into_iter().collect()
+            decision
+                .could_change
+                .iter()
+                .map(crate::model::FieldName::from)
+                .collect()
         };
         // Inputs of the steps that could fill them (the domain before the email finder), to a fixpoint.
         loop {
@@ -106,18 +110,18 @@ impl Engine {
                     continue;
                 };
                 for step in &w.steps {
-                    let reqs: Vec<Vec<String>> = match step {
+                    let reqs: Vec<Vec<crate::model::FieldName>> = match step {
                         crate::waterfall::Step::Operation(id) => self
                             .settings
                             .providers
                             .operation(id)
                             .map(|(_, o)| o.requires.clone())
                             .unwrap_or_default(),
-                        crate::waterfall::Step::Guess => vec![vec!["company.domain".to_string()]],
+                        crate::waterfall::Step::Guess => vec![vec!["company.domain".into()]],
                     };
                     // Only the inputs of the cheapest way in: nothing when a requirement set is
                     // already met, else the set missing the fewest fields that can be looked up.
-                    let missing = |rs: &Vec<String>| {
+                    let missing = |rs: &Vec<crate::model::FieldName>| {
                         rs.iter()
                             .filter(|r| record.value(r).is_none())
                             .cloned()
@@ -182,14 +186,16 @@ impl Engine {
                 .map(|(i, c)| {
                     let choice = run.choices.remove(&c.operation);
                     let answer = self.executor.answer_from_cache(
-                        &c.operation,
+                        c.operation,
                         &c.inputs,
                         Some(&record.id),
                         choice.clone(),
+                        now,
                     );
                     answer.map_err(|key| missed.push((i, key, choice))).ok()
                 })
                 .collect();
+            let waited = !missed.is_empty();
             if !missed.is_empty() {
                 let at: Vec<usize> = missed.iter().map(|m| m.0).collect();
                 let fetched =
@@ -209,7 +215,8 @@ impl Engine {
                 }
             }
             let results = results.into_iter().flatten();
-            let now = self.clock.now();
+            // After vendor calls, time has moved; cached answers took none.
+            let now = if waited { self.clock.now() } else { now };
             for (call, result) in calls.iter().zip(results) {
                 let answer = match result.outcome {
                     CallOutcome::Hit(ex) => CallAnswer::Hit(ex),

@@ -69,7 +69,7 @@ fn budget_blocked(records: &[Record]) -> Vec<(String, DateTime<Utc>)> {
         .flat_map(|r| r.fields.iter())
         .filter_map(|(f, s)| match s {
             FieldState::Unknown(u) if u.reason == UnknownReason::BudgetExhausted => Some((
-                f.clone(),
+                f.to_string(),
                 u.retry_at.expect("a budget stop says when to retry"),
             )),
             _ => None,

@@ -4,6 +4,7 @@
 //! its retries, stays in `mod.rs`.
 
 use super::{CallOutcome, Executor};
+use crate::model::Name;
 use crate::store::JobEntry;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -99,9 +100,9 @@ impl Executor {
         status: u16,
     ) {
         let row = self.entry(
-            operation,
+            Name::new(operation),
             record_id,
-            "submitted",
+            Name::new("submitted"),
             false,
             0.0,
             started,

@@ -23,7 +23,7 @@ pub use kill_switch::{
 pub use runtime::{share_of, ProviderRuntime, ProviderStats};
 
 use crate::clock::Clock;
-use crate::model::Catalogue;
+use crate::model::{Catalogue, Name};
 use crate::provider::{
     build_poll_request, build_request, classify, classify_submit, Extracted, Inputs, Outcome,
     ProviderSet,
@@ -85,6 +85,8 @@ struct Inner {
     providers: Arc<ProviderSet>,
     catalogue: Arc<Catalogue>,
     runtimes: HashMap<String, ProviderRuntime>,
+    /// Each operation's provider, for ledger rows.
+    provider_names: HashMap<Name, Name>,
     store: Arc<dyn CallStore>,
     clock: Arc<dyn Clock>,
     durable: bool,
@@ -143,12 +145,22 @@ impl Executor {
             .values()
             .map(|p| (p.id.clone(), ProviderRuntime::new(p)))
             .collect();
+        let provider_names = providers
+            .providers
+            .values()
+            .flat_map(|p| {
+                p.operations
+                    .iter()
+                    .map(|o| (Name::new(&o.id), Name::new(&p.id)))
+            })
+            .collect();
         Ok(Executor {
             inner: Arc::new(Inner {
                 client,
                 providers,
                 catalogue,
                 runtimes,
+                provider_names,
                 store,
                 clock,
                 durable,
@@ -248,19 +260,22 @@ impl Executor {
     /// call here, and building the call's future (sized for the HTTP path)
     /// cost more than the answer. `Err(key)`: not cached, or the store is
     /// durable (the daemon flushes after recording, an await); hand the key
-    /// to [`Executor::execute_looked_up`].
+    /// to [`Executor::execute_looked_up`]. `now` is the caller's clock
+    /// reading (the planning round's), used for freshness and the row's
+    /// time; a cache read takes no measurable time, so none is measured.
     pub fn answer_from_cache(
         &self,
-        operation: &str,
+        operation: Name,
         inputs: &Inputs,
         record_id: Option<&str>,
         choice: Option<String>,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<CallResult, Vec<u8>> {
-        let key = cache_key(operation, inputs);
+        let key = cache_key(&operation, inputs);
         if self.inner.durable {
             return Err(key);
         }
-        let Some(mut res) = self.cache_answer(&key, operation, record_id, Instant::now()) else {
+        let Some(mut res) = self.cache_answer(&key, operation, record_id, None, now) else {
             return Err(key);
         };
         res.entry.choice = choice;
@@ -270,17 +285,22 @@ impl Executor {
 
     /// The cached answer for `key` as a call's result (not yet recorded);
     /// `None` when absent, expired or unreadable (then the provider is asked).
+    /// `started`: when the call began, for its latency (`None`: 0 ms).
     fn cache_answer(
         &self,
         key: &[u8],
-        operation: &str,
+        operation: Name,
         record_id: Option<&str>,
-        started: Instant,
+        started: Option<Instant>,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Option<CallResult> {
-        match self.inner.store.cache_get(key, self.inner.clock.now()) {
-            Ok(entry) => entry.map(|e| self.cached(operation, record_id, e, started)),
+        match self.inner.store.cache_get(key, now) {
+            Ok(entry) => entry.map(|e| {
+                let latency_ms = started.map_or(0, |s| s.elapsed().as_millis() as u64);
+                self.cached(operation, record_id, e, latency_ms, now)
+            }),
             Err(e) => {
-                tracing::warn!(operation, error = %e, "cache read failed; calling the provider");
+                tracing::warn!(%operation, error = %e, "cache read failed; calling the provider");
                 None
             }
         }
@@ -370,7 +390,8 @@ impl Executor {
             let cached = if std::mem::take(&mut looked_up) {
                 None
             } else {
-                self.cache_answer(&key, operation, record_id, started)
+                let now = self.inner.clock.now();
+                self.cache_answer(&key, Name::new(operation), record_id, Some(started), now)
             };
             if let Some(res) = cached {
                 self.record(&key, None, &res.entry).await;
@@ -407,7 +428,7 @@ impl Executor {
                 key: key.clone(),
             };
             let (result, cache) = self.call(&key, operation, inputs, record_id, started).await;
-            if let Some(rt) = self.inner.runtimes.get(&result.entry.provider) {
+            if let Some(rt) = self.inner.runtimes.get(result.entry.provider.as_str()) {
                 match result.outcome {
                     // Nothing was sent: not the provider's failure.
                     CallOutcome::Failed {
@@ -461,24 +482,37 @@ impl Executor {
 
     fn cached(
         &self,
-        operation: &str,
+        operation: Name,
         record_id: Option<&str>,
         entry: CacheEntry,
-        started: Instant,
+        latency_ms: u64,
+        at: chrono::DateTime<chrono::Utc>,
     ) -> CallResult {
-        let provider = crate::provider::provider_of(operation);
+        let provider = crate::provider::provider_of(&operation);
         if let Some(rt) = self.inner.runtimes.get(provider) {
             ProviderStats::bump(&rt.stats.cached);
         }
         let (outcome, kind) = match entry.outcome {
-            CachedOutcome::Hit { extracted } => (CallOutcome::Hit(extracted), "hit"),
-            CachedOutcome::NotFound => (CallOutcome::NotFound, "not_found"),
+            CachedOutcome::Hit { extracted } => (CallOutcome::Hit(extracted), crate::name!("hit")),
+            CachedOutcome::NotFound => (CallOutcome::NotFound, crate::name!("not_found")),
         };
-        let mut row = self.entry(
-            operation, record_id, kind, true, 0.0, started, 0, 0, None, None,
-        );
-        row.saved_credits = entry.credits;
-        row.fields = filled_fields(&outcome);
+        let row = LedgerEntry {
+            at,
+            record_id: record_id.map(str::to_string),
+            operation,
+            provider: self.provider_name(operation),
+            outcome: kind,
+            cached: true,
+            credits: 0.0,
+            saved_credits: entry.credits,
+            latency_ms,
+            attempts: 0,
+            throttled: 0,
+            status: None,
+            error: None,
+            choice: CHOICE.try_with(Clone::clone).ok().flatten(),
+            fields: filled_fields(&outcome),
+        };
         CallResult {
             outcome,
             entry: row,
@@ -494,7 +528,7 @@ impl Executor {
         entry.attempts = 0;
         entry.throttled = 0;
         entry.latency_ms = started.elapsed().as_millis() as u64;
-        if let Some(rt) = self.inner.runtimes.get(&entry.provider) {
+        if let Some(rt) = self.inner.runtimes.get(entry.provider.as_str()) {
             ProviderStats::bump(&rt.stats.cached);
         }
         CallResult {
@@ -503,12 +537,20 @@ impl Executor {
         }
     }
 
+    /// `operation`'s provider (the text before the dot for an unknown one).
+    fn provider_name(&self, operation: Name) -> Name {
+        match self.inner.provider_names.get(&operation) {
+            Some(p) => *p,
+            None => Name::new(crate::provider::provider_of(&operation)),
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn entry(
         &self,
-        operation: &str,
+        operation: Name,
         record_id: Option<&str>,
-        outcome: &str,
+        outcome: Name,
         cached: bool,
         credits: f64,
         started: Instant,
@@ -520,9 +562,9 @@ impl Executor {
         LedgerEntry {
             at: self.inner.clock.now(),
             record_id: record_id.map(str::to_string),
-            operation: operation.to_string(),
-            provider: crate::provider::provider_of(operation).to_string(),
-            outcome: outcome.to_string(),
+            operation,
+            provider: self.provider_name(operation),
+            outcome,
             cached,
             credits,
             saved_credits: 0.0,
@@ -626,9 +668,9 @@ impl Executor {
         retry_after: Duration,
     ) -> CallResult {
         let mut row = self.entry(
-            operation,
+            Name::new(operation),
             record_id,
-            kind,
+            Name::new(kind),
             false,
             0.0,
             started,
@@ -697,9 +739,9 @@ impl Executor {
                     retry_after,
                 },
                 entry: self.entry(
-                    operation,
+                    Name::new(operation),
                     record_id,
-                    kind,
+                    Name::new(kind),
                     false,
                     0.0,
                     started,
@@ -945,9 +987,9 @@ impl Executor {
                         op.cache.hit,
                     );
                     let mut e = self.entry(
-                        operation,
+                        Name::new(operation),
                         record_id,
-                        "hit",
+                        Name::new("hit"),
                         false,
                         credits,
                         started,
@@ -957,7 +999,7 @@ impl Executor {
                         None,
                     );
                     e.credits = credits;
-                    e.fields = extracted.values.iter().map(|(f, _, _)| f.clone()).collect();
+                    e.fields = extracted.values.iter().map(|(f, _, _)| *f).collect();
                     let result = CallResult {
                         outcome: CallOutcome::Hit(extracted),
                         entry: e,
@@ -969,9 +1011,9 @@ impl Executor {
                     let result = CallResult {
                         outcome: CallOutcome::NotFound,
                         entry: self.entry(
-                            operation,
+                            Name::new(operation),
                             record_id,
-                            "not_found",
+                            Name::new("not_found"),
                             false,
                             credits,
                             started,
@@ -1114,9 +1156,9 @@ fn reset_secs(v: &str, now: chrono::DateTime<chrono::Utc>) -> Option<f64> {
 }
 
 /// The fields a hit carried values for.
-fn filled_fields(o: &CallOutcome) -> Vec<String> {
+fn filled_fields(o: &CallOutcome) -> Vec<crate::model::Name> {
     match o {
-        CallOutcome::Hit(ex) => ex.values.iter().map(|(f, _, _)| f.clone()).collect(),
+        CallOutcome::Hit(ex) => ex.values.iter().map(|(f, _, _)| *f).collect(),
         _ => Vec::new(),
     }
 }

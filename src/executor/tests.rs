@@ -75,7 +75,7 @@ impl Fx {
             ("company.domain", c.domain.clone()),
         ]
         .into_iter()
-        .map(|(k, v)| (k.to_string(), Value::Text(v)))
+        .map(|(k, v)| (k.into(), Value::Text(v)))
         .collect()
     }
 }
@@ -275,7 +275,7 @@ async fn a_cached_answer_comes_without_a_call_and_is_booked_like_one() {
     let inputs = fx.person(true);
     let missed = fx
         .executor
-        .answer_from_cache(FINDER, &inputs, Some("r1"), None)
+        .answer_from_cache(FINDER.into(), &inputs, Some("r1"), None, chrono::Utc::now())
         .expect_err("nothing is cached yet");
     assert_eq!(missed, crate::store::cache_key(FINDER, &inputs));
     let first = fx
@@ -285,7 +285,13 @@ async fn a_cached_answer_comes_without_a_call_and_is_booked_like_one() {
     assert!(!first.entry.cached, "the miss went to the vendor");
     let again = fx
         .executor
-        .answer_from_cache(FINDER, &inputs, Some("r2"), Some("capacity: why".into()))
+        .answer_from_cache(
+            FINDER.into(),
+            &inputs,
+            Some("r2"),
+            Some("capacity: why".into()),
+            chrono::Utc::now(),
+        )
         .expect("cached now");
     assert_eq!(fx.requests("mailfinder"), 1, "one request in all");
     assert_eq!(again.outcome, first.outcome);

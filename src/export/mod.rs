@@ -71,7 +71,7 @@ pub const STATE_KNOWN: &str = "known";
 pub fn csv_header(catalogue: &Catalogue) -> Vec<String> {
     let mut header = vec!["id".to_string()];
     for def in catalogue.iter() {
-        header.push(def.name.clone());
+        header.push(def.name.to_string());
         header.push(format!("{}.state", def.name));
     }
     header

@@ -93,7 +93,7 @@ impl Fields {
         }
         let suffix = |name: &str| name.rsplit_once('.').map_or(name, |(_, s)| s).to_string();
         if let Some(def) = self.catalogue.iter().find(|d| suffix(&d.name) == key) {
-            return Some(def.name.clone());
+            return Some(def.name.to_string());
         }
         let mut best: Option<(usize, String)> = None;
         let mut consider = |candidate: &str, target: &str| {
@@ -160,7 +160,7 @@ pub(crate) struct Draft {
     /// The id as far as it could be read, for the reject even when invalid.
     shown_id: Option<String>,
     id_problem: Option<String>,
-    values: Vec<(String, Value)>,
+    values: Vec<(crate::model::FieldName, Value)>,
     problems: Vec<String>,
 }
 
@@ -231,7 +231,7 @@ impl Draft {
         label: &dyn std::fmt::Display,
     ) {
         match result {
-            Ok(value) => self.values.push((def.name.clone(), value)),
+            Ok(value) => self.values.push((def.name, value)),
             // Empty means "not given": the field stays not_attempted.
             Err(NormaliseError::Empty) => {}
             Err(e) => self.problems.push(format!("{label}: {e}")),

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// A dotted field name such as `person.email`.
-pub type FieldName = String;
+/// A dotted field name such as `person.email`, interned.
+pub type FieldName = super::Name;
 
 /// The type of a field, which decides its normalisation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,9 +93,9 @@ impl Catalogue {
                 Vec::new()
             };
             fields.insert(
-                name.to_string(),
+                name.into(),
                 FieldDef {
-                    name: name.to_string(),
+                    name: name.into(),
                     ty,
                     values,
                     ttl_days,
@@ -107,12 +107,18 @@ impl Catalogue {
 
     /// Add or replace a field (custom fields from config).
     pub fn insert(&mut self, def: FieldDef) {
-        self.fields.insert(def.name.clone(), def);
+        self.fields.insert(def.name, def);
     }
 
     /// Look a field up.
     pub fn get(&self, name: &str) -> Option<&FieldDef> {
         self.fields.get(name)
+    }
+
+    /// The same by interned name.
+    pub fn get_name(&self, name: FieldName) -> Option<&FieldDef> {
+        // A scan by address: a score of fields, compared in a cycle each.
+        self.fields.values().find(|d| d.name == name)
     }
 
     /// True when the field exists.

@@ -71,7 +71,7 @@ impl FieldMap {
         let name = name.into();
         match self
             .entries
-            .binary_search_by(|(n, _)| n.as_str().cmp(name.as_str()))
+            .binary_search_by(|(n, _)| super::same::order(n, &name))
         {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, state)),
             Err(i) => {
@@ -214,7 +214,7 @@ mod tests {
             let mut model = BTreeMap::new();
             for (insert, name, n) in ops {
                 if insert {
-                    prop_assert_eq!(ours.insert(name.clone(), state(n)), model.insert(name, state(n)));
+                    prop_assert_eq!(ours.insert(name.as_str().into(), state(n)), model.insert(name, state(n)));
                 } else {
                     prop_assert_eq!(ours.remove(&name), model.remove(&name));
                 }
@@ -223,7 +223,7 @@ mod tests {
             for (k, v) in &model {
                 prop_assert_eq!(ours.get(k), Some(v));
             }
-            prop_assert!(ours.iter().eq(model.iter()));
+            prop_assert!(ours.iter().map(|(k, v)| (k.as_str(), v)).eq(model.iter().map(|(k, v)| (k.as_str(), v))));
             prop_assert_eq!(serde_json::to_string(&ours).unwrap(), serde_json::to_string(&model).unwrap());
             let back: FieldMap = serde_json::from_str(&serde_json::to_string(&ours).unwrap()).unwrap();
             prop_assert_eq!(back, ours);

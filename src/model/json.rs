@@ -109,13 +109,13 @@ pub fn value(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
-fn strings(out: &mut Vec<u8>, list: &[String]) {
+fn strings<S: AsRef<str>>(out: &mut Vec<u8>, list: &[S]) {
     out.push(b'[');
     for (i, s) in list.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        string(out, s);
+        string(out, s.as_ref());
     }
     out.push(b']');
 }
@@ -174,7 +174,7 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::UnknownReason;
+    use crate::model::{Name, UnknownReason};
     use chrono::TimeZone;
     use proptest::prelude::*;
 
@@ -228,7 +228,7 @@ mod tests {
                 |(value, source, confidence, observed_at, expires_at, verified)| {
                     FieldState::Known(Known {
                         value,
-                        source,
+                        source: source.into(),
                         confidence,
                         observed_at,
                         expires_at,
@@ -245,7 +245,7 @@ mod tests {
             .prop_map(|(reason, tried, retry_at, detail)| {
                 FieldState::Unknown(Unknown {
                     reason,
-                    tried,
+                    tried: tried.into_iter().map(Name::from).collect(),
                     retry_at,
                     detail,
                 })
@@ -262,7 +262,10 @@ mod tests {
         )
             .prop_map(|(id, fields, credits_spent, updated_at)| Record {
                 id,
-                fields: fields.into_iter().collect(),
+                fields: fields
+                    .into_iter()
+                    .map(|(k, v)| (Name::from(k), v))
+                    .collect(),
                 credits_spent,
                 updated_at,
             })

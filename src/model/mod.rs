@@ -4,6 +4,7 @@
 mod field;
 mod field_map;
 mod json;
+mod name;
 mod normalise;
 mod record;
 mod same;
@@ -17,6 +18,7 @@ mod tests;
 pub use field::{Catalogue, FieldDef, FieldName, FieldType, SENIORITIES};
 pub use field_map::FieldMap;
 pub use json::write_record;
+pub use name::{Name, NameError, MAX_NAMES, MAX_NAME_BYTES};
 /// JSON pieces for other hand-written encodings (cache keys).
 pub mod json_text {
     pub use super::json::{string, value};
@@ -26,6 +28,6 @@ pub use normalise::{
     MAX_VALUE_CHARS,
 };
 pub use record::Record;
-pub use same::same;
-pub use state::{FieldState, Known, Source, Unknown, UnknownReason, SOURCE_INPUT};
+pub use same::{order, same};
+pub use state::{source_input, FieldState, Known, Source, Unknown, UnknownReason, SOURCE_INPUT};
 pub use value::Value;

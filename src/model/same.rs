@@ -26,15 +26,40 @@ pub fn same(a: &str, b: &str) -> bool {
     word(a, n - 8) == word(b, n - 8)
 }
 
+/// `a.cmp(b)`, by 8-byte big-endian words, without a call to `memcmp`
+/// (field names share long prefixes like `company.`).
+#[inline]
+pub fn order(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let word = |s: &[u8]| u64::from_be_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+        match word(a).cmp(&word(b)) {
+            std::cmp::Ordering::Equal => i += 8,
+            o => return o,
+        }
+    }
+    // The last few bytes one by one (a slice compare would call `memcmp`).
+    while i < n {
+        match a[i].cmp(&b[i]) {
+            std::cmp::Ordering::Equal => i += 1,
+            o => return o,
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::same;
+    use super::{order, same};
     use proptest::prelude::*;
 
     proptest! {
         #[test]
         fn agrees_with_string_equality(a in "[a-z._]{0,40}", b in "[a-z._]{0,40}") {
             prop_assert_eq!(same(&a, &b), a == b);
+            prop_assert_eq!(order(&a, &b), a.cmp(&b));
             prop_assert!(same(&a, &a.clone()));
         }
 

@@ -7,10 +7,16 @@ use serde::{Deserialize, Serialize};
 
 /// Where a known value came from: `input`, or a provider operation id like
 /// `mailfinder.email-finder`, or a built-in step like `builtin.email-guess`.
-pub type Source = String;
+pub type Source = super::Name;
 
 /// The source name for values that came with the imported record.
 pub const SOURCE_INPUT: &str = "input";
+
+/// [`SOURCE_INPUT`], interned once (every imported value carries it).
+pub fn source_input() -> Source {
+    static INPUT: std::sync::OnceLock<Source> = std::sync::OnceLock::new();
+    *INPUT.get_or_init(|| SOURCE_INPUT.into())
+}
 
 /// A field is either known (with provenance) or unknown (with a reason).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,7 +111,7 @@ pub struct Unknown {
     pub reason: UnknownReason,
     /// Provider operations asked so far, in order.
     #[serde(default)]
-    pub tried: Vec<String>,
+    pub tried: Vec<super::Name>,
     /// When a retry makes sense (provider errors, budgets).
     #[serde(
         default,
@@ -123,7 +129,7 @@ impl FieldState {
     pub fn input(value: Value, at: DateTime<Utc>) -> FieldState {
         FieldState::Known(Known {
             value,
-            source: SOURCE_INPUT.to_string(),
+            source: source_input(),
             confidence: 1.0,
             observed_at: at,
             expires_at: None,
@@ -142,7 +148,7 @@ impl FieldState {
     }
 
     /// An unknown field with a reason and the operations tried.
-    pub fn unknown(reason: UnknownReason, tried: Vec<String>) -> FieldState {
+    pub fn unknown(reason: UnknownReason, tried: Vec<super::Name>) -> FieldState {
         FieldState::Unknown(Unknown {
             reason,
             tried,
@@ -202,7 +208,7 @@ struct RawFieldState {
     #[serde(default)]
     reason: Option<UnknownReason>,
     #[serde(default)]
-    tried: Vec<String>,
+    tried: Vec<super::Name>,
     #[serde(default)]
     retry_at: Option<DateTime<Utc>>,
     #[serde(default)]

@@ -319,7 +319,7 @@ fn cost(cx: &mut Ctx<'_>, key: &str, c: &CostFile) -> CostModel {
     CostModel {
         per_request: c.per_request,
         per_hit: c.per_hit,
-        per_field: c.per_field.clone(),
+        per_field: c.per_field.iter().map(|(f, v)| (f.into(), *v)).collect(),
         actual_pointer: c
             .actual_pointer
             .as_deref()
@@ -468,7 +468,7 @@ fn operation(
             })
             .collect();
         Verify {
-            field: v.field.clone(),
+            field: v.field.as_str().into(),
             verdict_pointer: cx.pointer(&format!("{vk}.verdict_pointer"), &v.verdict_pointer),
             verdicts,
             free_verdicts,
@@ -498,7 +498,11 @@ fn operation(
             r.burst,
         )
     });
-    let mut requires = op.requires;
+    let mut requires: Vec<Vec<FieldName>> = op
+        .requires
+        .iter()
+        .map(|set| set.iter().map(FieldName::from).collect())
+        .collect();
     if requires.is_empty() {
         // Without explicit sets, every placeholder is required.
         let mut all = Vec::new();
@@ -694,7 +698,7 @@ fn provide(cx: &mut Ctx<'_>, key: &str, p: &ProvideFile) -> Provide {
         );
     }
     Provide {
-        field: p.field.clone(),
+        field: p.field.as_str().into(),
         pointer,
         pick,
         then,

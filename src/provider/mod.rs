@@ -177,8 +177,8 @@ impl Template {
                 return Err(format!("empty placeholder in template {text:?}"));
             }
             let alternatives: Vec<FieldName> =
-                name.split('|').map(|a| a.trim().to_string()).collect();
-            if alternatives.iter().any(String::is_empty) {
+                name.split('|').map(|a| FieldName::from(a.trim())).collect();
+            if alternatives.iter().any(|a| a.is_empty()) {
                 return Err(format!("empty alternative in template {text:?}"));
             }
             parts.push(TemplatePart::Field(alternatives));
@@ -508,7 +508,13 @@ impl ProviderSet {
             // No dot: not an operation id.
             return None;
         }
-        let p = self.providers.get(pid)?;
+        // A scan by equality: a deployment has a handful of providers, and
+        // the map's ordered probe called `memcmp` at every key.
+        let p = self
+            .providers
+            .iter()
+            .find(|(k, _)| crate::model::same(k, pid))
+            .map(|(_, p)| p)?;
         p.operations
             .iter()
             .find(|o| crate::model::same(&o.id, id))

@@ -259,7 +259,7 @@ fn extract(
         if let Ok(value) = normalise_json(def, &raw) {
             extracted
                 .values
-                .push((p.field.clone(), value, confidence(&p.confidence, doc)));
+                .push((p.field, value, confidence(&p.confidence, doc)));
         }
     }
     let mut free = false;

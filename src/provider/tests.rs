@@ -58,7 +58,7 @@ fn key_env(name: &str) -> Option<String> {
 fn inputs(pairs: &[(&str, &str)]) -> Inputs {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), Value::Text(v.to_string())))
+        .map(|(k, v)| ((*k).into(), Value::Text(v.to_string())))
         .collect()
 }
 

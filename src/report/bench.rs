@@ -46,8 +46,8 @@ fn row(i: u64, start: chrono::DateTime<Utc>) -> LedgerEntry {
         // 30 days of hours, round robin.
         at: start + chrono::Duration::seconds(((i / 8) % 720) as i64 * 3600 + (i % 3600) as i64),
         record_id: Some(format!("lead{:07}", i / 6)),
-        operation: op.to_string(),
-        provider: op.split('.').next().unwrap_or_default().to_string(),
+        operation: op.into(),
+        provider: op.split('.').next().unwrap_or_default().into(),
         outcome: if i.is_multiple_of(97) {
             "transient".into()
         } else if hit {

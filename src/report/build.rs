@@ -33,11 +33,11 @@ impl RecordTally {
     pub fn add(&mut self, r: &StoredRecord, window: &Window) {
         for (name, state) in &r.record.fields {
             match state {
-                FieldState::Known(_) => *self.known.entry(name.clone()).or_default() += 1,
+                FieldState::Known(_) => *self.known.entry(name.to_string()).or_default() += 1,
                 FieldState::Unknown(u) => {
                     *self
                         .unknown
-                        .entry(name.clone())
+                        .entry(name.to_string())
                         .or_default()
                         .entry(u.reason.to_string())
                         .or_default() += 1
@@ -111,11 +111,11 @@ pub fn build(inp: Inputs<'_>) -> Report {
                     Step::Guess => None,
                 })
                 .map(|op| {
-                    let s = by_operation.get(op).cloned().unwrap_or_default();
-                    let fills = s.fills.get(&w.field).copied().unwrap_or(0);
+                    let s = by_operation.get(op.as_str()).cloned().unwrap_or_default();
+                    let fills = s.fills.get(w.field.as_str()).copied().unwrap_or(0);
                     let attempts = s.calls + s.cached;
                     StepReport {
-                        operation: op.clone(),
+                        operation: op.to_string(),
                         attempts,
                         fills,
                         fill_rate: ratio(fills as f64, attempts as f64),
@@ -134,14 +134,19 @@ pub fn build(inp: Inputs<'_>) -> Report {
                 })
                 .collect();
             FieldReport {
-                field: w.field.clone(),
+                field: w.field.to_string(),
                 steps,
                 fills: total,
-                known_now: inp.records.known.get(&w.field).copied().unwrap_or(0),
+                known_now: inp
+                    .records
+                    .known
+                    .get(w.field.as_str())
+                    .copied()
+                    .unwrap_or(0),
                 unknown_now: inp
                     .records
                     .unknown
-                    .get(&w.field)
+                    .get(w.field.as_str())
                     .cloned()
                     .unwrap_or_default(),
             }

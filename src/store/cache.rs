@@ -116,7 +116,8 @@ mod tests {
             let mut old = op.as_bytes().to_vec();
             old.push(0);
             old.extend(serde_json::to_vec(&inputs).unwrap());
-            prop_assert_eq!(cache_key(&op, &inputs), old);
+            let named: Inputs = inputs.iter().map(|(k, v)| (crate::model::Name::new(k), v.clone())).collect();
+            prop_assert_eq!(cache_key(&op, &named), old);
         }
     }
 }

@@ -12,7 +12,9 @@
 
 use super::hot_cache::HotCache;
 use super::ledger_page::{self, PageBuilder};
+use super::stats::{bucket_key, hour_of};
 use super::{CacheEntry, CallStats, LedgerEntry, StoreError};
+use crate::model::Name;
 use foldhash::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,11 +33,22 @@ pub struct Pending {
     /// The ledger page being built: its key is the first row's sequence number.
     first_seq: Option<u64>,
     page: PageBuilder,
-    /// Counter increments by bucket key.
-    buckets: HashMap<Vec<u8>, CallStats>,
+    /// Counter increments by (hour, operation): a handful of buckets, found
+    /// by comparing an hour and a name's address.
+    buckets: Vec<Tally>,
     /// Cache entries (key, encoded entry).
     cache: Vec<(Vec<u8>, Vec<u8>)>,
     since: Option<Instant>,
+}
+
+/// One bucket's increments; values per field are counted beside the stats
+/// (by name, not in its text-keyed map) and folded in on drain.
+#[derive(Debug)]
+struct Tally {
+    hour: u32,
+    operation: Name,
+    stats: CallStats,
+    fills: Vec<(Name, u64)>,
 }
 
 /// What a drain writes.
@@ -51,19 +64,37 @@ pub struct Drained {
 
 impl Pending {
     /// Add a call: its row (sequence number `seq`), counter bucket and cache entry.
-    pub fn push(
-        &mut self,
-        seq: u64,
-        row: &LedgerEntry,
-        bucket: Vec<u8>,
-        cache: Option<(Vec<u8>, Vec<u8>)>,
-    ) {
+    pub fn push(&mut self, seq: u64, row: &LedgerEntry, cache: Option<(Vec<u8>, Vec<u8>)>) {
         if self.first_seq.is_none() {
             self.first_seq = Some(seq);
             self.since = Some(Instant::now());
         }
         self.page.push(row);
-        self.buckets.entry(bucket).or_default().add_row(row);
+        let hour = hour_of(row.at);
+        let at = match self
+            .buckets
+            .iter()
+            .position(|t| t.hour == hour && t.operation == row.operation)
+        {
+            Some(i) => i,
+            None => {
+                self.buckets.push(Tally {
+                    hour,
+                    operation: row.operation,
+                    stats: CallStats::default(),
+                    fills: Vec::new(),
+                });
+                self.buckets.len() - 1
+            }
+        };
+        let t = &mut self.buckets[at];
+        let made = t.stats.add_counts(row);
+        for f in row.fields.iter().filter(|_| made) {
+            match t.fills.iter_mut().find(|(n, _)| n == f) {
+                Some((_, c)) => *c += 1,
+                None => t.fills.push((*f, 1)),
+            }
+        }
         self.cache.extend(cache);
     }
 
@@ -80,9 +111,17 @@ impl Pending {
     /// Take everything buffered, leaving the buffer empty.
     pub fn drain(&mut self) -> Drained {
         let taken = std::mem::take(self);
+        let buckets = taken
+            .buckets
+            .into_iter()
+            .map(|mut t| {
+                t.stats.add_fills(&t.fills);
+                (bucket_key(t.hour, &t.operation), t.stats)
+            })
+            .collect();
         Drained {
             page: taken.first_seq.map(|s| (s, taken.page.finish())),
-            buckets: taken.buckets,
+            buckets,
             cache: taken.cache,
         }
     }
@@ -137,7 +176,6 @@ impl CallBuffer {
         &self,
         seq: u64,
         row: &LedgerEntry,
-        bucket: Vec<u8>,
         cache: Option<(&[u8], Vec<u8>, &CacheEntry)>,
     ) -> Result<(), StoreError> {
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -147,7 +185,7 @@ impl CallBuffer {
             self.hot.put(key, entry.clone());
             (key.to_vec(), bytes)
         });
-        p.push(seq, row, bucket, cache);
+        p.push(seq, row, cache);
         if p.due() {
             self.write(&mut p)?;
         }
@@ -272,7 +310,7 @@ mod tests {
         let mut p = Pending::default();
         let rows: Vec<_> = (0..5).map(row).collect();
         for (i, r) in rows.iter().enumerate() {
-            p.push(10 + i as u64, r, b"k".to_vec(), None);
+            p.push(10 + i as u64, r, None);
         }
         assert!(!p.due(), "five fresh rows are not due");
         let d = p.drain();
@@ -280,10 +318,8 @@ mod tests {
         let (seq, page) = d.page.unwrap();
         assert_eq!(seq, 10);
         assert_eq!(decode_rows(&page).unwrap(), rows);
-        assert_eq!(
-            d.buckets[b"k".as_slice()].calls + d.buckets[b"k".as_slice()].cached,
-            5
-        );
+        let counted: u64 = d.buckets.values().map(|b| b.calls + b.cached).sum();
+        assert_eq!(counted, 5);
         let one = serde_json::to_vec(&rows[0]).unwrap();
         assert_eq!(decode_rows(&one).unwrap(), vec![rows[0].clone()]);
         // A JSON page, as stores written before binary pages hold.
@@ -300,7 +336,7 @@ mod tests {
     fn a_truncated_page_is_an_error_not_a_short_read() {
         let mut p = Pending::default();
         let r = row(1);
-        p.push(1, &r, b"k".to_vec(), None);
+        p.push(1, &r, None);
         let (_, page) = p.drain().page.unwrap();
         let err = decode_rows(&page[..page.len() - 3]).unwrap_err();
         assert!(err.to_string().contains("truncated ledger"), "{err}");
@@ -311,7 +347,7 @@ mod tests {
         let mut p = Pending::default();
         let r = row(1);
         for i in 0..PAGE_ROWS as u64 {
-            p.push(i, &r, b"k".to_vec(), None);
+            p.push(i, &r, None);
         }
         assert!(p.due());
     }

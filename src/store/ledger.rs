@@ -2,6 +2,7 @@
 //! reconciliation with vendor bills read it.
 
 use super::{Store, StoreError};
+use crate::model::Name;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -14,11 +15,11 @@ pub struct LedgerEntry {
     /// The record it was made for.
     pub record_id: Option<String>,
     /// `<provider>.<operation>`.
-    pub operation: String,
+    pub operation: Name,
     /// Provider id.
-    pub provider: String,
+    pub provider: Name,
     /// `hit`, `not_found`, `rate_limited`, `transient`, `permanent`, `auth_error`, `circuit_open`, ...
-    pub outcome: String,
+    pub outcome: Name,
     /// Served from the cache (or coalesced onto an identical in-flight call): nothing paid.
     pub cached: bool,
     /// Credits billed by the vendor for this call.
@@ -41,7 +42,7 @@ pub struct LedgerEntry {
     pub choice: Option<String>,
     /// Fields the answer carried a value for (a hit's data, cached or not).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<String>,
+    pub fields: Vec<Name>,
 }
 
 fn is_zero(x: &f64) -> bool {

@@ -8,6 +8,7 @@
 //! appended while the table is still growing. Integers are LEB128 varints.
 
 use super::LedgerEntry;
+use crate::model::Name;
 use chrono::{DateTime, Utc};
 use foldhash::HashMap;
 
@@ -29,6 +30,8 @@ pub struct PageBuilder {
     rows: Vec<u8>,
     count: usize,
     ids: HashMap<String, u32>,
+    /// Interned names' numbers, by address (no hashing of the text).
+    names: HashMap<usize, u32>,
     table: Vec<u8>,
 }
 
@@ -64,16 +67,11 @@ impl PageBuilder {
         self.rows.push(flags);
         varint(&mut self.rows, zigzag(row.at.timestamp()));
         varint(&mut self.rows, u64::from(row.at.timestamp_subsec_nanos()));
-        for s in [
-            row.record_id.as_deref(),
-            Some(&row.operation),
-            Some(&row.provider),
-        ]
-        .into_iter()
-        .flatten()
-        .chain([row.outcome.as_str()])
-        {
-            self.string(s);
+        if let Some(id) = &row.record_id {
+            self.string(id);
+        }
+        for n in [row.operation, row.provider, row.outcome] {
+            self.name(n);
         }
         for (on, x) in [(CREDITS, row.credits), (SAVED, row.saved_credits)] {
             if flags & on != 0 {
@@ -92,7 +90,7 @@ impl PageBuilder {
         if !row.fields.is_empty() {
             varint(&mut self.rows, row.fields.len() as u64);
             for f in &row.fields {
-                self.string(f);
+                self.name(*f);
             }
         }
         self.count += 1;
@@ -103,14 +101,34 @@ impl PageBuilder {
         let n = match self.ids.get(s) {
             Some(n) => *n,
             None => {
-                let n = self.ids.len() as u32;
-                varint(&mut self.table, s.len() as u64);
-                self.table.extend_from_slice(s.as_bytes());
+                let n = self.add(s);
                 self.ids.insert(s.to_string(), n);
                 n
             }
         };
         varint(&mut self.rows, u64::from(n));
+    }
+
+    /// The same for an interned name, found by its address.
+    fn name(&mut self, s: Name) {
+        let at = s.as_str().as_ptr() as usize;
+        let n = match self.names.get(&at) {
+            Some(n) => *n,
+            None => {
+                let n = self.add(&s);
+                self.names.insert(at, n);
+                n
+            }
+        };
+        varint(&mut self.rows, u64::from(n));
+    }
+
+    /// Add `s` to the string table: its number.
+    fn add(&mut self, s: &str) -> u32 {
+        let n = (self.ids.len() + self.names.len()) as u32;
+        varint(&mut self.table, s.len() as u64);
+        self.table.extend_from_slice(s.as_bytes());
+        n
     }
 
     /// The page's bytes (empty when no row was pushed).
@@ -120,7 +138,7 @@ impl PageBuilder {
             return out;
         }
         let at = out.len() as u32;
-        varint(&mut out, self.ids.len() as u64);
+        varint(&mut out, (self.ids.len() + self.names.len()) as u64);
         out.extend_from_slice(&self.table);
         out.extend_from_slice(&at.to_le_bytes());
         out
@@ -168,6 +186,9 @@ fn read_row(r: &mut &[u8], strings: &[&str]) -> Result<LedgerEntry, String> {
             .map(|s| s.to_string())
             .ok_or_else(|| format!("ledger row names string {n} of {}", strings.len()))
     };
+    let name = |r: &mut &[u8]| -> Result<crate::model::Name, String> {
+        crate::model::Name::checked(&string(r)?).map_err(|e| e.to_string())
+    };
     let f64_le = |r: &mut &[u8]| -> Result<f64, String> {
         let (b, rest) = r.split_first_chunk::<8>().ok_or("truncated ledger row")?;
         *r = rest;
@@ -178,9 +199,9 @@ fn read_row(r: &mut &[u8], strings: &[&str]) -> Result<LedgerEntry, String> {
     let at: DateTime<Utc> =
         DateTime::from_timestamp(secs, nanos).ok_or("ledger row time out of range")?;
     let record_id = (flags & RECORD_ID != 0).then(|| string(r)).transpose()?;
-    let operation = string(r)?;
-    let provider = string(r)?;
-    let outcome = string(r)?;
+    let operation = name(r)?;
+    let provider = name(r)?;
+    let outcome = name(r)?;
     let credits = if flags & CREDITS != 0 {
         f64_le(r)?
     } else {
@@ -199,7 +220,7 @@ fn read_row(r: &mut &[u8], strings: &[&str]) -> Result<LedgerEntry, String> {
     let fields = match flags & FIELDS != 0 {
         false => Vec::new(),
         true => (0..read_varint(r)?)
-            .map(|_| string(r))
+            .map(|_| name(r))
             .collect::<Result<_, _>>()?,
     };
     Ok(LedgerEntry {
@@ -278,9 +299,9 @@ mod tests {
             .prop_map(|(t, record_id, s, c, n, e, fields)| LedgerEntry {
                 at: DateTime::from_timestamp(i64::from(t.0), t.1).unwrap(),
                 record_id,
-                operation: s.0,
-                provider: s.1,
-                outcome: s.2,
+                operation: s.0.into(),
+                provider: s.1.into(),
+                outcome: s.2.into(),
                 cached: c.0,
                 credits: c.1,
                 saved_credits: c.2,
@@ -290,7 +311,7 @@ mod tests {
                 status: n.3,
                 error: e.0,
                 choice: e.1,
-                fields,
+                fields: fields.into_iter().map(Name::from).collect(),
             })
     }
 

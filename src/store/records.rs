@@ -671,16 +671,14 @@ impl CallStore for Store {
             .map(|(k, e)| serde_json::to_vec(e).map(|b| (k.to_vec(), b)))
             .transpose()
             .map_err(|e| corrupt("cache entry", e))?;
-        let stats_key = super::stats::bucket_key(super::hour_of(row.at), &row.operation);
         // The id comes from outside the transaction: it only needs to be unique
         // and increasing, and sled's transactional id generator is slow.
         let seq = self.db.generate_id()?.to_be_bytes();
         if !atomic {
             let cache = cache.zip(cache_bytes).map(|((k, e), (_, b))| (k, b, e));
-            return self
-                .calls
-                .push(u64::from_be_bytes(seq), row, stats_key, cache);
+            return self.calls.push(u64::from_be_bytes(seq), row, cache);
         }
+        let stats_key = super::stats::bucket_key(super::hour_of(row.at), &row.operation);
         let row_bytes = serde_json::to_vec(row).map_err(|e| corrupt("ledger row", e))?;
         (&self.cache, &self.ledger, &self.call_stats)
             .transaction(|(cache, ledger, stats)| {

@@ -76,13 +76,31 @@ fn bump(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
 impl CallStats {
     /// Count one ledger row.
     pub fn add_row(&mut self, row: &LedgerEntry) {
+        if !self.add_counts(row) {
+            return;
+        }
+        for f in &row.fields {
+            bump(&mut self.fills, f, 1);
+        }
+    }
+
+    /// Add `(field, values)` to the fills.
+    pub fn add_fills(&mut self, fills: &[(crate::model::Name, u64)]) {
+        for (f, n) in fills {
+            bump(&mut self.fills, f, *n);
+        }
+    }
+
+    /// Count one ledger row, all but its fields' fills; whether those
+    /// count (not for a call that was never made).
+    pub fn add_counts(&mut self, row: &LedgerEntry) -> bool {
         if row.outcome == OUTCOME_BUDGET {
             self.budget_blocked += 1;
-            return;
+            return false;
         }
         if row.outcome == OUTCOME_PAUSED {
             self.paused += 1;
-            return;
+            return false;
         }
         if row.cached {
             self.cached += 1;
@@ -101,14 +119,15 @@ impl CallStats {
                 .unwrap_or(LATENCY_BOUNDS_MS.len());
             self.latency[i] += 1;
         }
-        match row.outcome.as_str() {
-            "hit" => self.hits += 1,
-            "not_found" => self.misses += 1,
-            kind => bump(&mut self.errors, kind, 1),
+        // Interned: two address compares settle the common outcomes.
+        if row.outcome == crate::name!("hit") {
+            self.hits += 1;
+        } else if row.outcome == crate::name!("not_found") {
+            self.misses += 1;
+        } else {
+            bump(&mut self.errors, &row.outcome, 1);
         }
-        for f in &row.fields {
-            bump(&mut self.fills, f, 1);
-        }
+        true
     }
 
     /// Add another bucket's counters.

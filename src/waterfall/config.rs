@@ -82,7 +82,7 @@ pub struct FieldWaterfallFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// A provider operation.
-    Operation(String),
+    Operation(crate::model::Name),
     /// The free email guess.
     Guess,
 }
@@ -93,6 +93,15 @@ impl Step {
         match self {
             Step::Operation(id) => id,
             Step::Guess => GUESS_STEP,
+        }
+    }
+
+    /// The id, interned.
+    pub fn name(&self) -> crate::model::Name {
+        static GUESS: std::sync::OnceLock<crate::model::Name> = std::sync::OnceLock::new();
+        match self {
+            Step::Operation(id) => *id,
+            Step::Guess => *GUESS.get_or_init(|| GUESS_STEP.into()),
         }
     }
 }
@@ -107,7 +116,7 @@ pub struct FieldWaterfall {
     /// Stop threshold.
     pub threshold: f64,
     /// Verification operation.
-    pub verify: Option<String>,
+    pub verify: Option<crate::model::Name>,
     /// Accept catch-all verdicts.
     pub accept_catch_all: bool,
     /// Accept unknown verdicts.
@@ -309,7 +318,7 @@ pub fn compile_waterfalls(
             match seg.split_once('=') {
                 Some((f, label)) if catalogue.contains(f) && !label.is_empty() => {
                     let s = compile_steps(file, field, w, list, &skey, providers, errors);
-                    segments.push((f.to_string(), label.to_lowercase(), s));
+                    segments.push((f.into(), label.to_lowercase(), s));
                 }
                 _ => errors.push(ConfigError::at(
                     file,
@@ -337,10 +346,10 @@ pub fn compile_waterfalls(
         check_unit(errors, file, format!("{key}.threshold"), threshold);
         let groups = compile_groups(file, &key, &w.groups, &steps, errors);
         fields.push(FieldWaterfall {
-            field: field.clone(),
+            field: field.as_str().into(),
             steps,
             threshold,
-            verify: w.verify.clone(),
+            verify: w.verify.as_deref().map(crate::model::Name::from),
             accept_catch_all: w.accept_catch_all,
             accept_unknown: w.accept_unknown,
             groups,
@@ -350,11 +359,11 @@ pub fn compile_waterfalls(
     // Operations configured for other fields that also provide this one follow
     // its own steps: they run for those fields anyway (never paid twice), and
     // so a field can be filled the same way whether or not every field is looked up.
-    let all_ops: Vec<String> = fields
+    let all_ops: Vec<crate::model::Name> = fields
         .iter()
         .flat_map(|w| {
             w.steps.iter().filter_map(|s| match s {
-                Step::Operation(id) => Some(id.clone()),
+                Step::Operation(id) => Some(*id),
                 Step::Guess => None,
             })
         })
@@ -365,11 +374,11 @@ pub fn compile_waterfalls(
                 .operation(op)
                 .is_some_and(|(_, o)| o.provided_fields().any(|f| f == &w.field));
             if provides && !w.steps.iter().any(|s| s.id() == op) {
-                w.steps.push(Step::Operation(op.clone()));
+                w.steps.push(Step::Operation(*op));
             }
             for (_, _, steps) in &mut w.segments {
                 if provides && !steps.iter().any(|s| s.id() == op) {
-                    steps.push(Step::Operation(op.clone()));
+                    steps.push(Step::Operation(*op));
                 }
             }
         }
@@ -420,7 +429,7 @@ fn compile_steps(
                     format!("operation {s:?} does not provide {field}"),
                 ))
             }
-            Some(_) => steps.push(Step::Operation(s.clone())),
+            Some(_) => steps.push(Step::Operation(s.as_str().into())),
         }
     }
     steps

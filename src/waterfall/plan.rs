@@ -8,7 +8,7 @@ use super::config::{FieldWaterfall, Step, WaterfallSettings};
 use super::guess;
 use super::run::RunState;
 use crate::model::{
-    Catalogue, FieldName, FieldState, Known, Record, Unknown, UnknownReason, Value,
+    Catalogue, FieldName, FieldState, Known, Name, Record, Unknown, UnknownReason, Value,
 };
 use crate::provider::{Extracted, Inputs, ProviderSet, Verdict};
 use chrono::{DateTime, Utc};
@@ -20,7 +20,7 @@ pub struct Candidate {
     /// The value.
     pub value: Value,
     /// Operation that supplied it.
-    pub source: String,
+    pub source: Name,
     /// Confidence 0..1.
     pub confidence: f64,
 }
@@ -45,7 +45,7 @@ pub enum Purpose {
 #[derive(Debug, Clone)]
 pub struct PlannedCall {
     /// Operation id.
-    pub operation: String,
+    pub operation: Name,
     /// Its inputs (only the fields it reads).
     pub inputs: Inputs,
     /// Why.
@@ -56,9 +56,7 @@ pub struct PlannedCall {
 /// operation is compared first, without `memcmp`, and settles most pairs.
 impl PartialEq for PlannedCall {
     fn eq(&self, o: &PlannedCall) -> bool {
-        crate::model::same(&self.operation, &o.operation)
-            && self.inputs == o.inputs
-            && self.purpose == o.purpose
+        self.operation == o.operation && self.inputs == o.inputs && self.purpose == o.purpose
     }
 }
 
@@ -150,19 +148,19 @@ impl<'a> Planner<'a> {
         self.reopen_unblocked(record, run);
         for w in &self.settings.fields {
             if !Self::needs_work(record, &w.field, now)
-                || run.fields.get(&w.field).is_some_and(|f| f.done)
+                || run.fields.get(w.field).is_some_and(|f| f.done)
             {
                 continue;
             }
             if run.relevant.as_ref().is_some_and(|r| !r.contains(&w.field)) {
                 // Not done: relevance is recomputed every round, and a field that
                 // becomes relevant (the route was decided) is looked up then.
-                let fr = run.fields.slot(&w.field);
+                let fr = run.fields.slot(w.field);
                 if fr.pending.is_empty() {
                     if record.value(&w.field).is_none() {
                         let tried = fr.tried.clone();
                         record.set(
-                            w.field.clone(),
+                            w.field,
                             FieldState::Unknown(Unknown {
                                 reason: UnknownReason::NotWorthIt,
                                 tried,
@@ -185,7 +183,7 @@ impl<'a> Planner<'a> {
                     push_unique(&mut calls, call);
                     continue;
                 }
-                let fr = run.fields.slot(&w.field);
+                let fr = run.fields.slot(w.field);
                 fr.pending.clear();
                 fr.budget_blocked = true;
             }
@@ -199,10 +197,10 @@ impl<'a> Planner<'a> {
                 match self.check_step(record, run, w, step, reserved, pattern, calls.as_slice()) {
                     StepCheck::Ready(call, cost) => {
                         if let Step::Guess = step {
-                            run.attempted.insert(step.id());
+                            run.attempted.insert(step.name());
                         }
                         if let Some(note) = notes.get(step.id()) {
-                            run.choices.insert(step.id().to_string(), note.clone());
+                            run.choices.insert(step.name(), note.clone());
                         }
                         reserved += cost;
                         push_unique(&mut calls, call);
@@ -216,7 +214,7 @@ impl<'a> Planner<'a> {
                     StepCheck::Wait => {}
                     StepCheck::Skip { budget } => {
                         if budget {
-                            run.fields.slot(&w.field).budget_blocked = true;
+                            run.fields.slot(w.field).budget_blocked = true;
                         }
                     }
                 }
@@ -257,7 +255,7 @@ impl<'a> Planner<'a> {
             let mut keyed: Vec<(f64, &Step)> = order[g.clone()]
                 .iter()
                 .map(|s| {
-                    let tried = run.attempted.contains(s.id());
+                    let tried = run.attempted.contains(s.name());
                     (if tried { f64::INFINITY } else { wait(s.id()) }, *s)
                 })
                 .collect();
@@ -298,7 +296,7 @@ impl<'a> Planner<'a> {
             let keep = self.cost_of(&c.operation) <= min + 1e-9;
             if !keep && matches!(c.purpose, Purpose::Verify { guess: true, .. }) {
                 // A deferred guess was never made.
-                run.attempted.remove(Step::Guess.id());
+                run.attempted.remove(Step::Guess.name());
             }
             keep
         });
@@ -310,13 +308,13 @@ impl<'a> Planner<'a> {
     fn reopen_unblocked(&self, record: &Record, run: &mut RunState) {
         for w in &self.settings.fields {
             let blocked = matches!(record.fields.get(&w.field), Some(FieldState::Unknown(u)) if u.reason == UnknownReason::MissingInput);
-            if !blocked || !run.fields.get(&w.field).is_some_and(|f| f.done) {
+            if !blocked || !run.fields.get(w.field).is_some_and(|f| f.done) {
                 continue;
             }
             let known = |f: &str| record.value(f).is_some();
             let runnable = w.steps.iter().any(|s| match s {
                 Step::Operation(id) => {
-                    !run.attempted.contains(id)
+                    !run.attempted.contains(*id)
                         && self.enabled(id)
                         && self
                             .providers
@@ -326,7 +324,7 @@ impl<'a> Planner<'a> {
                 Step::Guess => false,
             });
             if runnable {
-                if let Some(fr) = run.fields.get_mut(&w.field) {
+                if let Some(fr) = run.fields.get_mut(w.field) {
                     fr.done = false;
                 }
             }
@@ -359,16 +357,16 @@ impl<'a> Planner<'a> {
     ) -> Option<PlannedCall> {
         let _ = record;
         let verify = w.verify.as_ref()?;
-        let cand = run.fields.get(&w.field)?.pending.front()?.clone();
+        let cand = run.fields.get(w.field)?.pending.front()?.clone();
         let (_, op) = self.providers.operation(verify)?;
-        let vfield = op.verifies.as_ref()?.field.clone();
+        let vfield = op.verifies.as_ref()?.field;
         let mut inputs = Inputs::new();
         inputs.insert(vfield, cand.value.clone());
         Some(PlannedCall {
-            operation: verify.clone(),
+            operation: *verify,
             inputs,
             purpose: Purpose::Verify {
-                field: w.field.clone(),
+                field: w.field,
                 candidate: cand,
                 guess: false,
             },
@@ -393,14 +391,14 @@ impl<'a> Planner<'a> {
         if !w.verify.as_ref().is_some_and(|v| self.enabled(v)) {
             return;
         }
-        let fr = run.fields.slot(&w.field);
+        let fr = run.fields.slot(w.field);
         if fr.rechecked {
             return;
         }
         fr.rechecked = true;
         fr.pending.push_front(Candidate {
             value: k.value.clone(),
-            source: k.source.clone(),
+            source: k.source,
             confidence: k.confidence,
         });
     }
@@ -409,7 +407,7 @@ impl<'a> Planner<'a> {
     fn may_become_known(&self, record: &Record, run: &RunState, f: &str) -> bool {
         record.value(f).is_none()
             && self.settings.get(f).is_some()
-            && !run.fields.get(f).is_some_and(|r| r.done)
+            && !run.fields.get_str(f).is_some_and(|r| r.done)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -426,7 +424,7 @@ impl<'a> Planner<'a> {
         let known = |f: &str| record.value(f).is_some();
         match step {
             Step::Guess => {
-                if run.attempted.contains(step.id()) {
+                if run.attempted.contains(step.name()) {
                     return StepCheck::Skip { budget: false };
                 }
                 let need = ["person.first_name", "person.last_name", "company.domain"];
@@ -464,21 +462,18 @@ impl<'a> Planner<'a> {
                     .expect("enabled verify exists");
                 let mut inputs = Inputs::new();
                 inputs.insert(
-                    op.verifies
-                        .as_ref()
-                        .map(|v| v.field.clone())
-                        .unwrap_or_default(),
+                    op.verifies.as_ref().map(|v| v.field).unwrap_or_default(),
                     Value::Text(email.clone()),
                 );
                 StepCheck::Ready(
                     PlannedCall {
-                        operation: verify.clone(),
+                        operation: *verify,
                         inputs,
                         purpose: Purpose::Verify {
-                            field: w.field.clone(),
+                            field: w.field,
                             candidate: Candidate {
                                 value: Value::Text(email),
-                                source: step.id().to_string(),
+                                source: step.name(),
                                 confidence: 0.9,
                             },
                             guess: true,
@@ -488,10 +483,15 @@ impl<'a> Planner<'a> {
                 )
             }
             Step::Operation(id) => {
-                if run.attempted.contains(id) || !self.enabled(id) {
+                if run.attempted.contains(*id) {
                     return StepCheck::Skip { budget: false };
                 }
-                let Some((_, op)) = self.providers.operation(id) else {
+                // One lookup for "exists" and "enabled".
+                let Some((_, op)) = self
+                    .providers
+                    .operation(id)
+                    .filter(|(p, _)| p.missing_key_env.is_none())
+                else {
                     return StepCheck::Skip { budget: false };
                 };
                 if !op.satisfied_by(&known) {
@@ -509,11 +509,11 @@ impl<'a> Planner<'a> {
                 let mut inputs = Inputs::new();
                 for f in op.input_fields() {
                     if let Some(v) = record.value(f) {
-                        inputs.insert(f.clone(), v.clone());
+                        inputs.insert(*f, v.clone());
                     }
                 }
                 let call = PlannedCall {
-                    operation: id.clone(),
+                    operation: *id,
                     inputs,
                     purpose: Purpose::Fill,
                 };
@@ -548,7 +548,7 @@ impl<'a> Planner<'a> {
                 field,
                 candidate,
                 guess,
-            } => self.apply_verify(record, run, call, field, candidate, *guess, answer, now),
+            } => self.apply_verify(record, run, call, *field, candidate, *guess, answer, now),
         }
     }
 
@@ -560,7 +560,7 @@ impl<'a> Planner<'a> {
         answer: &CallAnswer,
         now: DateTime<Utc>,
     ) {
-        run.attempted.insert(&call.operation);
+        run.attempted.insert(call.operation);
         let Some((_, op)) = self.providers.operation(&call.operation) else {
             return;
         };
@@ -568,22 +568,22 @@ impl<'a> Planner<'a> {
             if !Self::needs_work(record, field, now) {
                 continue;
             }
-            let fr = run.fields.slot(field);
+            let fr = run.fields.slot(*field);
             if fr.done {
                 continue;
             }
             if !fr.tried.contains(&call.operation) {
-                fr.tried.push(call.operation.clone());
+                fr.tried.push(call.operation);
             }
             match answer {
                 CallAnswer::Hit(ex) => match ex.values.iter().find(|(f, _, _)| f == field) {
                     Some((_, value, confidence)) => {
                         let cand = Candidate {
                             value: value.clone(),
-                            source: call.operation.clone(),
+                            source: call.operation,
                             confidence: *confidence,
                         };
-                        self.offer(record, run, field, cand, now);
+                        self.offer(record, run, *field, cand, now);
                     }
                     None => fr.answered_none = true,
                 },
@@ -609,11 +609,11 @@ impl<'a> Planner<'a> {
         &self,
         record: &mut Record,
         run: &mut RunState,
-        field: &str,
+        field: FieldName,
         cand: Candidate,
         now: DateTime<Utc>,
     ) {
-        let w = self.settings.get(field);
+        let w = self.settings.get(&field);
         let threshold = w.map_or(self.settings.default_threshold, |w| w.threshold);
         let fr = run.fields.slot(field);
         if fr.rejected.contains(&cand.value) || fr.pending.iter().any(|c| c.value == cand.value) {
@@ -633,7 +633,7 @@ impl<'a> Planner<'a> {
         let needs_verify = w
             .and_then(|w| w.verify.as_ref())
             .is_some_and(|v| self.enabled(v));
-        if needs_verify && run.relevant.as_ref().is_some_and(|r| !r.contains(field)) {
+        if needs_verify && run.relevant.as_ref().is_some_and(|r| !r.contains(&field)) {
             // A free by-product, but checking it would cost: not for a field that cannot matter.
             return;
         }
@@ -648,12 +648,12 @@ impl<'a> Planner<'a> {
     fn accept(
         &self,
         record: &mut Record,
-        field: &str,
+        field: FieldName,
         cand: Candidate,
         verdict: Option<Verdict>,
         now: DateTime<Utc>,
     ) {
-        let ttl = self.catalogue.get(field).map_or(365, |d| d.ttl_days);
+        let ttl = self.catalogue.get_name(field).map_or(365, |d| d.ttl_days);
         record.set(
             field,
             FieldState::Known(Known {
@@ -673,22 +673,22 @@ impl<'a> Planner<'a> {
         record: &mut Record,
         run: &mut RunState,
         call: &PlannedCall,
-        field: &str,
+        field: FieldName,
         cand: &Candidate,
         guess: bool,
         answer: &CallAnswer,
         now: DateTime<Utc>,
     ) {
-        let Some(w) = self.settings.get(field) else {
+        let Some(w) = self.settings.get(&field) else {
             return;
         };
         let fr = run.fields.slot(field);
         fr.pending.retain(|c| c.value != cand.value);
         if guess && !fr.tried.iter().any(|t| t == &cand.source) {
-            fr.tried.push(cand.source.clone());
+            fr.tried.push(cand.source);
         }
         if !fr.tried.contains(&call.operation) {
-            fr.tried.push(call.operation.clone());
+            fr.tried.push(call.operation);
         }
         let verdict = match answer {
             CallAnswer::Hit(ex) => ex.verdict.unwrap_or(Verdict::Unknown),
@@ -731,13 +731,13 @@ impl<'a> Planner<'a> {
         w: &FieldWaterfall,
         now: DateTime<Utc>,
     ) {
-        let fr = run.fields.slot(&w.field);
+        let fr = run.fields.slot(w.field);
         fr.done = true;
         let tried = fr.tried.clone();
         if w.verify.is_none() {
             if let Some(best) = fr.best_low.take() {
                 // Paid-for data below the stop threshold is kept, with its low confidence.
-                self.accept(record, &w.field, best, None, now);
+                self.accept(record, w.field, best, None, now);
                 return;
             }
         }
@@ -806,7 +806,7 @@ impl<'a> Planner<'a> {
             return;
         }
         record.set(
-            w.field.clone(),
+            w.field,
             FieldState::Unknown(Unknown {
                 reason,
                 tried,
@@ -837,7 +837,7 @@ impl<'a> Planner<'a> {
     fn missing_inputs(&self, record: &Record, w: &FieldWaterfall) -> String {
         let mut sets: Vec<String> = Vec::new();
         for step in &w.steps {
-            let reqs: Vec<Vec<String>> = match step {
+            let reqs: Vec<Vec<FieldName>> = match step {
                 Step::Guess if w.verify.as_ref().is_some_and(|v| self.enabled(v)) => vec![vec![
                     "person.first_name".into(),
                     "person.last_name".into(),
@@ -851,8 +851,9 @@ impl<'a> Planner<'a> {
                 _ => vec![],
             };
             for set in reqs {
-                let missing: Vec<String> = set
-                    .into_iter()
+                let missing: Vec<&str> = set
+                    .iter()
+                    .map(|f| f.as_str())
                     .filter(|f| record.value(f).is_none())
                     .collect();
                 let s = missing.join(" + ");

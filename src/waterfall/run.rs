@@ -1,11 +1,11 @@
 //! What one pass over a record has done so far: per-field progress and the
 //! operations already asked. The planner reads these many times per field and
 //! round, over a handful of names, so they are short vectors searched by
-//! equality (a length check rejects most names before any byte compare)
+//! equality of interned names (one pointer compare)
 //! rather than ordered maps, whose every probe compares bytes.
 
 use super::plan::Candidate;
-use crate::model::{same, FieldName, Value};
+use crate::model::{FieldName, Name, Value};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FieldRun {
     /// Operations asked, in order.
-    pub tried: Vec<String>,
+    pub tried: Vec<Name>,
     /// Some provider answered "no data".
     pub answered_none: bool,
     /// Provider failures: (message, retry_at).
@@ -51,24 +51,26 @@ pub struct FieldRuns(Vec<(FieldName, FieldRun)>);
 
 impl FieldRuns {
     /// The field's progress, if it has any.
-    pub fn get(&self, field: &str) -> Option<&FieldRun> {
-        self.0.iter().find(|(f, _)| same(f, field)).map(|(_, r)| r)
+    pub fn get(&self, field: FieldName) -> Option<&FieldRun> {
+        self.0.iter().find(|(f, _)| *f == field).map(|(_, r)| r)
+    }
+
+    /// The same, found by the text of the name.
+    pub fn get_str(&self, field: &str) -> Option<&FieldRun> {
+        self.0.iter().find(|(f, _)| *f == *field).map(|(_, r)| r)
     }
 
     /// The same, to change.
-    pub fn get_mut(&mut self, field: &str) -> Option<&mut FieldRun> {
-        self.0
-            .iter_mut()
-            .find(|(f, _)| same(f, field))
-            .map(|(_, r)| r)
+    pub fn get_mut(&mut self, field: FieldName) -> Option<&mut FieldRun> {
+        self.0.iter_mut().find(|(f, _)| *f == field).map(|(_, r)| r)
     }
 
     /// The field's progress, started empty when it has none.
-    pub fn slot(&mut self, field: &str) -> &mut FieldRun {
-        let at = match self.0.iter().position(|(f, _)| same(f, field)) {
+    pub fn slot(&mut self, field: FieldName) -> &mut FieldRun {
+        let at = match self.0.iter().position(|(f, _)| *f == field) {
             Some(i) => i,
             None => {
-                self.0.push((field.to_string(), FieldRun::default()));
+                self.0.push((field, FieldRun::default()));
                 self.0.len() - 1
             }
         };
@@ -78,24 +80,24 @@ impl FieldRuns {
 
 /// A small set of operation ids.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Names(Vec<String>);
+pub struct Names(Vec<Name>);
 
 impl Names {
     /// Whether `id` is in.
-    pub fn contains(&self, id: &str) -> bool {
-        self.0.iter().any(|n| same(n, id))
+    pub fn contains(&self, id: Name) -> bool {
+        self.0.contains(&id)
     }
 
     /// Add `id` (no duplicate).
-    pub fn insert(&mut self, id: &str) {
+    pub fn insert(&mut self, id: Name) {
         if !self.contains(id) {
-            self.0.push(id.to_string());
+            self.0.push(id);
         }
     }
 
     /// Take `id` out.
-    pub fn remove(&mut self, id: &str) {
-        self.0.retain(|n| !same(n, id));
+    pub fn remove(&mut self, id: Name) {
+        self.0.retain(|n| *n != id);
     }
 }
 
@@ -111,7 +113,7 @@ pub struct RunState {
     pub relevant: Option<BTreeSet<FieldName>>,
     /// Why a capacity-aware group sent a lookup to an operation other than its
     /// first in config order, by operation (the ledger records it).
-    pub choices: BTreeMap<String, String>,
+    pub choices: BTreeMap<Name, String>,
     /// The route is undecided: send only the cheapest ready lookups this round,
     /// because their answer may decide the route and make the dearer ones
     /// not worth paying for (relevance is recomputed every round).
@@ -125,26 +127,28 @@ mod tests {
     #[test]
     fn a_slot_is_made_once_and_found_again() {
         let mut runs = FieldRuns::default();
-        runs.slot("person.email").done = true;
-        runs.slot("person.title").answered_none = true;
+        runs.slot("person.email".into()).done = true;
+        runs.slot("person.title".into()).answered_none = true;
         assert!(
-            runs.slot("person.email").done,
+            runs.slot("person.email".into()).done,
             "the same slot, not a new one"
         );
-        assert!(runs.get("person.title").is_some_and(|r| r.answered_none));
-        assert!(runs.get("person.phone").is_none());
+        assert!(runs
+            .get("person.title".into())
+            .is_some_and(|r| r.answered_none));
+        assert!(runs.get("person.phone".into()).is_none());
         assert_eq!(runs.0.len(), 2);
     }
 
     #[test]
     fn names_hold_each_id_once() {
         let mut n = Names::default();
-        n.insert("a.x");
-        n.insert("a.x");
-        n.insert("b.y");
-        assert!(n.contains("a.x") && n.contains("b.y") && !n.contains("a"));
-        n.remove("a.x");
-        assert!(!n.contains("a.x"));
+        n.insert("a.x".into());
+        n.insert("a.x".into());
+        n.insert("b.y".into());
+        assert!(n.contains("a.x".into()) && n.contains("b.y".into()) && !n.contains("a".into()));
+        n.remove("a.x".into());
+        assert!(!n.contains("a.x".into()));
         assert_eq!(n.0, ["b.y"]);
     }
 }

@@ -102,7 +102,7 @@ fn hit(values: &[(&str, &str, f64)]) -> CallAnswer {
     CallAnswer::Hit(std::sync::Arc::new(Extracted {
         values: values
             .iter()
-            .map(|(f, v, c)| (f.to_string(), Value::Text(v.to_string()), *c))
+            .map(|(f, v, c)| ((*f).into(), Value::Text(v.to_string()), *c))
             .collect(),
         verdict: None,
     }))
@@ -140,7 +140,7 @@ fn run_pass(
             let (a, credits) = answer(c);
             planner.apply(record, &mut run, c, &a, credits, t0());
         }
-        rounds.push(calls.iter().map(|c| c.operation.clone()).collect());
+        rounds.push(calls.iter().map(|c| c.operation.to_string()).collect());
     }
     rounds
 }
@@ -535,7 +535,7 @@ fields."person.phone" = { steps = ["a.person"] }
         let called = std::cell::RefCell::new(BTreeMap::<String, u32>::new());
         run_pass(&s, &mut r, &|c| {
             if c.purpose == Purpose::Fill {
-                *called.borrow_mut().entry(c.operation.clone()).or_default() += 1;
+                *called.borrow_mut().entry(c.operation.to_string()).or_default() += 1;
                 let (_, op) = providers.operation(&c.operation).unwrap();
                 let useful = op.provided_fields().any(|f| before.value(f).is_none());
                 assert!(useful, "{} scheduled though all it provides is known", c.operation);
@@ -577,7 +577,9 @@ fields."person.phone" = { steps = ["a.person"] }"#,
         catalogue: &catalogue,
         wait: None,
     };
-    let both: BTreeSet<String> = ["person.title", "person.phone"].map(String::from).into();
+    let both: BTreeSet<crate::model::Name> = ["person.title", "person.phone"]
+        .map(crate::model::Name::from)
+        .into();
     // Without the ordering both lookups go out at once.
     let mut r = record(PERSON);
     let mut run = RunState {
@@ -587,7 +589,7 @@ fields."person.phone" = { steps = ["a.person"] }"#,
     let ops = |calls: &[PlannedCall]| {
         calls
             .iter()
-            .map(|c| c.operation.clone())
+            .map(|c| c.operation.to_string())
             .collect::<BTreeSet<_>>()
     };
     let calls = planner.next(&mut r, &mut run, t0(), &|_, _, _| None);
@@ -618,7 +620,7 @@ fields."person.phone" = { steps = ["a.person"] }"#,
         t0(),
     );
     // The title decided the route: the phone no longer matters.
-    run.relevant = Some(["person.title".to_string()].into());
+    run.relevant = Some(["person.title".into()].into());
     run.cheapest_first = false;
     let calls = planner.next(&mut r, &mut run, t0(), &|_, _, _| None);
     assert!(calls.is_empty(), "{calls:?}");
@@ -644,7 +646,7 @@ fn a_capacity_group_sends_the_lookup_to_the_vendor_with_room_and_says_why() {
         let mut r = record(PERSON);
         let mut run = RunState::default();
         let calls = planner.next(&mut r, &mut run, t0(), &|_, _, _| None);
-        (calls[0].operation.clone(), run.choices)
+        (calls[0].operation, run.choices)
     };
     // Strict order without waits, and when the first vendor has room.
     assert_eq!(first_call(None).0, "a.finder");

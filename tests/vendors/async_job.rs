@@ -174,7 +174,7 @@ async fn fullenrich_crash_between_submit_and_answer_does_not_pay_twice() {
     let executor = v.executor.clone();
     let inputs: Inputs = JOHN
         .iter()
-        .map(|(k, val)| (k.to_string(), Value::Text(val.to_string())))
+        .map(|(k, val)| ((*k).into(), Value::Text(val.to_string())))
         .collect();
     let call = tokio::spawn(async move {
         executor

@@ -113,7 +113,7 @@ impl Vendor {
     pub async fn call(&self, op: &str, inputs: &[(&str, &str)]) -> CallResult {
         let inputs: Inputs = inputs
             .iter()
-            .map(|(k, v)| (k.to_string(), Value::Text(v.to_string())))
+            .map(|(k, v)| ((*k).into(), Value::Text(v.to_string())))
             .collect();
         self.executor
             .execute(&format!("{}.{op}", self.id), &inputs, Some("r1"))
@@ -142,7 +142,7 @@ pub fn hit(r: &CallResult) -> Vec<(String, serde_json::Value, f64)> {
         CallOutcome::Hit(ex) => ex
             .values
             .iter()
-            .map(|(f, v, c)| (f.clone(), v.to_json(), *c))
+            .map(|(f, v, c)| (f.to_string(), v.to_json(), *c))
             .collect(),
         other => panic!("expected a hit, got {other:?} ({:?})", r.entry),
     }

@@ -224,7 +224,7 @@ async fn vendor_requests_validate_against_their_openapi_specs() {
             let before = proxy.seen().len();
             let inputs: Inputs = inputs
                 .iter()
-                .map(|(k, v)| (k.to_string(), Value::Text(v.to_string())))
+                .map(|(k, v)| ((*k).into(), Value::Text(v.to_string())))
                 .collect();
             let r = executor.execute(&format!("{id}.{op}"), &inputs, None).await;
             let sent = &proxy.seen()[before..];

@@ -227,7 +227,7 @@ async fn the_real_profile_fills_an_email_through_hunter_and_zerobounce() {
             f,
             FieldState::Known(leadfall::model::Known {
                 value: Value::Text(v.into()),
-                source: leadfall::model::SOURCE_INPUT.to_string(),
+                source: leadfall::model::source_input(),
                 confidence: 1.0,
                 observed_at: chrono::Utc::now(),
                 expires_at: None,

@@ -50,7 +50,7 @@ impl PgStore {
         let old = tx
             .query_opt(
                 "SELECT stats FROM call_buckets WHERE hour = $1 AND operation = $2 AND member = $3 FOR UPDATE",
-                &[&hour, &row.operation, &self.member_id()],
+                &[&hour, &row.operation.as_str(), &self.member_id()],
             )
             .await?;
         let mut stats = match &old {
@@ -63,7 +63,12 @@ impl PgStore {
         tx.execute(
             "INSERT INTO call_buckets (hour, operation, member, stats) VALUES ($1, $2, $3, $4)
              ON CONFLICT (hour, operation, member) DO UPDATE SET stats = EXCLUDED.stats",
-            &[&hour, &row.operation, &self.member_id(), &stats.encode()],
+            &[
+                &hour,
+                &row.operation.as_str(),
+                &self.member_id(),
+                &stats.encode(),
+            ],
         )
         .await?;
         Ok(())
