@@ -22,34 +22,84 @@ pub type Iter<'a> = std::iter::Map<
     fn(&'a (FieldName, FieldState)) -> (&'a FieldName, &'a FieldState),
 >;
 
+/// A field named in a lookup: text, compared by content, or an interned
+/// [`FieldName`], compared by address (the planner's lookups, one
+/// instruction per entry).
+pub trait FieldKey {
+    /// Whether `n` is this field.
+    fn is(&self, n: &FieldName) -> bool;
+    /// The text.
+    fn text(&self) -> &str;
+}
+
+impl FieldKey for str {
+    #[inline]
+    fn is(&self, n: &FieldName) -> bool {
+        same(n, self)
+    }
+    fn text(&self) -> &str {
+        self
+    }
+}
+
+impl FieldKey for String {
+    #[inline]
+    fn is(&self, n: &FieldName) -> bool {
+        same(n, self)
+    }
+    fn text(&self) -> &str {
+        self
+    }
+}
+
+impl FieldKey for FieldName {
+    #[inline]
+    fn is(&self, n: &FieldName) -> bool {
+        n == self
+    }
+    fn text(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl<K: FieldKey + ?Sized> FieldKey for &K {
+    #[inline]
+    fn is(&self, n: &FieldName) -> bool {
+        (**self).is(n)
+    }
+    fn text(&self) -> &str {
+        (**self).text()
+    }
+}
+
 impl FieldMap {
     /// An empty map.
     pub fn new() -> FieldMap {
         FieldMap::default()
     }
 
-    fn position(&self, name: &str) -> Option<usize> {
-        self.entries.iter().position(|(n, _)| same(n, name))
+    fn position<K: FieldKey + ?Sized>(&self, name: &K) -> Option<usize> {
+        self.entries.iter().position(|(n, _)| name.is(n))
     }
 
     /// The state of `name`.
-    pub fn get(&self, name: &str) -> Option<&FieldState> {
+    pub fn get<K: FieldKey + ?Sized>(&self, name: &K) -> Option<&FieldState> {
         self.entries
             .iter()
-            .find(|(n, _)| same(n, name))
+            .find(|(n, _)| name.is(n))
             .map(|(_, s)| s)
     }
 
     /// The same, to change.
-    pub fn get_mut(&mut self, name: &str) -> Option<&mut FieldState> {
+    pub fn get_mut<K: FieldKey + ?Sized>(&mut self, name: &K) -> Option<&mut FieldState> {
         self.entries
             .iter_mut()
-            .find(|(n, _)| same(n, name))
+            .find(|(n, _)| name.is(n))
             .map(|(_, s)| s)
     }
 
     /// Whether `name` has a state.
-    pub fn contains_key(&self, name: &str) -> bool {
+    pub fn contains_key<K: FieldKey + ?Sized>(&self, name: &K) -> bool {
         self.position(name).is_some()
     }
 
@@ -60,12 +110,12 @@ impl FieldMap {
 
     /// The same, copying the name only when it is new (most sets replace a
     /// state, found by equality without ordering compares).
-    pub fn set<N: AsRef<str> + Into<FieldName>>(
+    pub fn set<N: FieldKey + Into<FieldName>>(
         &mut self,
         name: N,
         state: FieldState,
     ) -> Option<FieldState> {
-        if let Some(i) = self.position(name.as_ref()) {
+        if let Some(i) = self.position(&name) {
             return Some(std::mem::replace(&mut self.entries[i].1, state));
         }
         let name = name.into();
@@ -82,7 +132,7 @@ impl FieldMap {
     }
 
     /// Take `name` out.
-    pub fn remove(&mut self, name: &str) -> Option<FieldState> {
+    pub fn remove<K: FieldKey + ?Sized>(&mut self, name: &K) -> Option<FieldState> {
         let i = self.position(name)?;
         Some(self.entries.remove(i).1)
     }

@@ -32,10 +32,11 @@ pub fn write_record(out: &mut Vec<u8>, record: &Record) {
 }
 
 /// The last few timestamps written, as text: a record's fields share a
-/// handful (the import time, the time of each planning round).
+/// handful (the import time, each planning round's time, and that time plus
+/// each freshness the catalogue uses: five in the standard one).
 #[derive(Default)]
 struct Stamps {
-    held: [Option<(DateTime<Utc>, super::timestamp::Text)>; 4],
+    held: [Option<(DateTime<Utc>, super::timestamp::Text)>; 8],
     next: usize,
 }
 

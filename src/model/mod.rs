@@ -16,7 +16,7 @@ mod value;
 mod tests;
 
 pub use field::{Catalogue, FieldDef, FieldName, FieldType, SENIORITIES};
-pub use field_map::FieldMap;
+pub use field_map::{FieldKey, FieldMap};
 pub use json::write_record;
 pub use name::{Name, NameError, MAX_NAMES, MAX_NAME_BYTES};
 /// JSON pieces for other hand-written encodings (cache keys).

@@ -1,6 +1,6 @@
 //! A lead record: an id and a state for every field it has seen.
 
-use super::{FieldMap, FieldName, FieldState, Value};
+use super::{FieldKey, FieldMap, FieldName, FieldState, Value};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +31,7 @@ impl Record {
     }
 
     /// The state of a field (`not_attempted` when never seen).
-    pub fn state(&self, field: &str) -> FieldState {
+    pub fn state<K: FieldKey + ?Sized>(&self, field: &K) -> FieldState {
         self.fields
             .get(field)
             .cloned()
@@ -39,13 +39,13 @@ impl Record {
     }
 
     /// The known value of a field, fresh or stale.
-    pub fn value(&self, field: &str) -> Option<&Value> {
+    pub fn value<K: FieldKey + ?Sized>(&self, field: &K) -> Option<&Value> {
         self.fields.get(field).and_then(FieldState::value)
     }
 
     /// Set a field's state. The name is copied only when the field is new
     /// (most sets replace a state).
-    pub fn set<N: AsRef<str> + Into<FieldName>>(&mut self, field: N, state: FieldState) {
+    pub fn set<N: FieldKey + Into<FieldName>>(&mut self, field: N, state: FieldState) {
         self.fields.set(field, state);
     }
 }

@@ -30,7 +30,11 @@ impl Value {
 
     /// The value as it goes into a query string or a CSV cell.
     pub fn render(&self) -> String {
-        self.to_string()
+        match self {
+            // Text is its own rendering: a copy, not a trip through `fmt`.
+            Value::Text(s) => s.clone(),
+            v => v.to_string(),
+        }
     }
 
     /// The value as JSON, for request bodies.

@@ -318,7 +318,7 @@ impl Operation {
     }
 
     /// The first requirement set fully present in `known`, if any (no sets: always callable).
-    pub fn satisfied_by(&self, known: &dyn Fn(&str) -> bool) -> bool {
+    pub fn satisfied_by(&self, known: &dyn Fn(&FieldName) -> bool) -> bool {
         self.requires.is_empty() || self.requires.iter().any(|set| set.iter().all(|f| known(f)))
     }
 

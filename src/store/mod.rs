@@ -171,13 +171,19 @@ impl Store {
 }
 
 fn guess_key(first: &str, last: &str, domain: &str) -> Vec<u8> {
-    format!(
-        "{}\0{}\0{}",
-        first.to_lowercase(),
-        last.to_lowercase(),
-        domain.to_lowercase()
-    )
-    .into_bytes()
+    let mut key = Vec::with_capacity(first.len() + last.len() + domain.len() + 2);
+    for (i, part) in [first, last, domain].into_iter().enumerate() {
+        if i > 0 {
+            key.push(0);
+        }
+        // ASCII (nearly every name and domain) lower-cases byte by byte.
+        if part.is_ascii() {
+            key.extend(part.bytes().map(|b| b.to_ascii_lowercase()));
+        } else {
+            key.extend_from_slice(part.to_lowercase().as_bytes());
+        }
+    }
+    key
 }
 
 /// The counters tree, initialised from the data when a store predates it.

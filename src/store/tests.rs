@@ -474,3 +474,12 @@ fn signalled_records_are_indexed_and_a_store_from_before_the_index_builds_it() {
     assert_eq!(s.requeue(&["a".into(), "nope".into()], t(5)).unwrap(), 1);
     assert_eq!(s.get("a").unwrap().unwrap().revision, before);
 }
+
+#[test]
+fn guess_keys_lower_case_every_part_ascii_or_not() {
+    assert_eq!(
+        super::guess_key("Ann", "ÖZTÜRK", "Acme.IO"),
+        "ann\0öztürk\0acme.io".as_bytes()
+    );
+    assert_eq!(super::guess_key("", "", ""), b"\0\0");
+}

@@ -186,8 +186,8 @@ pub struct WaterfallSettings {
 
 impl WaterfallSettings {
     /// The waterfall of a field.
-    pub fn get(&self, field: &str) -> Option<&FieldWaterfall> {
-        self.fields.iter().find(|w| w.field == field)
+    pub fn get<K: crate::model::FieldKey + ?Sized>(&self, field: &K) -> Option<&FieldWaterfall> {
+        self.fields.iter().find(|w| field.is(&w.field))
     }
 }
 

@@ -110,7 +110,7 @@ enum StepCheck {
 
 impl<'a> Planner<'a> {
     /// True when the field needs work at `now` (unknown, or known but stale).
-    fn needs_work(record: &Record, field: &str, now: DateTime<Utc>) -> bool {
+    fn needs_work(record: &Record, field: &FieldName, now: DateTime<Utc>) -> bool {
         !record.fields.get(field).is_some_and(|s| s.is_fresh(now))
     }
 
@@ -311,7 +311,7 @@ impl<'a> Planner<'a> {
             if !blocked || !run.fields.get(w.field).is_some_and(|f| f.done) {
                 continue;
             }
-            let known = |f: &str| record.value(f).is_some();
+            let known = |f: &FieldName| record.value(f).is_some();
             let runnable = w.steps.iter().any(|s| match s {
                 Step::Operation(id) => {
                     !run.attempted.contains(*id)
@@ -421,17 +421,18 @@ impl<'a> Planner<'a> {
         pattern: &dyn Fn(&str, &str, &str) -> Option<String>,
         planned: &[PlannedCall],
     ) -> StepCheck {
-        let known = |f: &str| record.value(f).is_some();
+        let known = |f: &FieldName| record.value(f).is_some();
+        let known_text = |f: &str| record.value(f).is_some();
         match step {
             Step::Guess => {
                 if run.attempted.contains(step.name()) {
                     return StepCheck::Skip { budget: false };
                 }
                 let need = ["person.first_name", "person.last_name", "company.domain"];
-                if !need.iter().all(|f| known(f)) {
+                if !need.iter().all(|f| known_text(f)) {
                     let can_wait = need
                         .iter()
-                        .all(|f| known(f) || self.may_become_known(record, run, f));
+                        .all(|f| known_text(f) || self.may_become_known(record, run, f));
                     return if can_wait {
                         StepCheck::Wait
                     } else {
