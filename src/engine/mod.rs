@@ -166,7 +166,13 @@ impl Engine {
             let memo = store.guess_memo(first, last, domain).ok().flatten();
             memo.or_else(|| store.email_pattern(domain).ok().flatten())
         };
-        let mut run = RunState::default();
+        let mut run = RunState {
+            // Every catalogue field may get progress (a lookup provides several).
+            fields: crate::waterfall::FieldRuns::with_capacity(
+                self.settings.catalogue.iter().count(),
+            ),
+            ..RunState::default()
+        };
         let mut ledger = Vec::new();
         for _ in 0..MAX_ROUNDS {
             let now = self.clock.now();
@@ -258,12 +264,12 @@ impl Engine {
 
     /// Remember which pattern this person's guess used, whatever the verdict.
     fn memo_guess(&self, record: &Record, candidate: &crate::waterfall::Candidate) {
-        let text = |f: &str| record.value(f).map(Value::render);
+        let text = |f: &str| record.value(f).map(Value::text);
         let (Some(first), Some(last)) = (text("person.first_name"), text("person.last_name"))
         else {
             return;
         };
-        let email = candidate.value.render();
+        let email = candidate.value.text();
         let Some((local, domain)) = email.split_once('@') else {
             return;
         };
@@ -286,7 +292,7 @@ impl Engine {
         if k.verified.as_deref() != Some("valid") {
             return;
         }
-        let text = |f: &str| record.value(f).map(Value::render);
+        let text = |f: &str| record.value(f).map(Value::text);
         let (Some(email), Some(first), Some(last)) = (
             text("person.email"),
             text("person.first_name"),

@@ -293,6 +293,8 @@ impl Rows {
         }
         self.seen.insert(id.clone(), line);
         let mut record = Record::new(id, self.now);
+        // Room for enrichment to fill the rest of the catalogue without regrowing.
+        record.fields.reserve(self.fields.catalogue.iter().count());
         for (name, value) in values {
             record.set(name, FieldState::input(value, self.now));
         }

@@ -78,6 +78,11 @@ impl FieldMap {
         FieldMap::default()
     }
 
+    /// Room for `n` fields in all.
+    pub fn reserve(&mut self, n: usize) {
+        self.entries.reserve(n.saturating_sub(self.entries.len()));
+    }
+
     fn position<K: FieldKey + ?Sized>(&self, name: &K) -> Option<usize> {
         self.entries.iter().position(|(n, _)| name.is(n))
     }

@@ -37,6 +37,14 @@ impl Value {
         }
     }
 
+    /// [`Value::render`], borrowed when the value is text.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Value::Text(s) => std::borrow::Cow::Borrowed(s),
+            v => std::borrow::Cow::Owned(v.to_string()),
+        }
+    }
+
     /// The value as JSON, for request bodies.
     pub fn to_json(&self) -> serde_json::Value {
         match self {

@@ -319,7 +319,7 @@ impl Operation {
 
     /// The first requirement set fully present in `known`, if any (no sets: always callable).
     pub fn satisfied_by(&self, known: &dyn Fn(&FieldName) -> bool) -> bool {
-        self.requires.is_empty() || self.requires.iter().any(|set| set.iter().all(|f| known(f)))
+        self.requires.is_empty() || self.requires.iter().any(|set| set.iter().all(known))
     }
 
     /// Largest credits one call can cost (for ceilings and reservations).

@@ -142,7 +142,7 @@ impl<'a> Planner<'a> {
         pattern: &dyn Fn(&str, &str, &str) -> Option<String>,
         allow_wait: bool,
     ) -> Vec<PlannedCall> {
-        let mut calls: Vec<PlannedCall> = Vec::new();
+        let mut calls: Vec<PlannedCall> = Vec::with_capacity(4);
         let mut reserved = 0.0;
         let mut finished = Vec::new();
         self.reopen_unblocked(record, run);
@@ -158,7 +158,7 @@ impl<'a> Planner<'a> {
                 let fr = run.fields.slot(w.field);
                 if fr.pending.is_empty() {
                     if record.value(&w.field).is_none() {
-                        let tried = fr.tried.clone();
+                        let tried = fr.tried.to_vec();
                         record.set(
                             w.field,
                             FieldState::Unknown(Unknown {
@@ -442,7 +442,7 @@ impl<'a> Planner<'a> {
                 let Some(verify) = w.verify.as_ref().filter(|v| self.enabled(v)) else {
                     return StepCheck::Skip { budget: false };
                 };
-                let text = |f: &str| record.value(f).map(|v| v.render()).unwrap_or_default();
+                let text = |f: &str| record.value(f).map(Value::text).unwrap_or_default();
                 let domain = text("company.domain");
                 let (first, last) = (text("person.first_name"), text("person.last_name"));
                 let pat = pattern(&first, &last, &domain)
@@ -734,7 +734,7 @@ impl<'a> Planner<'a> {
     ) {
         let fr = run.fields.slot(w.field);
         fr.done = true;
-        let tried = fr.tried.clone();
+        let tried = fr.tried.to_vec();
         if w.verify.is_none() {
             if let Some(best) = fr.best_low.take() {
                 // Paid-for data below the stop threshold is kept, with its low confidence.

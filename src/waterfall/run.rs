@@ -12,8 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 /// Progress of one field in this pass.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FieldRun {
-    /// Operations asked, in order.
-    pub tried: Vec<Name>,
+    /// Operations asked, in order (inline: a field is rarely asked of more
+    /// than four, and every field a lookup provides gets a list).
+    pub tried: smallvec::SmallVec<[Name; 4]>,
     /// Some provider answered "no data".
     pub answered_none: bool,
     /// Provider failures: (message, retry_at).
@@ -50,6 +51,11 @@ impl FieldRun {
 pub struct FieldRuns(Vec<(FieldName, FieldRun)>);
 
 impl FieldRuns {
+    /// Room for `n` fields' progress.
+    pub fn with_capacity(n: usize) -> FieldRuns {
+        FieldRuns(Vec::with_capacity(n))
+    }
+
     /// The field's progress, if it has any.
     pub fn get(&self, field: FieldName) -> Option<&FieldRun> {
         self.0.iter().find(|(f, _)| *f == field).map(|(_, r)| r)
