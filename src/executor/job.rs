@@ -102,7 +102,7 @@ impl Executor {
         let row = self.entry(
             Name::new(operation),
             record_id,
-            Name::new("submitted"),
+            crate::name!("submitted"),
             false,
             0.0,
             started,

@@ -497,21 +497,10 @@ impl Executor {
             CachedOutcome::NotFound => (CallOutcome::NotFound, crate::name!("not_found")),
         };
         let row = LedgerEntry {
-            at,
-            record_id: record_id.map(str::to_string),
-            operation,
-            provider: self.provider_name(operation),
-            outcome: kind,
             cached: true,
-            credits: 0.0,
             saved_credits: entry.credits,
-            latency_ms,
-            attempts: 0,
-            throttled: 0,
-            status: None,
-            error: None,
-            choice: CHOICE.try_with(Clone::clone).ok().flatten(),
             fields: filled_fields(&outcome),
+            ..self.row(at, operation, record_id, kind, latency_ms)
         };
         CallResult {
             outcome,
@@ -545,6 +534,35 @@ impl Executor {
         }
     }
 
+    /// A ledger row at `at`: nothing billed, sent or failed (yet).
+    #[inline]
+    fn row(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+        operation: Name,
+        record_id: Option<&str>,
+        outcome: Name,
+        latency_ms: u64,
+    ) -> LedgerEntry {
+        LedgerEntry {
+            at,
+            record_id: record_id.map(str::to_string),
+            operation,
+            provider: self.provider_name(operation),
+            outcome,
+            cached: false,
+            credits: 0.0,
+            saved_credits: 0.0,
+            latency_ms,
+            attempts: 0,
+            throttled: 0,
+            status: None,
+            error: None,
+            choice: CHOICE.try_with(Clone::clone).ok().flatten(),
+            fields: Vec::new(),
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn entry(
         &self,
@@ -559,22 +577,21 @@ impl Executor {
         status: Option<u16>,
         error: Option<String>,
     ) -> LedgerEntry {
+        let latency_ms = started.elapsed().as_millis() as u64;
         LedgerEntry {
-            at: self.inner.clock.now(),
-            record_id: record_id.map(str::to_string),
-            operation,
-            provider: self.provider_name(operation),
-            outcome,
             cached,
             credits,
-            saved_credits: 0.0,
-            latency_ms: started.elapsed().as_millis() as u64,
             attempts,
             throttled,
             status,
             error,
-            choice: CHOICE.try_with(Clone::clone).ok().flatten(),
-            fields: Vec::new(),
+            ..self.row(
+                self.inner.clock.now(),
+                operation,
+                record_id,
+                outcome,
+                latency_ms,
+            )
         }
     }
 
@@ -989,7 +1006,7 @@ impl Executor {
                     let mut e = self.entry(
                         Name::new(operation),
                         record_id,
-                        Name::new("hit"),
+                        crate::name!("hit"),
                         false,
                         credits,
                         started,
@@ -1013,7 +1030,7 @@ impl Executor {
                         entry: self.entry(
                             Name::new(operation),
                             record_id,
-                            Name::new("not_found"),
+                            crate::name!("not_found"),
                             false,
                             credits,
                             started,

@@ -28,8 +28,6 @@ pub type Iter<'a> = std::iter::Map<
 pub trait FieldKey {
     /// Whether `n` is this field.
     fn is(&self, n: &FieldName) -> bool;
-    /// The text.
-    fn text(&self) -> &str;
 }
 
 impl FieldKey for str {
@@ -37,18 +35,12 @@ impl FieldKey for str {
     fn is(&self, n: &FieldName) -> bool {
         same(n, self)
     }
-    fn text(&self) -> &str {
-        self
-    }
 }
 
 impl FieldKey for String {
     #[inline]
     fn is(&self, n: &FieldName) -> bool {
-        same(n, self)
-    }
-    fn text(&self) -> &str {
-        self
+        self.as_str().is(n)
     }
 }
 
@@ -57,18 +49,12 @@ impl FieldKey for FieldName {
     fn is(&self, n: &FieldName) -> bool {
         n == self
     }
-    fn text(&self) -> &str {
-        self.as_str()
-    }
 }
 
 impl<K: FieldKey + ?Sized> FieldKey for &K {
     #[inline]
     fn is(&self, n: &FieldName) -> bool {
         (**self).is(n)
-    }
-    fn text(&self) -> &str {
-        (**self).text()
     }
 }
 
