@@ -236,18 +236,6 @@ impl From<String> for Name {
     }
 }
 
-impl From<&Name> for Name {
-    fn from(n: &Name) -> Name {
-        *n
-    }
-}
-
-impl From<Name> for String {
-    fn from(n: Name) -> String {
-        n.0.to_string()
-    }
-}
-
 impl Serialize for Name {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.0)
