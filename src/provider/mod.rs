@@ -4,6 +4,7 @@
 
 mod compile;
 pub mod config;
+mod inputs;
 mod pointer;
 mod request;
 mod response;
@@ -13,6 +14,7 @@ mod secret;
 mod tests;
 
 pub use compile::{base_url_env, compile_provider, compile_provider_with, key_env_env, Overrides};
+pub use inputs::Inputs;
 pub use pointer::{Pick, Pointer};
 pub use request::{build_poll_request, build_request, HttpRequest, RequestError};
 pub use response::{classify, classify_submit, Extracted, Outcome, Verdict};
@@ -220,9 +222,6 @@ impl Template {
         Some(out)
     }
 }
-
-/// Normalised input values an operation is called with (sorted: it is part of the cache key).
-pub type Inputs = BTreeMap<FieldName, crate::model::Value>;
 
 /// One compiled operation.
 #[derive(Debug, Clone)]

@@ -11,19 +11,44 @@ pub struct HttpRequest {
     pub method: super::Method,
     /// Full URL, query included (may carry the key: never log it; use `redacted_url`).
     pub url: url::Url,
+    /// The query parameter that carries the key, if one does.
+    key_param: Option<String>,
     /// Headers (may carry the key).
     pub headers: Vec<(String, String)>,
     /// JSON body.
     pub body: Option<Vec<u8>>,
-    /// The URL with the key-bearing parameter replaced by `[redacted]`.
-    pub redacted_url: String,
+}
+
+impl HttpRequest {
+    /// The URL with the key-bearing parameter replaced by `[redacted]`, made
+    /// only when asked for (it is for messages; a request is sent far more often).
+    pub fn redacted_url(&self) -> String {
+        let Some(key) = &self.key_param else {
+            return self.url.to_string();
+        };
+        let pairs: Vec<(String, String)> = self
+            .url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == key.as_str() {
+                    "[redacted]".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        let mut redacted = self.url.clone();
+        redacted.query_pairs_mut().clear().extend_pairs(pairs);
+        redacted.to_string()
+    }
 }
 
 impl std::fmt::Debug for HttpRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpRequest")
             .field("method", &self.method)
-            .field("url", &self.redacted_url)
+            .field("url", &self.redacted_url())
             .finish_non_exhaustive()
     }
 }
@@ -78,22 +103,18 @@ pub fn build_poll_request(
             segs.push(if seg == "{job_id}" { job_id } else { seg });
         }
     }
-    let mut redacted = url.clone();
+    let query_auth = p.auth.as_ref().filter(|a| a.kind == AuthKind::Query);
     {
         let mut q = url.query_pairs_mut();
-        let mut rq = redacted.query_pairs_mut();
         for (name, v) in &job.poll_query {
             q.append_pair(name, v);
-            rq.append_pair(name, v);
         }
-        if let Some(a) = p.auth.as_ref().filter(|a| a.kind == AuthKind::Query) {
+        if let Some(a) = query_auth {
             q.append_pair(&a.name, a.secret.expose());
-            rq.append_pair(&a.name, "[redacted]");
         }
     }
     if url.query() == Some("") {
         url.set_query(None);
-        redacted.set_query(None);
     }
     let mut headers = Vec::new();
     if let Some(a) = p.auth.as_ref().filter(|a| a.kind != AuthKind::Query) {
@@ -106,9 +127,9 @@ pub fn build_poll_request(
     Ok(HttpRequest {
         method: job.poll_method,
         url,
+        key_param: query_auth.map(|a| a.name.clone()),
         headers,
         body,
-        redacted_url: redacted.to_string(),
     })
 }
 
@@ -129,24 +150,20 @@ pub fn build_request(
     }
     let mut url = url::Url::parse(&format!("{}{}", p.base_url, op.path))
         .map_err(|_| RequestError::BadUrl(op.id.clone()))?;
-    let mut redacted = url.clone();
+    let query_auth = p.auth.as_ref().filter(|a| a.kind == AuthKind::Query);
     {
         let mut q = url.query_pairs_mut();
-        let mut rq = redacted.query_pairs_mut();
         for (name, t) in &op.query {
             if let Some(v) = t.render(inputs) {
                 q.append_pair(name, &v);
-                rq.append_pair(name, &v);
             }
         }
-        if let Some(a) = p.auth.as_ref().filter(|a| a.kind == AuthKind::Query) {
+        if let Some(a) = query_auth {
             q.append_pair(&a.name, a.secret.expose());
-            rq.append_pair(&a.name, "[redacted]");
         }
     }
     if url.query() == Some("") {
         url.set_query(None);
-        redacted.set_query(None);
     }
     let mut headers: Vec<(String, String)> = op
         .headers
@@ -172,9 +189,9 @@ pub fn build_request(
     Ok(HttpRequest {
         method: op.method,
         url,
+        key_param: query_auth.map(|a| a.name.clone()),
         headers,
         body,
-        redacted_url: redacted.to_string(),
     })
 }
 

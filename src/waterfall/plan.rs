@@ -102,6 +102,8 @@ pub struct Planner<'a> {
     pub wait: Option<WaitFn<'a>>,
 }
 
+// A ready call is moved once into the round's list; boxing it would allocate per step.
+#[allow(clippy::large_enum_variant)]
 enum StepCheck {
     Ready(PlannedCall, f64),
     Wait,
