@@ -199,7 +199,7 @@ fn executor(settings: &Settings) -> anyhow::Result<Executor> {
         Arc::new(settings.catalogue.clone()),
         Arc::new(Store::temporary()?),
         Arc::new(SystemClock),
-    )?)
+    ))
 }
 
 /// A sandbox whose vendors enforce `limits` (req/s, 40 ms latency) and settings

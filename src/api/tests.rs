@@ -28,8 +28,7 @@ fn control() -> Control {
         Arc::new(settings.catalogue.clone()),
         Arc::new(store.clone()),
         Arc::new(SystemClock),
-    )
-    .unwrap();
+    );
     let settings = Arc::new(settings);
     let engine = crate::engine::Engine::new(settings.clone(), executor, Arc::new(SystemClock));
     Control::new(

@@ -36,7 +36,6 @@ pub fn reload(c: &Control, now: DateTime<Utc>) -> Result<ReloadSummary, ControlE
             current.clock(),
             true,
         )
-        .map_err(|e| ControlError::Config(format!("cannot build the provider client: {e}")))?
     } else {
         current.executor().clone()
     };

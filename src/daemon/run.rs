@@ -72,7 +72,7 @@ pub async fn serve(
         calls.clone(),
         Arc::new(SystemClock),
         true,
-    )?
+    )
     .with_budgets(Arc::new(budgets))
     .with_kill_switch(settings.kill_switch.clone());
     let engine = LiveEngine::new(Engine::new(

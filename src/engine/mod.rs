@@ -326,7 +326,7 @@ impl Engine {
             Arc::new(settings.catalogue.clone()),
             store,
             clock.clone(),
-        )?
+        )
         .with_budgets(Arc::new(budgets))
         .with_kill_switch(settings.kill_switch.clone());
         Ok(Engine::new(settings, executor, clock))

@@ -1,8 +1,40 @@
 //! One HTTP attempt: send, read the body through the one capped reader, and
 //! turn transport failures into named errors.
+//!
+//! Vendor calls go through hyper's pooled client directly rather than
+//! reqwest: a request's URL is parsed once (reqwest parsed it three times, once
+//! more in its redirect policy), and no redirect layer runs — a vendor API that
+//! redirects is answered by its status, not followed.
 
-use crate::provider::HttpRequest;
+use crate::provider::{HttpRequest, Method};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as PooledClient;
+use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
+
+/// The pooled HTTP/1.1 client (plain or TLS) every vendor call uses.
+pub type Client = PooledClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+const USER_AGENT: &str = concat!("leadfall/", env!("CARGO_PKG_VERSION"));
+
+/// A client that keeps up to 64 idle connections per vendor host, sends
+/// without Nagle's delay and trusts the Mozilla root set (webpki-roots).
+pub fn client() -> Client {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    // The TLS layer below decides the scheme; this one must let https through.
+    http.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    PooledClient::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(64)
+        .build(connector)
+}
 
 /// What came back from one attempt.
 #[derive(Debug)]
@@ -26,22 +58,18 @@ pub enum Attempt {
 
 /// Send one request with a whole-request timeout and a body cap.
 pub async fn send(
-    client: &reqwest::Client,
+    client: &Client,
     req: &HttpRequest,
     timeout: Duration,
     max_body: usize,
 ) -> Attempt {
-    let method =
-        reqwest::Method::from_bytes(req.method.as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
-    let mut builder = client.request(method, req.url.clone());
-    for (k, v) in &req.headers {
-        builder = builder.header(k, v);
-    }
-    if let Some(body) = &req.body {
-        builder = builder.body(body.clone());
-    }
+    let request = match build(req) {
+        Ok(r) => r,
+        // Not the URL itself: it may carry a key-bearing query parameter.
+        Err(e) => return Attempt::Connection(format!("request could not be built: {e}")),
+    };
     let fut = async {
-        let resp = builder.send().await?;
+        let resp = client.request(request).await.map_err(|e| describe(&e))?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
@@ -54,12 +82,11 @@ pub async fn send(
             })
             .collect();
         let body = read_capped(resp, max_body).await?;
-        Ok::<_, reqwest::Error>((status, headers, body))
+        Ok::<_, String>((status, headers, body))
     };
     match tokio::time::timeout(timeout, fut).await {
         Err(_) => Attempt::Timeout,
-        Ok(Err(e)) if e.is_timeout() => Attempt::Timeout,
-        Ok(Err(e)) => Attempt::Connection(describe(e)),
+        Ok(Err(e)) => Attempt::Connection(e),
         Ok(Ok((status, headers, Ok(body)))) => Attempt::Response {
             status,
             headers,
@@ -69,11 +96,28 @@ pub async fn send(
     }
 }
 
-fn describe(e: reqwest::Error) -> String {
-    // Strip the URL: it may carry a key-bearing query parameter.
-    let e = e.without_url();
+fn build(req: &HttpRequest) -> Result<hyper::Request<Full<Bytes>>, hyper::http::Error> {
+    let method = match req.method {
+        Method::Get => hyper::Method::GET,
+        Method::Post => hyper::Method::POST,
+        Method::Put => hyper::Method::PUT,
+    };
+    let mut builder = hyper::Request::builder()
+        .method(method)
+        .uri(req.url.as_str())
+        .header(hyper::header::USER_AGENT, USER_AGENT)
+        .header(hyper::header::ACCEPT, "*/*");
+    for (k, v) in &req.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let body = req.body.clone().map(Bytes::from).unwrap_or_default();
+    builder.body(Full::new(body))
+}
+
+/// The error and its causes on one line. hyper's errors never name the URL.
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut msg = e.to_string();
-    let mut src = std::error::Error::source(&e);
+    let mut src = e.source();
     while let Some(s) = src {
         msg.push_str(": ");
         msg.push_str(&s.to_string());
@@ -84,16 +128,26 @@ fn describe(e: reqwest::Error) -> String {
 
 /// Read at most `cap` bytes; `Err(n)` once the body is known to exceed it.
 async fn read_capped(
-    mut resp: reqwest::Response,
+    resp: hyper::Response<hyper::body::Incoming>,
     cap: usize,
-) -> Result<Result<Vec<u8>, usize>, reqwest::Error> {
-    if let Some(len) = resp.content_length() {
-        if len as usize > cap {
-            return Ok(Err(len as usize));
+) -> Result<Result<Vec<u8>, usize>, String> {
+    let declared = resp
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(len) = declared {
+        if len > cap {
+            return Ok(Err(len));
         }
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await? {
+    let mut incoming = resp.into_body();
+    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    while let Some(frame) = incoming.frame().await {
+        let frame = frame.map_err(|e| describe(&e))?;
+        let Ok(chunk) = frame.into_data() else {
+            continue; // trailers
+        };
         if body.len() + chunk.len() > cap {
             return Ok(Err(body.len() + chunk.len()));
         }

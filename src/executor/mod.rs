@@ -81,7 +81,7 @@ pub struct Executor {
 
 #[derive(Debug)]
 struct Inner {
-    client: reqwest::Client,
+    client: http::Client,
     providers: Arc<ProviderSet>,
     catalogue: Arc<Catalogue>,
     runtimes: HashMap<String, ProviderRuntime>,
@@ -121,7 +121,7 @@ impl Executor {
         catalogue: Arc<Catalogue>,
         store: Arc<dyn CallStore>,
         clock: Arc<dyn Clock>,
-    ) -> Result<Executor, reqwest::Error> {
+    ) -> Executor {
         Executor::with_durability(providers, catalogue, store, clock, false)
     }
 
@@ -134,12 +134,8 @@ impl Executor {
         store: Arc<dyn CallStore>,
         clock: Arc<dyn Clock>,
         durable: bool,
-    ) -> Result<Executor, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(64)
-            .tcp_nodelay(true)
-            .user_agent(concat!("leadfall/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+    ) -> Executor {
+        let client = http::client();
         let runtimes = providers
             .providers
             .values()
@@ -154,7 +150,7 @@ impl Executor {
                     .map(|o| (Name::new(&o.id), Name::new(&p.id)))
             })
             .collect();
-        Ok(Executor {
+        Executor {
             inner: Arc::new(Inner {
                 client,
                 providers,
@@ -168,7 +164,7 @@ impl Executor {
                 kill_rules: KillSwitchSettings::default(),
                 inflight: Mutex::new(HashMap::default()),
             }),
-        })
+        }
     }
 
     /// Enforce these budgets. Call right after building, before the executor is cloned.

@@ -31,8 +31,7 @@ async fn fixture(tweak: impl FnOnce(&mut Settings)) -> Fx {
         Arc::new(settings.catalogue.clone()),
         Arc::new(crate::store::Store::temporary().unwrap()),
         Arc::new(SystemClock),
-    )
-    .unwrap();
+    );
     Fx {
         sandbox,
         executor,

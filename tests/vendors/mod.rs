@@ -100,8 +100,7 @@ impl Vendor {
             store,
             Arc::new(SystemClock),
             true,
-        )
-        .unwrap();
+        );
         Vendor {
             replay,
             executor,

@@ -306,5 +306,4 @@ fn prism_executor(id: &str, base: &str) -> Executor {
         Arc::new(Store::temporary().unwrap()),
         Arc::new(SystemClock),
     )
-    .unwrap()
 }

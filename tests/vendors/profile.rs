@@ -214,8 +214,7 @@ async fn the_real_profile_fills_an_email_through_hunter_and_zerobounce() {
         Arc::new(settings.catalogue.clone()),
         Arc::new(Store::temporary().unwrap()),
         Arc::new(SystemClock),
-    )
-    .unwrap();
+    );
     let engine = Engine::new(settings, executor, Arc::new(SystemClock));
     let mut rec = Record::new("r1", chrono::Utc::now());
     for (f, v) in [
