@@ -228,8 +228,16 @@ pub fn compile_provider_with(
         }
         let key = format!("operations.{name}");
         let compiled = operation(&mut cx, &key, &raw.id, &name, op, &defaults);
+        // Parsed once here, cloned per request.
+        let url = url::Url::parse(&format!(
+            "{}{}",
+            base_url.trim_end_matches('/'),
+            compiled.path
+        ))
+        .ok();
         let mut compiled = Operation {
             retry_after_pointer: retry_after_pointer.clone(),
+            url,
             ..compiled
         };
         compiled.inputs = compiled.compute_input_fields();
@@ -413,14 +421,22 @@ fn operation(
         .iter()
         .map(|(k, v)| (k.clone(), template(cx, &format!("{key}.headers.{k}"), v)))
         .collect();
-    let body = op.body.as_ref().map(|b| {
+    let body = op.body.as_ref().and_then(|b| {
         let json = serde_json::to_value(b).unwrap_or(serde_json::Value::Null);
-        let mut fields = Vec::new();
-        body_fields(&json, &mut fields);
-        for f in fields {
-            cx.field(&format!("{key}.body"), &f);
+        match BodyTemplate::compile(&json) {
+            Ok(t) => {
+                let mut fields = Vec::new();
+                t.fields(&mut fields);
+                for f in fields {
+                    cx.field(&format!("{key}.body"), &f);
+                }
+                Some(t)
+            }
+            Err((path, e)) => {
+                cx.err(format!("{key}.body{path}"), e);
+                None
+            }
         }
-        json
     });
     if body.is_some() && method == Method::Get {
         cx.err(format!("{key}.body"), "a GET operation cannot have a body");
@@ -512,7 +528,7 @@ fn operation(
             }
         });
         if let Some(b) = &body {
-            body_fields(b, &mut all);
+            b.fields(&mut all);
         }
         all.sort();
         all.dedup();
@@ -525,6 +541,7 @@ fn operation(
         provider: provider.to_string(),
         method,
         path: op.path,
+        url: None,
         requires,
         query,
         headers,

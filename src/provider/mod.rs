@@ -2,6 +2,7 @@
 //! record → HTTP request, response → classified outcome with values.
 //! Bytes in, values out: this module never sends a request.
 
+mod body;
 mod compile;
 pub mod config;
 mod inputs;
@@ -13,6 +14,7 @@ mod secret;
 #[cfg(test)]
 mod tests;
 
+pub use body::BodyTemplate;
 pub use compile::{base_url_env, compile_provider, compile_provider_with, key_env_env, Overrides};
 pub use inputs::Inputs;
 pub use pointer::{Pick, Pointer};
@@ -234,6 +236,8 @@ pub struct Operation {
     pub method: Method,
     /// Path appended to the base URL.
     pub path: String,
+    /// Base URL and path, parsed (`None` only while compiling).
+    pub url: Option<url::Url>,
     /// Alternative input sets.
     pub requires: Vec<Vec<FieldName>>,
     /// Query parameters.
@@ -241,7 +245,7 @@ pub struct Operation {
     /// Extra headers.
     pub headers: Vec<(String, Template)>,
     /// JSON body template.
-    pub body: Option<serde_json::Value>,
+    pub body: Option<BodyTemplate>,
     /// Fields filled.
     pub provides: Vec<Provide>,
     /// Outcome rules.
@@ -309,7 +313,7 @@ impl Operation {
         out.extend(self.query.iter().flat_map(|(_, t)| t.fields().cloned()));
         out.extend(self.headers.iter().flat_map(|(_, t)| t.fields().cloned()));
         if let Some(body) = &self.body {
-            body_fields(body, &mut out);
+            body.fields(&mut out);
         }
         out.sort();
         out.dedup();
@@ -329,19 +333,6 @@ impl Operation {
     /// Fields this operation fills.
     pub fn provided_fields(&self) -> impl Iterator<Item = &FieldName> {
         self.provides.iter().map(|p| &p.field)
-    }
-}
-
-fn body_fields(v: &serde_json::Value, out: &mut Vec<FieldName>) {
-    match v {
-        serde_json::Value::String(s) => {
-            if let Ok(t) = Template::parse(s) {
-                out.extend(t.fields().cloned());
-            }
-        }
-        serde_json::Value::Array(a) => a.iter().for_each(|x| body_fields(x, out)),
-        serde_json::Value::Object(m) => m.values().for_each(|x| body_fields(x, out)),
-        _ => {}
     }
 }
 

@@ -148,8 +148,10 @@ pub fn build_request(
     if !op.satisfied_by(&|f| inputs.contains_key(f)) {
         return Err(RequestError::MissingInput(op.id.clone()));
     }
-    let mut url = url::Url::parse(&format!("{}{}", p.base_url, op.path))
-        .map_err(|_| RequestError::BadUrl(op.id.clone()))?;
+    let mut url = op
+        .url
+        .clone()
+        .ok_or_else(|| RequestError::BadUrl(op.id.clone()))?;
     let query_auth = p.auth.as_ref().filter(|a| a.kind == AuthKind::Query);
     {
         let mut q = url.query_pairs_mut();
@@ -175,7 +177,7 @@ pub fn build_request(
     }
     let body = op.body.as_ref().map(|b| {
         headers.push(("content-type".into(), "application/json".into()));
-        let mut filled = fill(b, inputs).unwrap_or(serde_json::Value::Null);
+        let mut filled = b.fill(inputs).unwrap_or(serde_json::Value::Null);
         // The vendor posts the finished job back, when this deployment has a public URL.
         if let (Some(w), Some(url), Some(obj)) = (
             op.job.as_ref().and_then(|j| j.webhook.as_ref()),
@@ -193,28 +195,4 @@ pub fn build_request(
         headers,
         body,
     })
-}
-
-/// Substitute placeholders in a body template. A string that is exactly one
-/// placeholder becomes the typed value; a missing value drops the key.
-fn fill(v: &serde_json::Value, inputs: &Inputs) -> Option<serde_json::Value> {
-    use serde_json::Value as J;
-    match v {
-        J::String(s) => {
-            let t = Template::parse(s).ok()?;
-            match t.sole_field() {
-                Some(alts) => alts.iter().find_map(|f| inputs.get(f)).map(|v| v.to_json()),
-                None => t.render(inputs).map(J::String),
-            }
-        }
-        J::Array(items) => Some(J::Array(
-            items.iter().filter_map(|i| fill(i, inputs)).collect(),
-        )),
-        J::Object(map) => Some(J::Object(
-            map.iter()
-                .filter_map(|(k, v)| fill(v, inputs).map(|v| (k.clone(), v)))
-                .collect(),
-        )),
-        other => Some(other.clone()),
-    }
 }

@@ -247,6 +247,10 @@ requires = [["person.shoe_size"]]
 field = "person.email"
 pointer = "data/email"
 confidence = 3
+[operations.post]
+method = "POST"
+path = "/people"
+body = { data = [{ email = "{person.email" }] }
 "#;
     let (p, errors) = compile(text, &|_| None);
     assert!(p.is_none());
@@ -259,6 +263,7 @@ confidence = 3
         "providers/x.toml: operations.find.requires[0]: unknown field \"person.shoe_size\" (not in the field catalogue)",
         "providers/x.toml: operations.find.provides[0].pointer: JSON pointer \"data/email\" must start with '/'",
         "providers/x.toml: operations.find.provides[0].confidence: confidences must lie in 0..1 and a scale must be > 0",
+        "providers/x.toml: operations.post.body.data[0].email: unclosed '{' in template \"{person.email\"",
     ];
     for e in expected {
         assert!(
