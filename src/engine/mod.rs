@@ -17,10 +17,11 @@ pub use summary::{Summary, Tally};
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::executor::{CallOutcome, Executor};
+use crate::executor::{CallOutcome, CallResult, Executor};
 use crate::model::{Record, Value};
 use crate::store::LedgerEntry;
 use crate::waterfall::{detect_pattern, CallAnswer, Planner, Purpose, RunState};
+use futures::StreamExt;
 use std::sync::Arc;
 
 /// Bound on planning rounds for one record: a safety net, far above any real waterfall.
@@ -203,20 +204,30 @@ impl Engine {
                 .collect();
             let waited = !missed.is_empty();
             if !missed.is_empty() {
-                let at: Vec<usize> = missed.iter().map(|m| m.0).collect();
-                let fetched =
-                    futures::future::join_all(missed.into_iter().map(|(i, key, choice)| {
-                        let c = &calls[i];
-                        self.executor.execute_looked_up(
-                            &c.operation,
-                            &c.inputs,
-                            Some(&record.id),
-                            choice,
-                            key,
-                        )
-                    }))
-                    .await;
-                for (i, r) in at.into_iter().zip(fetched) {
+                let fetch = |(i, key, choice): (usize, Vec<u8>, Option<String>)| {
+                    let c = &calls[i];
+                    let call = self.executor.execute_looked_up(
+                        &c.operation,
+                        &c.inputs,
+                        Some(&record.id),
+                        choice,
+                        key,
+                    );
+                    async move { (i, call.await) }
+                };
+                // FuturesUnordered polls only the lookup that woke (join_all
+                // polls every one on each wake-up); a single lookup is awaited as is.
+                let fetched: Vec<(usize, CallResult)> = if missed.len() == 1 {
+                    vec![fetch(missed.swap_remove(0)).await]
+                } else {
+                    missed
+                        .into_iter()
+                        .map(fetch)
+                        .collect::<futures::stream::FuturesUnordered<_>>()
+                        .collect()
+                        .await
+                };
+                for (i, r) in fetched {
                     results[i] = Some(r);
                 }
             }
