@@ -61,9 +61,7 @@ pub async fn enrich_file(
     let started = std::time::Instant::now();
     let now = chrono::Utc::now();
     let importer = Importer::open(input, &engine.settings().catalogue, now)?;
-    let out_file = std::fs::File::create(output)
-        .with_context(|| format!("cannot create {}", output.display()))?;
-    let out = std::io::BufWriter::new(out_file);
+    let (replace, out) = super::output::Output::create(output)?;
     let bar = if opts.progress {
         let b = indicatif::ProgressBar::new(count_lines(input));
         b.set_style(
@@ -150,15 +148,13 @@ pub async fn enrich_file(
         let lane = h.await.context("a batch lane failed")?;
         summary.merge(lane.with_context(|| format!("cannot write {}", output.display()))?);
     }
-    let mut out_file = std::sync::Arc::try_unwrap(out)
+    let out_file = std::sync::Arc::try_unwrap(out)
         .map_err(|_| anyhow::anyhow!("the output is still shared after the lanes ended"))?
         .into_inner()
         .unwrap_or_else(|e| e.into_inner());
     // The executor recorded every call as it finished; make it durable now.
     engine.executor().store().flush_calls()?;
-    out_file
-        .flush()
-        .with_context(|| format!("cannot write {}", output.display()))?;
+    replace.commit(out_file)?;
     if let Some(e) = reader.await? {
         // Everything read before the error was enriched and written above.
         return Err(anyhow::Error::new(e).context("the input could not be read to the end"));

@@ -5,6 +5,7 @@
 mod batch;
 mod live;
 pub mod merge;
+mod output;
 pub mod rescore;
 mod summary;
 
