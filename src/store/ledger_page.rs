@@ -157,9 +157,11 @@ pub fn decode(value: &[u8]) -> Result<Vec<LedgerEntry>, String> {
         .ok_or_else(short)?;
     let (mut rows, table) = (rest.get(..at).ok_or_else(short)?, &rest[at..]);
     let strings = read_table(table)?;
+    // Each string is interned once per page, not once per row that names it.
+    let mut names = vec![None; strings.len()];
     let mut out = Vec::new();
     while !rows.is_empty() {
-        out.push(read_row(&mut rows, &strings)?);
+        out.push(read_row(&mut rows, &strings, &mut names)?);
     }
     Ok(out)
 }
@@ -176,18 +178,29 @@ fn read_table(mut t: &[u8]) -> Result<Vec<&str>, String> {
     Ok(strings)
 }
 
-fn read_row(r: &mut &[u8], strings: &[&str]) -> Result<LedgerEntry, String> {
+fn read_row(
+    r: &mut &[u8],
+    strings: &[&str],
+    names: &mut [Option<crate::model::Name>],
+) -> Result<LedgerEntry, String> {
     let (&flags, rest) = r.split_first().ok_or("truncated ledger row")?;
     *r = rest;
-    let string = |r: &mut &[u8]| -> Result<String, String> {
+    let index = |r: &mut &[u8]| -> Result<usize, String> {
         let n = read_varint(r)? as usize;
-        strings
-            .get(n)
-            .map(|s| s.to_string())
-            .ok_or_else(|| format!("ledger row names string {n} of {}", strings.len()))
+        match n < strings.len() {
+            true => Ok(n),
+            false => Err(format!("ledger row names string {n} of {}", strings.len())),
+        }
     };
-    let name = |r: &mut &[u8]| -> Result<crate::model::Name, String> {
-        crate::model::Name::checked(&string(r)?).map_err(|e| e.to_string())
+    let string = |r: &mut &[u8]| index(r).map(|n| strings[n].to_string());
+    let mut name = |r: &mut &[u8]| -> Result<crate::model::Name, String> {
+        let n = index(r)?;
+        if let Some(name) = names[n] {
+            return Ok(name);
+        }
+        let name = crate::model::Name::checked(strings[n]).map_err(|e| e.to_string())?;
+        names[n] = Some(name);
+        Ok(name)
     };
     let f64_le = |r: &mut &[u8]| -> Result<f64, String> {
         let (b, rest) = r.split_first_chunk::<8>().ok_or("truncated ledger row")?;
