@@ -241,6 +241,7 @@ pub fn compile_provider_with(
             ..compiled
         };
         compiled.inputs = compiled.compute_input_fields();
+        compiled.reads = Reads::of(&compiled);
         operations.push(compiled);
     }
     let ok = cx.errors.len() == before;
@@ -552,6 +553,7 @@ fn operation(
         cost,
         cache: cache_ttl,
         retry_after_pointer: None,
+        reads: Reads::default(),
         rate: op_rate,
         job,
         inputs: Vec::new(),

@@ -7,6 +7,7 @@ mod compile;
 pub mod config;
 mod inputs;
 mod pointer;
+mod reads;
 mod request;
 mod response;
 mod secret;
@@ -18,6 +19,7 @@ pub use body::BodyTemplate;
 pub use compile::{base_url_env, compile_provider, compile_provider_with, key_env_env, Overrides};
 pub use inputs::Inputs;
 pub use pointer::{Pick, Pointer};
+pub use reads::Reads;
 pub use request::{build_poll_request, build_request, HttpRequest, RequestError};
 pub use response::{classify, classify_submit, Extracted, Outcome, Verdict};
 pub use secret::Secret;
@@ -258,6 +260,8 @@ pub struct Operation {
     pub cache: CacheTtl,
     /// Pointer to the seconds to wait in a throttled body (when no `Retry-After`).
     pub retry_after_pointer: Option<Pointer>,
+    /// The parts of an answer's body classification reads ([`Reads::of`]).
+    pub reads: Reads,
     /// This endpoint's own pace, on top of the provider's.
     pub rate: Option<Rate>,
     /// Asynchronous job settings: the request submits, the poll answers.

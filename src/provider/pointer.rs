@@ -44,6 +44,17 @@ impl Pointer {
         &self.text
     }
 
+    /// The segments: a key (or array index), or `None` for `*`.
+    pub fn keys(&self) -> Vec<Option<&str>> {
+        self.segments
+            .iter()
+            .map(|s| match s {
+                Segment::Key(k) => Some(k.as_str()),
+                Segment::Each => None,
+            })
+            .collect()
+    }
+
     /// True when the pointer collects (`*`) and so yields a list.
     pub fn collects(&self) -> bool {
         self.segments.contains(&Segment::Each)

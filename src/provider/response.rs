@@ -131,7 +131,7 @@ pub fn classify(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Outcome {
-    let json: Option<Json> = serde_json::from_slice(body).ok();
+    let json: Option<Json> = op.reads.parse(body);
     let retry_after = header(headers, "retry-after")
         .and_then(parse_retry_after)
         .or_else(|| {

@@ -509,6 +509,58 @@ fn every_real_vendor_definition_compiles() {
     );
 }
 
+/// Every real vendor's documented answers classify the same whether the body
+/// is parsed whole or only where the operation reads it.
+#[test]
+fn pruned_bodies_classify_like_whole_ones() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixtures: Vec<(String, Vec<u8>)> = std::fs::read_dir(root.join("tests/fixtures/vendors"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    let catalogue = Catalogue::standard();
+    let mut compared = 0;
+    let mut smaller = 0;
+    for entry in std::fs::read_dir(root.join("providers")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let raw: ProviderFile = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut errors = Vec::new();
+        let p = compile_provider(&path, raw, &catalogue, &|_| None, &mut errors).unwrap();
+        for (name, body) in fixtures
+            .iter()
+            .filter(|(n, _)| n.starts_with(&format!("{}.", p.id)))
+        {
+            for op in &p.operations {
+                let mut whole = op.clone();
+                whole.reads = Reads::everything();
+                let headers = [("retry-after".to_string(), "2".to_string())];
+                for status in [200, 400, 404, 429] {
+                    assert_eq!(
+                        classify(op, &catalogue, status, &headers, body),
+                        classify(&whole, &catalogue, status, &headers, body),
+                        "{} on {name} with HTTP {status}",
+                        op.id
+                    );
+                    compared += 1;
+                }
+                let full: serde_json::Value = serde_json::from_slice(body).unwrap();
+                if op.reads.parse(body).unwrap() != full {
+                    smaller += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 100, "{compared} comparisons");
+    assert!(smaller > 10, "pruning left out nothing in {smaller} bodies");
+}
+
 #[test]
 fn the_readme_ten_line_vendor_compiles() {
     let readme =
