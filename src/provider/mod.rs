@@ -238,7 +238,8 @@ pub struct Operation {
     pub method: Method,
     /// Path appended to the base URL.
     pub path: String,
-    /// Base URL and path, parsed (`None` only while compiling).
+    /// Base URL and path, parsed when the provider loads (used while they
+    /// still spell it).
     pub url: Option<url::Url>,
     /// Alternative input sets.
     pub requires: Vec<Vec<FieldName>>,

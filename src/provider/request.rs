@@ -148,10 +148,18 @@ pub fn build_request(
     if !op.satisfied_by(&|f| inputs.contains_key(f)) {
         return Err(RequestError::MissingInput(op.id.clone()));
     }
-    let mut url = op
-        .url
-        .clone()
-        .ok_or_else(|| RequestError::BadUrl(op.id.clone()))?;
+    // The URL parsed at load, unless base URL or path changed since (or the
+    // parsed form is spelled differently): then it is parsed again.
+    let parsed = op.url.as_ref().filter(|u| {
+        u.as_str()
+            .strip_prefix(p.base_url.as_str())
+            .is_some_and(|rest| rest == op.path)
+    });
+    let mut url = match parsed {
+        Some(u) => u.clone(),
+        None => url::Url::parse(&format!("{}{}", p.base_url, op.path))
+            .map_err(|_| RequestError::BadUrl(op.id.clone()))?,
+    };
     let query_auth = p.auth.as_ref().filter(|a| a.kind == AuthKind::Query);
     {
         let mut q = url.query_pairs_mut();

@@ -100,6 +100,22 @@ fn builds_requests_with_the_key_in_the_query_and_redacts_it() {
         build_request(&p, op, &inputs(&[("person.first_name", "A")])),
         Err(RequestError::MissingInput(id)) if id == "finder.email-finder"
     ));
+    // A base URL changed after loading is the one used (not the URL parsed at load).
+    let mut moved = p.clone();
+    moved.base_url = "http://127.0.0.1:9/proxy".into();
+    let all = inputs(&[
+        ("person.first_name", "A"),
+        ("person.last_name", "B"),
+        ("company.domain", "c.io"),
+    ]);
+    let req = build_request(&moved, &moved.operations[0], &all).unwrap();
+    assert!(
+        req.url
+            .as_str()
+            .starts_with("http://127.0.0.1:9/proxy/email-finder?"),
+        "{}",
+        req.url
+    );
 }
 
 #[test]
