@@ -1,5 +1,6 @@
 //! Configuration diagnostics: one error type shared by every config check, so
-//! `leadfall check` and `serve` print the same `file: key: message` lines.
+//! `leadfall check` and `serve` print the same `file: key: message` lines;
+//! and the one-line form of any error with its causes.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -89,4 +90,17 @@ pub fn toml_error(file: impl Into<PathBuf>, text: &str, err: &toml::de::Error) -
         line,
         message,
     }
+}
+
+/// An error and its causes on one line (`a: b: c`), for logs and messages
+/// (hyper's and the sinks' errors say what failed only in their causes).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }

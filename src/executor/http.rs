@@ -69,7 +69,10 @@ pub async fn send(
         Err(e) => return Attempt::Connection(format!("request could not be built: {e}")),
     };
     let fut = async {
-        let resp = client.request(request).await.map_err(|e| describe(&e))?;
+        let resp = client
+            .request(request)
+            .await
+            .map_err(|e| crate::diag::error_chain(&e))?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
@@ -114,18 +117,6 @@ fn build(req: &HttpRequest) -> Result<hyper::Request<Full<Bytes>>, hyper::http::
     builder.body(Full::new(body))
 }
 
-/// The error and its causes on one line. hyper's errors never name the URL.
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
-}
-
 /// Read at most `cap` bytes; `Err(n)` once the body is known to exceed it.
 async fn read_capped(
     resp: hyper::Response<hyper::body::Incoming>,
@@ -144,7 +135,7 @@ async fn read_capped(
     let mut incoming = resp.into_body();
     let mut body = Vec::with_capacity(declared.unwrap_or(0));
     while let Some(frame) = incoming.frame().await {
-        let frame = frame.map_err(|e| describe(&e))?;
+        let frame = frame.map_err(|e| crate::diag::error_chain(&e))?;
         let Ok(chunk) = frame.into_data() else {
             continue; // trailers
         };

@@ -48,13 +48,6 @@ impl DeliveryError {
     /// This error and its causes as one line (`a: b: c`), for logs and
     /// dead-letter reasons.
     pub fn chain(&self) -> String {
-        let mut out = self.to_string();
-        let mut cause = std::error::Error::source(self);
-        while let Some(c) = cause {
-            out.push_str(": ");
-            out.push_str(&c.to_string());
-            cause = c.source();
-        }
-        out
+        crate::diag::error_chain(self)
     }
 }
