@@ -24,7 +24,7 @@ pub mod json_text {
     pub use super::json::{string, value};
 }
 pub use normalise::{
-    domain, email, integer, normalise_json, normalise_text, phone, url, NormaliseError,
+    domain, email, email_of, integer, normalise_json, normalise_text, phone, url, NormaliseError,
     MAX_VALUE_CHARS,
 };
 pub use record::Record;

@@ -114,23 +114,42 @@ fn collapse_spaces(s: &str) -> String {
 pub fn email(raw: &str) -> Result<String, NormaliseError> {
     let s = lower(raw.trim().trim_start_matches("mailto:"));
     let (local, dom) = s.split_once('@').ok_or_else(|| invalid("email", raw))?;
-    // Byte tests: a non-ASCII byte is neither alphanumeric nor allowed, as its char was not.
-    let local_ok = !local.is_empty()
+    if !local_ok(local) {
+        return Err(invalid("email", raw));
+    }
+    let dom = bare_host(dom).ok_or_else(|| invalid("email", raw))?;
+    Ok(joined(local, &dom))
+}
+
+/// [`email`] of `local@domain`, without building, trimming and lower-casing
+/// that text first when both halves are already in normal form, as a
+/// guessed address's are (a cleaned local part, the record's domain).
+pub fn email_of(local: &str, domain: &str) -> Result<String, NormaliseError> {
+    let lower = |s: &str| !s.bytes().any(|b| b.is_ascii_uppercase());
+    if local_ok(local) && lower(local) && lower(domain) && host_of(domain) == Some(domain) {
+        return Ok(joined(local, domain));
+    }
+    email(&format!("{local}@{domain}"))
+}
+
+/// A plausible local part. Byte tests: a non-ASCII byte is neither
+/// alphanumeric nor allowed, as its char was not.
+fn local_ok(local: &str) -> bool {
+    !local.is_empty()
         && local.len() <= 64
         && local
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._%+-'".contains(&b))
         && !local.starts_with('.')
-        && !local.ends_with('.');
-    if !local_ok {
-        return Err(invalid("email", raw));
-    }
-    let dom = bare_host(dom).ok_or_else(|| invalid("email", raw))?;
-    let mut out = String::with_capacity(local.len() + 1 + dom.len());
+        && !local.ends_with('.')
+}
+
+fn joined(local: &str, domain: &str) -> String {
+    let mut out = String::with_capacity(local.len() + 1 + domain.len());
     out.push_str(local);
     out.push('@');
-    out.push_str(&dom);
-    Ok(out)
+    out.push_str(domain);
+    out
 }
 
 /// Lower-case text: ASCII (nearly all of it) without the Unicode tables.
@@ -362,6 +381,40 @@ mod collapse_tests {
             prop_assert_eq!(super::email(&s), email_by_chars(&s));
             prop_assert_eq!(super::bare_domain(&s), domain_by_chars(&s));
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn an_email_from_its_halves_is_the_email_of_their_text(
+            local in "[ a-zA-Z0-9._%+'@:Éé-]{0,8}",
+            domain in "(www\\.)?[ a-zA-Z0-9.:/-]{0,12}(\\.[a-zA-Z0-9İ]{0,4})?\\.?",
+        ) {
+            prop_assert_eq!(super::email_of(&local, &domain), super::email(&format!("{local}@{domain}")));
+        }
+    }
+
+    #[test]
+    fn a_guessed_address_takes_the_short_way_and_agrees() {
+        for (l, d) in [
+            ("jane.doe", "acme.com"),
+            ("j_doe", "sub.acme.co"),
+            ("Jane", "acme.com"),
+            ("jane", "ACME.com"),
+            ("jane", "www.acme.com"),
+            (".jane", "acme.com"),
+            ("jane", "acme"),
+        ] {
+            assert_eq!(
+                super::email_of(l, d),
+                super::email(&format!("{l}@{d}")),
+                "{l}@{d}"
+            );
+        }
+        assert_eq!(
+            super::email_of("jane.doe", "acme.com").unwrap(),
+            "jane.doe@acme.com"
+        );
     }
 
     proptest! {

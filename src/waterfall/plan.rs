@@ -106,6 +106,8 @@ pub struct Planner<'a> {
 #[allow(clippy::large_enum_variant)]
 enum StepCheck {
     Ready(PlannedCall, f64),
+    /// Another field of this round already planned the very call.
+    Shared,
     Wait,
     Skip { budget: bool },
 }
@@ -127,13 +129,13 @@ impl<'a> Planner<'a> {
         now: DateTime<Utc>,
         pattern: &dyn Fn(&str, &str, &str) -> Option<String>,
     ) -> Vec<PlannedCall> {
-        let calls = self.round(record, run, now, pattern, true);
-        if !calls.is_empty() {
+        let (calls, waited) = self.round(record, run, now, pattern, true);
+        if !calls.is_empty() || !waited {
             return calls;
         }
         // Nothing ready while someone waits means the waits cannot resolve
         // (a dependency cycle or an input nobody provides): stop waiting.
-        self.round(record, run, now, pattern, false)
+        self.round(record, run, now, pattern, false).0
     }
 
     fn round(
@@ -143,8 +145,10 @@ impl<'a> Planner<'a> {
         now: DateTime<Utc>,
         pattern: &dyn Fn(&str, &str, &str) -> Option<String>,
         allow_wait: bool,
-    ) -> Vec<PlannedCall> {
+    ) -> (Vec<PlannedCall>, bool) {
         let mut calls: Vec<PlannedCall> = Vec::with_capacity(4);
+        // Whether a field waited: only then can a round without waits differ.
+        let mut waited = false;
         let mut reserved = 0.0;
         let mut finished = Vec::new();
         self.reopen_unblocked(record, run);
@@ -209,6 +213,13 @@ impl<'a> Planner<'a> {
                         scheduled = true;
                         break;
                     }
+                    StepCheck::Shared => {
+                        if let Some(note) = notes.get(step.id()) {
+                            run.choices.insert(step.name(), note.clone());
+                        }
+                        scheduled = true;
+                        break;
+                    }
                     StepCheck::Wait if allow_wait => {
                         waiting = true;
                         break;
@@ -221,6 +232,7 @@ impl<'a> Planner<'a> {
                     }
                 }
             }
+            waited |= waiting;
             if !scheduled && !waiting {
                 finished.push(w);
             }
@@ -231,7 +243,7 @@ impl<'a> Planner<'a> {
         if run.cheapest_first {
             self.keep_cheapest(run, &mut calls);
         }
-        calls
+        (calls, waited)
     }
 
     /// The field's steps in the order to try them now: within each
@@ -452,7 +464,7 @@ impl<'a> Planner<'a> {
                 let Some(local) = guess::local_part(&pat, &first, &last) else {
                     return StepCheck::Skip { budget: false };
                 };
-                let Ok(email) = crate::model::email(&format!("{local}@{domain}")) else {
+                let Ok(email) = crate::model::email_of(&local, &domain) else {
                     return StepCheck::Skip { budget: false };
                 };
                 let cost = self.cost_of(verify);
@@ -508,6 +520,15 @@ impl<'a> Planner<'a> {
                         StepCheck::Skip { budget: false }
                     };
                 }
+                // Another field already scheduled this very call: it is shared,
+                // not paid twice. The record's values do not change within a
+                // round, so the same operation has the same inputs.
+                if planned
+                    .iter()
+                    .any(|c| c.operation == *id && c.purpose == Purpose::Fill)
+                {
+                    return StepCheck::Shared;
+                }
                 // Inserted one by one: `collect` into a map sorts a vector first.
                 let mut inputs = Inputs::new();
                 for f in op.input_fields() {
@@ -520,10 +541,6 @@ impl<'a> Planner<'a> {
                     inputs,
                     purpose: Purpose::Fill,
                 };
-                // Another field already scheduled this very call: it is shared, not paid twice.
-                if planned.contains(&call) {
-                    return StepCheck::Ready(call, 0.0);
-                }
                 let cost = op.max_cost();
                 if !self.affordable(record, reserved, cost) {
                     return StepCheck::Skip { budget: true };
