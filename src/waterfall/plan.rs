@@ -109,7 +109,9 @@ enum StepCheck {
     /// Another field of this round already planned the very call.
     Shared,
     Wait,
-    Skip { budget: bool },
+    Skip {
+        budget: bool,
+    },
 }
 
 impl<'a> Planner<'a> {
@@ -661,19 +663,21 @@ impl<'a> Planner<'a> {
             fr.pending.push_back(cand);
         } else {
             fr.done = true;
-            self.accept(record, field, cand, None, now);
+            self.accept(record, run, field, cand, None, now);
         }
     }
 
     fn accept(
         &self,
         record: &mut Record,
+        run: &mut RunState,
         field: FieldName,
         cand: Candidate,
         verdict: Option<Verdict>,
         now: DateTime<Utc>,
     ) {
         let ttl = self.catalogue.get_name(field).map_or(365, |d| d.ttl_days);
+        let expires_at = run.expiry(now, ttl);
         record.set(
             field,
             FieldState::Known(Known {
@@ -681,7 +685,7 @@ impl<'a> Planner<'a> {
                 source: cand.source,
                 confidence: cand.confidence,
                 observed_at: now,
-                expires_at: Some(now + chrono::Duration::days(ttl as i64)),
+                expires_at: Some(expires_at),
                 verified: verdict.map(|v| v.as_str().to_string()),
             }),
         );
@@ -737,7 +741,7 @@ impl<'a> Planner<'a> {
         if accepted {
             fr.done = true;
             fr.pending.clear();
-            self.accept(record, field, cand.clone(), Some(verdict), now);
+            self.accept(record, run, field, cand.clone(), Some(verdict), now);
         } else if !guess {
             fr.rejected.push(cand.value.clone());
         }
@@ -757,7 +761,7 @@ impl<'a> Planner<'a> {
         if w.verify.is_none() {
             if let Some(best) = fr.best_low.take() {
                 // Paid-for data below the stop threshold is kept, with its low confidence.
-                self.accept(record, w.field, best, None, now);
+                self.accept(record, run, w.field, best, None, now);
                 return;
             }
         }

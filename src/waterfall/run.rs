@@ -138,6 +138,29 @@ pub struct RunState {
     /// because their answer may decide the route and make the dearer ones
     /// not worth paying for (relevance is recomputed every round).
     pub cheapest_first: bool,
+    /// `now + ttl days` for the (now, ttl) pairs seen: a round accepts its
+    /// values at one time with a few lifetimes, and calendar arithmetic
+    /// cost more than the rest of accepting one.
+    pub(crate) expiries: smallvec::SmallVec<[(DateTime<Utc>, u32, DateTime<Utc>); 4]>,
+}
+
+impl RunState {
+    /// When a value observed at `now` with a lifetime of `ttl_days` expires.
+    pub(super) fn expiry(&mut self, now: DateTime<Utc>, ttl_days: u32) -> DateTime<Utc> {
+        if let Some((_, _, at)) = self
+            .expiries
+            .iter()
+            .find(|(n, t, _)| *t == ttl_days && *n == now)
+        {
+            return *at;
+        }
+        let at = now + chrono::Duration::days(i64::from(ttl_days));
+        if self.expiries.len() == self.expiries.inline_size() {
+            self.expiries.remove(0);
+        }
+        self.expiries.push((now, ttl_days, at));
+        at
+    }
 }
 
 #[cfg(test)]
