@@ -141,8 +141,11 @@ pub struct RunState {
     /// `now + ttl days` for the (now, ttl) pairs seen: a round accepts its
     /// values at one time with a few lifetimes, and calendar arithmetic
     /// cost more than the rest of accepting one.
-    pub(crate) expiries: smallvec::SmallVec<[(DateTime<Utc>, u32, DateTime<Utc>); 4]>,
+    pub(crate) expiries: smallvec::SmallVec<[Expiry; 4]>,
 }
+
+/// (observed at, lifetime in days, expires at).
+type Expiry = (DateTime<Utc>, u32, DateTime<Utc>);
 
 impl RunState {
     /// When a value observed at `now` with a lifetime of `ttl_days` expires.
