@@ -176,8 +176,11 @@ impl Engine {
             ..RunState::default()
         };
         let mut ledger = Vec::new();
+        // Read again only after vendor calls: rounds answered from the cache
+        // take no time worth a new timestamp (each distinct one costs its
+        // text in the output and its expiry arithmetic).
+        let mut now = self.clock.now();
         for _ in 0..MAX_ROUNDS {
-            let now = self.clock.now();
             let relevant = self.relevant(&record, signals, now);
             run.cheapest_first = relevant.as_ref().is_some_and(|r| r.1);
             run.relevant = relevant.map(|r| r.0);
@@ -234,7 +237,9 @@ impl Engine {
             }
             let results = results.into_iter().flatten();
             // After vendor calls, time has moved; cached answers took none.
-            let now = if waited { self.clock.now() } else { now };
+            if waited {
+                now = self.clock.now();
+            }
             for (call, result) in calls.iter().zip(results) {
                 let answer = match result.outcome {
                     CallOutcome::Hit(ex) => CallAnswer::Hit(ex),

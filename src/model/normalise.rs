@@ -163,7 +163,13 @@ fn lower(s: &str) -> String {
 
 /// A bare lower-case domain from a domain, a URL or an email address.
 pub fn domain(raw: &str) -> Result<String, NormaliseError> {
-    let s = lower(raw.trim());
+    let s = raw.trim();
+    // Copied only to lower-case it: most domains arrive lower-case.
+    let s = if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(lower(s))
+    };
     let host = match s.rsplit_once('@') {
         Some((_, d)) if !s.contains("://") => d,
         _ => &s,
@@ -186,7 +192,8 @@ fn bare_host(s: &str) -> Option<std::borrow::Cow<'_, str>> {
 
 /// The valid host name in lower-case `s` (a domain, URL or address).
 /// Byte scans throughout (the separators are ASCII, which no byte of a
-/// multi-byte character equals): `str` patterns set up a search per call.
+/// multi-byte character equals): `str` patterns set up a search per call,
+/// and splitting into labels walked the host once per test.
 fn host_of(s: &str) -> Option<&str> {
     fn after(s: &str, i: Option<usize>, skip: usize) -> &str {
         i.map_or(s, |i| &s[i + skip..])
@@ -194,25 +201,41 @@ fn host_of(s: &str) -> Option<&str> {
     fn until(s: &str, i: Option<usize>) -> &str {
         i.map_or(s, |i| &s[..i])
     }
-    let s = after(s, s.as_bytes().windows(3).position(|w| w == b"://"), 3);
+    let b = s.as_bytes();
+    let scheme = (0..b.len().saturating_sub(2)).find(|&i| &b[i..i + 3] == b"://");
+    let s = after(s, scheme, 3);
     let host = until(s, s.bytes().position(|b| matches!(b, b'/' | b'?' | b'#')));
     let host = after(host, host.bytes().rposition(|b| b == b'@'), 1);
     let host = until(host, host.bytes().position(|b| b == b':')).trim_end_matches('.');
     let host = host.strip_prefix("www.").unwrap_or(host);
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    let tld = host.rsplit('.').next()?;
-    let ok = host.contains('.')
-        && host.len() <= 253
-        && host.split('.').all(label_ok)
-        && tld.len() >= 2
-        && tld.bytes().all(|b| b.is_ascii_alphabetic());
-    ok.then_some(host)
+    valid_host(host.as_bytes()).then_some(host)
+}
+
+/// At least two labels of letters, digits and inner hyphens, each 1 to 63
+/// bytes, at most 253 in all, the last (the TLD) two or more letters: one
+/// pass over the bytes.
+fn valid_host(h: &[u8]) -> bool {
+    if h.len() > 253 {
+        return false;
+    }
+    let (mut label, mut dots, mut prev, mut tld_alpha) = (0usize, 0usize, b'.', true);
+    for &c in h {
+        if c == b'.' {
+            if label == 0 || prev == b'-' {
+                return false;
+            }
+            (label, dots, tld_alpha) = (0, dots + 1, true);
+        } else {
+            let ok = c.is_ascii_alphanumeric() || (c == b'-' && label > 0);
+            if !ok || label == 63 {
+                return false;
+            }
+            label += 1;
+            tld_alpha &= c.is_ascii_alphabetic();
+        }
+        prev = c;
+    }
+    dots > 0 && label >= 2 && tld_alpha
 }
 
 /// An absolute http(s) URL with a lower-case host and no trailing slash;
@@ -391,6 +414,40 @@ mod collapse_tests {
             domain in "(www\\.)?[ a-zA-Z0-9.:/-]{0,12}(\\.[a-zA-Z0-9İ]{0,4})?\\.?",
         ) {
             prop_assert_eq!(super::email_of(&local, &domain), super::email(&format!("{local}@{domain}")));
+        }
+    }
+
+    #[test]
+    fn long_labels_and_hosts_are_judged_as_before() {
+        let label = |n: usize| "a".repeat(n);
+        let hosts = [
+            format!("{}.com", label(63)),
+            format!("{}.com", label(64)),
+            format!(
+                "{}.{}.{}.{}.com",
+                label(63),
+                label(63),
+                label(63),
+                label(57)
+            ),
+            format!(
+                "{}.{}.{}.{}.com",
+                label(63),
+                label(63),
+                label(63),
+                label(58)
+            ),
+            "a-b.c-d.io".to_string(),
+            "-ab.io".to_string(),
+            "ab-.io".to_string(),
+            "ab.i-o".to_string(),
+            "ab..io".to_string(),
+            "ab.i".to_string(),
+            "ab.io.".to_string(),
+            "ab.1o".to_string(),
+        ];
+        for h in hosts {
+            assert_eq!(super::bare_domain(&h), domain_by_chars(&h), "{h}");
         }
     }
 
