@@ -25,7 +25,7 @@ pub fn write_record(out: &mut Vec<u8>, record: &Record) {
         }
     }
     out.extend_from_slice(b"},\"credits_spent\":");
-    float(out, record.credits_spent);
+    stamps.float(out, record.credits_spent);
     out.extend_from_slice(b",\"updated_at\":");
     stamps.write(out, &record.updated_at);
     out.push(b'}');
@@ -34,13 +34,44 @@ pub fn write_record(out: &mut Vec<u8>, record: &Record) {
 /// The last few timestamps written, as text: a record's fields share a
 /// handful (the import time, each planning round's time, and that time plus
 /// each freshness the catalogue uses: five in the standard one).
+/// Numbers too: a record's confidences are a handful of values, and
+/// finding the shortest text of one cost more than the rest of its field.
 #[derive(Default)]
 struct Stamps {
     held: [Option<(DateTime<Utc>, super::timestamp::Text)>; 8],
     next: usize,
+    floats: [Option<(u64, FloatText)>; 4],
+    next_float: usize,
+}
+
+/// A float's text (the shortest is at most 24 bytes: `-1.2345678901234567e-308`).
+#[derive(Clone, Copy)]
+struct FloatText {
+    bytes: [u8; 24],
+    len: u8,
 }
 
 impl Stamps {
+    /// [`float`], memoised by the number's bits.
+    fn float(&mut self, out: &mut Vec<u8>, f: f64) {
+        let bits = f.to_bits();
+        if let Some((_, t)) = self.floats.iter().flatten().find(|(b, _)| *b == bits) {
+            out.extend_from_slice(&t.bytes[..usize::from(t.len)]);
+            return;
+        }
+        let start = out.len();
+        float(out, f);
+        let text = &out[start..];
+        if let Ok(len) = u8::try_from(text.len()) {
+            if text.len() <= 24 {
+                let mut bytes = [0u8; 24];
+                bytes[..text.len()].copy_from_slice(text);
+                self.floats[self.next_float] = Some((bits, FloatText { bytes, len }));
+                self.next_float = (self.next_float + 1) % self.floats.len();
+            }
+        }
+    }
+
     fn write(&mut self, out: &mut Vec<u8>, t: &DateTime<Utc>) {
         let held = self.held.iter().flatten().find(|(at, _)| at == t);
         if let Some((_, text)) = held {
@@ -69,7 +100,7 @@ fn known(out: &mut Vec<u8>, k: &Known, stamps: &mut Stamps) {
     out.extend_from_slice(b",\"source\":");
     string(out, &k.source);
     out.extend_from_slice(b",\"confidence\":");
-    float(out, k.confidence);
+    stamps.float(out, k.confidence);
     out.extend_from_slice(b",\"observed_at\":");
     stamps.write(out, &k.observed_at);
     if let Some(t) = &k.expires_at {
@@ -328,6 +359,28 @@ mod tests {
             let naive = bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
             prop_assert_eq!(needs_escape(&bytes), naive);
         }
+    }
+
+    #[test]
+    fn repeated_and_evicted_numbers_are_written_as_serde_json_writes_them() {
+        let t = Utc.with_ymd_and_hms(2026, 12, 2, 3, 4, 5).unwrap();
+        let mut r = Record::new("r", t);
+        let confidences = [0.9, -0.0, 0.0, f64::NAN, -1.234_567_890_123_456_7e-308, 1.0];
+        for i in 0..30 {
+            let mut k = FieldState::input(Value::Integer(i), t);
+            if let FieldState::Known(k) = &mut k {
+                k.confidence = confidences[(i as usize * 7) % confidences.len()];
+            }
+            r.set(format!("f.{i:02}").as_str(), k);
+        }
+        r.credits_spent = 0.9;
+        let mut ours = Vec::new();
+        write_record(&mut ours, &r);
+        let theirs = serde_json::to_vec(&r).unwrap();
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            String::from_utf8(theirs).unwrap()
+        );
     }
 
     #[test]
