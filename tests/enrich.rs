@@ -280,3 +280,107 @@ fn an_output_that_cannot_be_written_fails_the_run_and_names_the_file() {
         "{err}"
     );
 }
+
+/// A forwarding HTTP proxy on 127.0.0.1:0: it records each request's target
+/// and `Proxy-Authorization`, then asks the target itself.
+struct ForwardProxy {
+    url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Asked>>>,
+}
+
+/// A request's target and its `Proxy-Authorization`.
+type Asked = (String, Option<String>);
+
+impl ForwardProxy {
+    fn start(t: &TestDir) -> ForwardProxy {
+        use axum::extract::Request;
+        use axum::response::IntoResponse;
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let direct = reqwest::Client::builder().no_proxy().build().unwrap();
+        let forward = move |req: Request| {
+            let (log, direct) = (log.clone(), direct.clone());
+            async move {
+                let auth = req
+                    .headers()
+                    .get("proxy-authorization")
+                    .map(|v| v.to_str().unwrap().to_string());
+                log.lock().unwrap().push((req.uri().to_string(), auth));
+                let (parts, body) = req.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+                let mut out = direct.request(parts.method, parts.uri.to_string());
+                for (k, v) in &parts.headers {
+                    if k != "proxy-authorization" && k != "host" {
+                        out = out.header(k, v);
+                    }
+                }
+                let resp = out.body(body).send().await.unwrap();
+                let status = resp.status();
+                let headers = resp.headers().clone();
+                // The sandbox's answers are small; a test proxy need not cap them.
+                #[allow(clippy::disallowed_methods)]
+                let bytes = resp.bytes().await.unwrap();
+                (status, headers, bytes).into_response()
+            }
+        };
+        let app = axum::Router::new().fallback(forward);
+        let listener =
+            t.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        t.rt.spawn(async move { axum::serve(listener, app).await });
+        ForwardProxy { url, seen }
+    }
+
+    fn seen(&self) -> Vec<Asked> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn vendor_calls_go_through_the_proxy_the_environment_names_and_its_password_stays_secret() {
+    let t = TestDir::new();
+    let proxy = ForwardProxy::start(&t);
+    let input = t.write("leads.csv", leads(&t, 8));
+    let with_credentials = proxy.url.replace("http://", "http://ops:proxy-pass-4417@");
+
+    let out = t.path("proxied.jsonl");
+    let mut cmd = t.enrich(&input, &out, &[]);
+    cmd.env("HTTP_PROXY", &with_credentials)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .env("RUST_LOG", "debug");
+    let o = run(cmd, 0);
+    let seen = proxy.seen();
+    assert!(!seen.is_empty(), "no vendor call reached the proxy");
+    assert_eq!(
+        seen.len() as u64,
+        t.sandbox_requests(),
+        "every vendor call, and only those, went through the proxy"
+    );
+    for (target, auth) in &seen {
+        assert!(target.starts_with(&t.base), "absolute form: {target}");
+        // base64("ops:proxy-pass-4417")
+        assert_eq!(auth.as_deref(), Some("Basic b3BzOnByb3h5LXBhc3MtNDQxNw=="));
+    }
+    assert_complete(&read_jsonl(&out));
+    let everything = stdout(&o) + &stderr(&o) + &std::fs::read_to_string(&out).unwrap();
+    assert!(
+        !everything.contains("proxy-pass-4417"),
+        "the proxy password leaked"
+    );
+
+    // NO_PROXY names the vendors' host: they are asked directly (about the
+    // leads the first run did not cache).
+    let before = (seen.len(), t.sandbox_requests());
+    let more = t.write("more.csv", leads(&t, 16));
+    let mut cmd = t.enrich(&more, &t.path("direct.jsonl"), &[]);
+    cmd.env("HTTP_PROXY", &with_credentials)
+        .env("NO_PROXY", "127.0.0.1");
+    run(cmd, 0);
+    assert_eq!(proxy.seen().len(), before.0, "NO_PROXY was not honoured");
+    assert!(
+        t.sandbox_requests() > before.1,
+        "the direct run asked no vendor"
+    );
+}

@@ -4,24 +4,40 @@
 //! Vendor calls go through hyper's pooled client directly rather than
 //! reqwest: a request's URL is parsed once (reqwest parsed it three times, once
 //! more in its redirect policy), and no redirect layer runs — a vendor API that
-//! redirects is answered by its status, not followed.
+//! redirects is answered by its status, not followed. The environment's
+//! proxies are honoured as reqwest honoured them (`super::proxy`).
 
+use super::proxy::ProxyConnector;
 use crate::provider::{HttpRequest, Method};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as PooledClient;
+use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::TokioExecutor;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// The pooled HTTP/1.1 client (plain or TLS) every vendor call uses.
-pub type Client = PooledClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+/// The pooled HTTP/1.1 client (plain or TLS, direct or through a proxy)
+/// every vendor call uses.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pooled: PooledClient<hyper_rustls::HttpsConnector<ProxyConnector>, Full<Bytes>>,
+    proxies: Arc<Matcher>,
+}
 
 const USER_AGENT: &str = concat!("leadfall/", env!("CARGO_PKG_VERSION"));
 
 /// A client that keeps up to 64 idle connections per vendor host, sends
-/// without Nagle's delay and trusts the Mozilla root set (webpki-roots).
+/// without Nagle's delay, trusts the Mozilla root set (webpki-roots) and
+/// goes through the proxies the environment names.
 pub fn client() -> Client {
+    client_with(Matcher::from_env())
+}
+
+/// [`client`] with these proxies.
+pub fn client_with(proxies: Matcher) -> Client {
+    let proxies = Arc::new(proxies);
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
     // The TLS layer below decides the scheme; this one must let https through.
@@ -30,10 +46,11 @@ pub fn client() -> Client {
         .with_webpki_roots()
         .https_or_http()
         .enable_http1()
-        .wrap_connector(http);
-    PooledClient::builder(TokioExecutor::new())
+        .wrap_connector(ProxyConnector::new(http, proxies.clone()));
+    let pooled = PooledClient::builder(TokioExecutor::new())
         .pool_max_idle_per_host(64)
-        .build(connector)
+        .build(connector);
+    Client { pooled, proxies }
 }
 
 /// What came back from one attempt.
@@ -63,13 +80,26 @@ pub async fn send(
     timeout: Duration,
     max_body: usize,
 ) -> Attempt {
-    let request = match build(req) {
+    let mut request = match build(req) {
         Ok(r) => r,
         // Not the URL itself: it may carry a key-bearing query parameter.
         Err(e) => return Attempt::Connection(format!("request could not be built: {e}")),
     };
+    // A plain-HTTP vendor asked through a proxy: the proxy reads the
+    // credentials from the request (an https one got them in its CONNECT).
+    if request.uri().scheme_str() == Some("http") {
+        let auth = client.proxies.intercept(request.uri());
+        if let Some(auth) = auth.as_ref().and_then(|p| p.basic_auth()) {
+            let mut auth = auth.clone();
+            auth.set_sensitive(true);
+            request
+                .headers_mut()
+                .insert(hyper::header::PROXY_AUTHORIZATION, auth);
+        }
+    }
     let fut = async {
         let resp = client
+            .pooled
             .request(request)
             .await
             .map_err(|e| crate::diag::error_chain(&e))?;

@@ -8,6 +8,7 @@
 mod circuit;
 mod http;
 mod job;
+mod proxy;
 pub use job::{webhook_signature_ok, WebhookError};
 mod kill_switch;
 mod runtime;
