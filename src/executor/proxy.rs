@@ -84,7 +84,7 @@ impl tower_service::Service<Uri> for ProxyConnector {
 }
 
 /// The proxy's scheme, host and port, without any credentials.
-pub fn redacted(uri: &Uri) -> String {
+fn redacted(uri: &Uri) -> String {
     let host = uri.host().unwrap_or("?");
     match uri.port_u16() {
         Some(p) => format!("{}://{host}:{p}", uri.scheme_str().unwrap_or("http")),

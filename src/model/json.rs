@@ -62,13 +62,12 @@ impl Stamps {
         let start = out.len();
         float(out, f);
         let text = &out[start..];
-        if let Ok(len) = u8::try_from(text.len()) {
-            if text.len() <= 24 {
-                let mut bytes = [0u8; 24];
-                bytes[..text.len()].copy_from_slice(text);
-                self.floats[self.next_float] = Some((bits, FloatText { bytes, len }));
-                self.next_float = (self.next_float + 1) % self.floats.len();
-            }
+        let mut bytes = [0u8; 24];
+        if let Some(held) = bytes.get_mut(..text.len()) {
+            held.copy_from_slice(text);
+            let len = text.len() as u8; // at most 24
+            self.floats[self.next_float] = Some((bits, FloatText { bytes, len }));
+            self.next_float = (self.next_float + 1) % self.floats.len();
         }
     }
 
