@@ -85,17 +85,10 @@ pub async fn send(
         // Not the URL itself: it may carry a key-bearing query parameter.
         Err(e) => return Attempt::Connection(format!("request could not be built: {e}")),
     };
-    // A plain-HTTP vendor asked through a proxy: the proxy reads the
-    // credentials from the request (an https one got them in its CONNECT).
-    if request.uri().scheme_str() == Some("http") {
-        let auth = client.proxies.intercept(request.uri());
-        if let Some(auth) = auth.as_ref().and_then(|p| p.basic_auth()) {
-            let mut auth = auth.clone();
-            auth.set_sensitive(true);
-            request
-                .headers_mut()
-                .insert(hyper::header::PROXY_AUTHORIZATION, auth);
-        }
+    if let Some(auth) = super::proxy::absolute_form_auth(&client.proxies, request.uri()) {
+        request
+            .headers_mut()
+            .insert(hyper::header::PROXY_AUTHORIZATION, auth);
     }
     let fut = async {
         let resp = client

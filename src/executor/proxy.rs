@@ -83,6 +83,19 @@ impl tower_service::Service<Uri> for ProxyConnector {
     }
 }
 
+/// The `Proxy-Authorization` a plain-HTTP request to `dst` carries: such a
+/// request goes to its proxy in absolute form, and the proxy reads the
+/// credentials from it (an https vendor's went in the tunnel's `CONNECT`).
+/// Marked sensitive, so hyper never shows it.
+pub fn absolute_form_auth(proxies: &Matcher, dst: &Uri) -> Option<hyper::header::HeaderValue> {
+    if dst.scheme_str() != Some("http") {
+        return None;
+    }
+    let mut auth = proxies.intercept(dst)?.basic_auth()?.clone();
+    auth.set_sensitive(true);
+    Some(auth)
+}
+
 /// The proxy's scheme, host and port, without any credentials.
 fn redacted(uri: &Uri) -> String {
     let host = uri.host().unwrap_or("?");
