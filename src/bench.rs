@@ -220,7 +220,7 @@ async fn limited(
     let run = start(sb).await?;
     let mut settings = load(opts, &run.base)?;
     for (vendor, limit) in limits {
-        if let Some(p) = settings.providers.providers.get_mut(*vendor) {
+        if let Some(p) = settings.providers.get_mut(vendor) {
             p.rate = Some(Rate {
                 requests: *limit,
                 period: Duration::from_secs(1),
@@ -301,7 +301,7 @@ async fn overhead(opts: &BenchOptions) -> anyhow::Result<Overhead> {
 async fn overhead_run(opts: &BenchOptions) -> anyhow::Result<OverheadRun> {
     let run = start(SandboxSettings::default()).await?;
     let mut settings = load(opts, &run.base)?;
-    for p in settings.providers.providers.values_mut() {
+    for p in settings.providers.iter_mut() {
         p.rate = None;
         p.max_concurrency = 64;
     }

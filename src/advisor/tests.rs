@@ -177,7 +177,7 @@ fn price(settings: &mut Settings) {
         ("peoplematch", 1.5),
         ("mailfinder", 1.0),
     ] {
-        let p = settings.providers.providers.get_mut(id).unwrap();
+        let p = settings.providers.get_mut(id).unwrap();
         for op in &mut p.operations {
             op.cost = crate::provider::CostModel {
                 per_request: price,

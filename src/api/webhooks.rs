@@ -32,7 +32,6 @@ async fn webhook(
     let executor = control.executor();
     let signature_header = executor
         .providers()
-        .providers
         .get(&provider)
         .and_then(|p| {
             p.operations

@@ -358,7 +358,7 @@ fn settings(
     // Enough leads in flight that the vendors' permits, not a record count, bound the work.
     s.records_in_flight = 4096;
     for (v, limit) in VENDOR_LIMITS {
-        if let Some(p) = s.providers.providers.get_mut(*v) {
+        if let Some(p) = s.providers.get_mut(v) {
             p.rate = Some(crate::provider::Rate {
                 requests: limit * scale,
                 period: std::time::Duration::from_secs(1),

@@ -112,7 +112,7 @@ pub fn compile_budgets(
     let mut out = BTreeMap::new();
     for (id, caps) in &raw.providers {
         let key = format!("providers.{id}");
-        if !providers.providers.contains_key(id) {
+        if !providers.contains(id) {
             errors.push(ConfigError::at(
                 path,
                 format!("budgets.{key}"),

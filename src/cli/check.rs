@@ -52,8 +52,7 @@ pub fn run(_args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     };
     let providers: Vec<ProviderLine> = settings
         .providers
-        .providers
-        .values()
+        .iter()
         .map(|p| ProviderLine {
             id: p.id.clone(),
             operations: p.operations.iter().map(|o| o.id.clone()).collect(),
@@ -69,15 +68,13 @@ pub fn run(_args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         .collect();
     let configured: Vec<String> = settings
         .providers
-        .providers
-        .values()
+        .iter()
         .filter(|p| p.missing_key_env.is_none())
         .map(|p| p.id.clone())
         .collect();
     let missing_keys: Vec<String> = settings
         .providers
-        .providers
-        .values()
+        .iter()
         .filter_map(|p| p.missing_key_env.clone())
         .collect();
     let waterfalls: Vec<(String, Vec<String>)> = settings
@@ -133,7 +130,6 @@ pub fn run(_args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let disabled = |step: &str| {
         let provider = step.split('.').next().unwrap_or_default();
         settings
-            .providers
             .providers
             .get(provider)
             .is_some_and(|p| p.missing_key_env.is_some())

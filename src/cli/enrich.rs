@@ -56,7 +56,7 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
 
 /// Say which providers are off for lack of a key, before any work starts.
 pub fn warn_disabled(settings: &crate::config::Settings) {
-    for p in settings.providers.providers.values() {
+    for p in settings.providers.iter() {
         if let Some(env) = &p.missing_key_env {
             eprintln!(
                 "warning: provider {} is disabled: set {env} (fields it fills end `not_attempted`)",

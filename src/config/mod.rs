@@ -216,7 +216,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
                 }
             };
             loaded_ids.insert(raw_p.id.clone());
-            if providers.providers.contains_key(&raw_p.id) {
+            if providers.contains(&raw_p.id) {
                 errors.push(ConfigError::at(
                     &file,
                     "id",
@@ -249,7 +249,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
             if let Some(p) =
                 compile_provider_with(&file, raw_p, &catalogue, env, &overrides, &mut errors)
             {
-                providers.providers.insert(p.id.clone(), p);
+                providers.insert(p);
             }
             provider_files.push(file);
         }
@@ -355,7 +355,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
     let known_source = |s: &str| {
         crate::engine::merge::SOURCE_CLASSES.contains(&s)
             || providers.operation(s).is_some()
-            || providers.providers.contains_key(s)
+            || providers.contains(s)
     };
     let orders = std::iter::once(("precedence.order".to_string(), &raw.precedence.order)).chain(
         raw.precedence

@@ -55,7 +55,7 @@ pub struct Membership {
 /// limits (`n` live members, this one `rank`th).
 fn apply_share(engine: &LiveEngine, (n, rank): (u32, u32)) {
     let executor = engine.executor();
-    for id in engine.settings().providers.providers.keys() {
+    for id in engine.settings().providers.ids() {
         if let Some(rt) = executor.runtime(id) {
             rt.set_share(n, rank);
         }

@@ -110,7 +110,7 @@ fn validate(sel: &Selector, c: &Control) -> Result<(), ControlError> {
     }
     if let Some(p) = &sel.provider {
         let pid = crate::provider::provider_of(p);
-        if !c.settings().providers.providers.contains_key(pid) {
+        if !c.settings().providers.contains(pid) {
             return Err(ControlError::BadRequest(format!("unknown provider {p:?}")));
         }
     }

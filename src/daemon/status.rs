@@ -15,8 +15,7 @@ pub fn status(c: &Control, now: DateTime<Utc>) -> Result<Status, ControlError> {
     let providers: std::collections::BTreeMap<String, ProviderHealth> = engine
         .settings()
         .providers
-        .providers
-        .values()
+        .iter()
         .map(|p| {
             let mut h = ProviderHealth {
                 rate_per_sec: p.rate.map(|r| r.per_second()),

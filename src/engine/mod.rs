@@ -210,13 +210,16 @@ impl Engine {
             if !missed.is_empty() {
                 let fetch = |(i, key, choice): (usize, Vec<u8>, Option<String>)| {
                     let c = &calls[i];
-                    let call = self.executor.execute_looked_up(
+                    // Boxed: held inline, a vendor call's future made this
+                    // one ~7.8 KB, copied whole each time a record starts,
+                    // cached or not.
+                    let call = Box::pin(self.executor.execute_looked_up(
                         &c.operation,
                         &c.inputs,
                         Some(&record.id),
                         choice,
                         key,
-                    );
+                    ));
                     async move { (i, call.await) }
                 };
                 // FuturesUnordered polls only the lookup that woke (join_all

@@ -49,7 +49,6 @@ impl Executor {
         let provider = self
             .inner
             .providers
-            .providers
             .get(provider_id)
             .ok_or(WebhookError::UnknownProvider)?;
         let (op, hook) = provider

@@ -148,7 +148,7 @@ pub fn compile_kill_switch(
         errors,
     );
     for id in raw.providers.keys() {
-        if !providers.providers.contains_key(id) {
+        if !providers.contains(id) {
             errors.push(ConfigError::at(
                 path,
                 format!("kill_switch.providers.{id}"),
@@ -157,8 +157,7 @@ pub fn compile_kill_switch(
         }
     }
     let providers = providers
-        .providers
-        .keys()
+        .ids()
         .map(|id| {
             let rule = match raw.providers.get(id) {
                 Some(level) => resolve(
@@ -170,7 +169,7 @@ pub fn compile_kill_switch(
                 ),
                 None => defaults,
             };
-            (id.clone(), rule)
+            (id.to_string(), rule)
         })
         .collect();
     KillSwitchSettings { providers }

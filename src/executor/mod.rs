@@ -138,13 +138,11 @@ impl Executor {
     ) -> Executor {
         let client = http::client();
         let runtimes = providers
-            .providers
-            .values()
+            .iter()
             .map(|p| (p.id.clone(), ProviderRuntime::new(p)))
             .collect();
         let provider_names = providers
-            .providers
-            .values()
+            .iter()
             .flat_map(|p| {
                 p.operations
                     .iter()
@@ -339,7 +337,7 @@ impl Executor {
         let provider = crate::provider::provider_of(operation);
         let (Some(rt), Some(p)) = (
             self.inner.runtimes.get(provider),
-            self.inner.providers.providers.get(provider),
+            self.inner.providers.get(provider),
         ) else {
             return 0.0;
         };

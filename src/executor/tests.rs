@@ -40,12 +40,12 @@ async fn fixture(tweak: impl FnOnce(&mut Settings)) -> Fx {
 }
 
 fn provider<'a>(s: &'a mut Settings, id: &str) -> &'a mut crate::provider::Provider {
-    s.providers.providers.get_mut(id).unwrap()
+    s.providers.get_mut(id).unwrap()
 }
 
 /// Fast retries so fault tests finish quickly.
 fn quick_retries(s: &mut Settings) {
-    for p in s.providers.providers.values_mut() {
+    for p in s.providers.iter_mut() {
         p.retry.initial_backoff = Duration::from_millis(10);
         p.retry.max_backoff = Duration::from_millis(50);
     }

@@ -171,7 +171,8 @@ impl Draft {
             id: None,
             shown_id: None,
             id_problem: None,
-            values: Vec::new(),
+            // A typical row's values without regrowing.
+            values: Vec::with_capacity(8),
             problems: Vec::new(),
         }
     }
@@ -182,9 +183,14 @@ impl Draft {
         if id.is_empty() {
             return; // reported as `missing id` when the row is finished
         }
-        self.shown_id = Some(id.chars().take(MAX_ID_CHARS).collect());
-        let chars = id.chars().count();
-        if chars > MAX_ID_CHARS {
+        // Cut at a byte offset: collecting chars regrew the string as it went.
+        let shown = id
+            .char_indices()
+            .nth(MAX_ID_CHARS)
+            .map_or(id, |(at, _)| &id[..at]);
+        self.shown_id = Some(shown.to_string());
+        if shown.len() < id.len() {
+            let chars = id.chars().count();
             self.id_problem = Some(format!(
                 "id is {chars} characters long, over the limit of {MAX_ID_CHARS}"
             ));

@@ -11,6 +11,7 @@ mod reads;
 mod request;
 mod response;
 mod secret;
+mod set;
 
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,7 @@ pub use reads::Reads;
 pub use request::{build_poll_request, build_request, HttpRequest, RequestError};
 pub use response::{classify, classify_submit, Extracted, Outcome, Verdict};
 pub use secret::Secret;
+pub use set::ProviderSet;
 
 use crate::model::FieldName;
 use std::collections::BTreeMap;
@@ -480,39 +482,10 @@ pub struct CacheTtl {
     pub miss: Duration,
 }
 
-/// All providers of a deployment, with an operation index.
-#[derive(Debug, Clone, Default)]
-pub struct ProviderSet {
-    /// By id.
-    pub providers: BTreeMap<String, Provider>,
-}
-
 /// The provider part of an operation id (`mailfinder` of
 /// `mailfinder.email-finder`); the whole id when it has no dot. A byte scan:
 /// this runs for every call and every planning step.
 pub fn provider_of(operation: &str) -> &str {
     let dot = operation.bytes().position(|b| b == b'.');
     dot.map_or(operation, |i| &operation[..i])
-}
-
-impl ProviderSet {
-    /// Find an operation by `<provider>.<name>`.
-    pub fn operation(&self, id: &str) -> Option<(&Provider, &Operation)> {
-        let pid = provider_of(id);
-        if pid.len() == id.len() {
-            // No dot: not an operation id.
-            return None;
-        }
-        // A scan by equality: a deployment has a handful of providers, and
-        // the map's ordered probe called `memcmp` at every key.
-        let p = self
-            .providers
-            .iter()
-            .find(|(k, _)| crate::model::same(k, pid))
-            .map(|(_, p)| p)?;
-        p.operations
-            .iter()
-            .find(|o| crate::model::same(&o.id, id))
-            .map(|o| (p, o))
-    }
 }

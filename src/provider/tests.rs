@@ -616,3 +616,40 @@ fn an_operation_can_have_its_own_pace() {
         ["providers/x.toml: operations.email-finder.rate_limit: a rate must be ≥ 1 (leave it out for no limit)"]
     );
 }
+
+#[test]
+fn operations_are_found_by_name_or_text_even_after_a_provider_changes() {
+    let (finder, errors) = compile(HUNTER_LIKE, &key_env);
+    assert!(errors.is_empty(), "{errors:?}");
+    let other = HUNTER_LIKE.replace("id = \"finder\"", "id = \"alpha\"");
+    let (alpha, _) = compile(&other, &key_env);
+    let mut set = ProviderSet::default();
+    assert!(set.insert(finder.unwrap()).is_none());
+    assert!(set.insert(alpha.unwrap()).is_none());
+    assert_eq!(set.ids().collect::<Vec<_>>(), ["alpha", "finder"]);
+    let name = crate::model::Name::new("finder.email-finder");
+    let (p, o) = set.operation(&name).expect("by interned name");
+    assert_eq!(
+        (p.id.as_str(), o.id.as_str()),
+        ("finder", "finder.email-finder")
+    );
+    let (p, _) = set.operation("alpha.email-finder").expect("by text");
+    assert_eq!(p.id, "alpha");
+    assert!(set.operation("finder.nothing").is_none());
+    assert!(set.operation("finder").is_none());
+    // Changed in place, the index is stale: lookups still answer from the providers.
+    let finder = set.get_mut("finder").unwrap();
+    let mut renamed = finder.operations[0].clone();
+    renamed.id = "finder.renamed".into();
+    finder.operations.insert(0, renamed);
+    let (_, o) = set.operation(&name).expect("moved, still found");
+    assert_eq!(o.id, "finder.email-finder");
+    let (_, o) = set
+        .operation("finder.renamed")
+        .expect("added in place, found");
+    assert_eq!(o.id, "finder.renamed");
+    // Replacing a provider re-indexes.
+    let (again, _) = compile(HUNTER_LIKE, &key_env);
+    assert!(set.insert(again.unwrap()).is_some());
+    assert!(set.operation("finder.renamed").is_none());
+}

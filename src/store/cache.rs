@@ -38,7 +38,12 @@ pub struct CacheEntry {
 /// stored must still be found), without the generic serializer.
 pub fn cache_key(operation: &str, inputs: &Inputs) -> Vec<u8> {
     use crate::model::json_text::{string, value};
-    let mut key = Vec::with_capacity(operation.len() + 64);
+    // Sized to fit: a guess from the operation alone regrew most keys.
+    let room = inputs
+        .iter()
+        .map(|(f, v)| f.len() + v.as_text().map_or(24, str::len) + 8)
+        .sum::<usize>();
+    let mut key = Vec::with_capacity(operation.len() + 4 + room);
     key.extend_from_slice(operation.as_bytes());
     key.extend_from_slice(b"\0{");
     for (i, (field, v)) in inputs.iter().enumerate() {

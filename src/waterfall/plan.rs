@@ -590,7 +590,8 @@ impl<'a> Planner<'a> {
             if !Self::needs_work(record, field, now) {
                 continue;
             }
-            let fr = run.fields.slot(*field);
+            let slot = run.fields.slot_index(*field);
+            let fr = run.fields.at(slot);
             if fr.done {
                 continue;
             }
@@ -605,7 +606,7 @@ impl<'a> Planner<'a> {
                             source: call.operation,
                             confidence: *confidence,
                         };
-                        self.offer(record, run, *field, cand, now);
+                        self.offer(record, run, *field, slot, cand, now);
                     }
                     None => fr.answered_none = true,
                 },
@@ -626,18 +627,19 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// A provider offered a value for `field`.
+    /// A provider offered a value for `field` (its progress at `slot`).
     fn offer(
         &self,
         record: &mut Record,
         run: &mut RunState,
         field: FieldName,
+        slot: usize,
         cand: Candidate,
         now: DateTime<Utc>,
     ) {
         let w = self.settings.get(&field);
         let threshold = w.map_or(self.settings.default_threshold, |w| w.threshold);
-        let fr = run.fields.slot(field);
+        let fr = run.fields.at(slot);
         if fr.rejected.contains(&cand.value) || fr.pending.iter().any(|c| c.value == cand.value) {
             return;
         }

@@ -86,15 +86,26 @@ impl FieldRuns {
 
     /// The field's progress, started empty when it has none.
     pub fn slot(&mut self, field: FieldName) -> &mut FieldRun {
-        let at = match self.position(field) {
+        let at = self.slot_index(field);
+        &mut self.runs[at]
+    }
+
+    /// Where [`FieldRuns::slot`] is, for a caller that comes back to it
+    /// (found again by [`FieldRuns::at`] without a scan).
+    pub fn slot_index(&mut self, field: FieldName) -> usize {
+        match self.position(field) {
             Some(i) => i,
             None => {
                 self.names.push(field);
                 self.runs.push(FieldRun::default());
                 self.runs.len() - 1
             }
-        };
-        &mut self.runs[at]
+        }
+    }
+
+    /// The progress at `i`, from [`FieldRuns::slot_index`].
+    pub fn at(&mut self, i: usize) -> &mut FieldRun {
+        &mut self.runs[i]
     }
 }
 

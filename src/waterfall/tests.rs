@@ -67,7 +67,7 @@ fn providers() -> ProviderSet {
     .unwrap();
     assert!(errors.is_empty(), "{errors:?}");
     let mut set = ProviderSet::default();
-    set.providers.insert(p.id.clone(), p);
+    set.insert(p);
     set
 }
 

@@ -318,7 +318,11 @@ async fn fullenrich_webhook_delivers_the_answer_and_the_next_pass_reads_it_witho
     let sent = submit.body.as_ref().unwrap();
     assert_eq!(sent["webhook_url"], HOOK, "the submit asks for the webhook");
 
-    let key = v.executor.providers().providers["fullenrich"]
+    let key = v
+        .executor
+        .providers()
+        .get("fullenrich")
+        .unwrap()
         .auth
         .as_ref()
         .unwrap()
@@ -378,7 +382,11 @@ async fn a_posted_job_still_in_progress_is_read_once_then_polling_resumes() {
     v.replay.script([submitted()]);
     v.replay.repeat(in_progress());
     assert_eq!(failed(&v.call("contact-enrich", JOHN).await), "pending");
-    let key = v.executor.providers().providers["fullenrich"]
+    let key = v
+        .executor
+        .providers()
+        .get("fullenrich")
+        .unwrap()
         .auth
         .as_ref()
         .unwrap()

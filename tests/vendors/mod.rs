@@ -93,7 +93,7 @@ impl Vendor {
         quick(&mut p);
         tweak(&mut p);
         let mut set = ProviderSet::default();
-        set.providers.insert(p.id.clone(), p);
+        set.insert(p);
         let executor = Executor::with_durability(
             Arc::new(set),
             Arc::new(Catalogue::standard()),

@@ -299,7 +299,7 @@ fn prism_executor(id: &str, base: &str) -> Executor {
         }
     }
     let mut set = ProviderSet::default();
-    set.providers.insert(p.id.clone(), p);
+    set.insert(p);
     Executor::new(
         Arc::new(set),
         Arc::new(Catalogue::standard()),

@@ -131,22 +131,25 @@ fn base_url_and_key_variable_are_overridable_from_config_and_environment() {
         _ => None,
     };
     let s = config::load(&cfg, &env).unwrap();
-    let hunter = &s.providers.providers["hunter"];
+    let hunter = &s.providers.get("hunter").unwrap();
     assert_eq!(hunter.base_url, "https://proxy.internal/hunter/v2");
     assert!(hunter.auth.is_some(), "key read from TEAM_HUNTER_KEY");
     assert_eq!(
-        s.providers.providers["apollo"].base_url, "http://127.0.0.1:9/apollo",
+        s.providers.get("apollo").unwrap().base_url,
+        "http://127.0.0.1:9/apollo",
         "the environment wins over config"
     );
     assert_eq!(
-        s.providers.providers["peopledatalabs"]
+        s.providers
+            .get("peopledatalabs")
+            .unwrap()
             .missing_key_env
             .as_deref(),
         Some("PDL_KEY_EMEA")
     );
     // Nothing else changes when a vendor is pointed elsewhere.
     let pristine = config::load(&cfg, &|_: &str| None).unwrap();
-    let (a, b) = (&pristine.providers.providers["hunter"], hunter);
+    let (a, b) = (&pristine.providers.get("hunter").unwrap(), hunter);
     assert_eq!(a.rate, b.rate);
     assert_eq!(a.retry, b.retry);
     assert_eq!(a.operations.len(), b.operations.len());
