@@ -34,12 +34,15 @@ pub struct Engine {
     settings: Arc<Settings>,
     executor: Executor,
     clock: Arc<dyn Clock>,
+    /// Fields a pass can record progress for (see [`progress_fields`]).
+    progress_room: usize,
 }
 
 impl Engine {
     /// Build over settings and an executor.
     pub fn new(settings: Arc<Settings>, executor: Executor, clock: Arc<dyn Clock>) -> Engine {
         Engine {
+            progress_room: progress_fields(&settings),
             settings,
             executor,
             clock,
@@ -169,10 +172,7 @@ impl Engine {
             memo.or_else(|| store.email_pattern(domain).ok().flatten())
         };
         let mut run = RunState {
-            // Every catalogue field may get progress (a lookup provides several).
-            fields: crate::waterfall::FieldRuns::with_capacity(
-                self.settings.catalogue.iter().count(),
-            ),
+            fields: crate::waterfall::FieldRuns::with_capacity(self.progress_room),
             ..RunState::default()
         };
         let mut ledger = Vec::new();
@@ -329,6 +329,23 @@ impl Engine {
             }
         }
     }
+}
+
+/// How many fields one pass can record progress for: those with a waterfall
+/// and those an operation provides (a lookup fills several). Room for these
+/// and no more: thousands of records are in flight at once, and room for the
+/// whole catalogue made each one's progress ~5 KB where ~3 KB is used.
+fn progress_fields(settings: &Settings) -> usize {
+    let mut names: Vec<crate::model::FieldName> =
+        settings.waterfall.fields.iter().map(|w| w.field).collect();
+    for p in settings.providers.iter() {
+        for o in &p.operations {
+            names.extend(o.provided_fields().copied());
+        }
+    }
+    names.sort();
+    names.dedup();
+    names.len()
 }
 
 impl Engine {
