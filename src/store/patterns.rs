@@ -45,7 +45,17 @@ impl PatternTree {
 
     /// Store `pattern` under `key`; a repeat of what is stored writes nothing.
     pub fn set(&self, key: &[u8], pattern: &str) -> Result<(), StoreError> {
-        if self.get(key)?.as_deref() == Some(pattern) {
+        // Compared where it is held, without a copy (the guard is let go
+        // before `get` takes it again).
+        let held = self
+            .seen()
+            .get(key)
+            .map(|h| h.as_deref() == Some(pattern));
+        let stored = match held {
+            Some(same) => same,
+            None => self.get(key)?.as_deref() == Some(pattern),
+        };
+        if stored {
             return Ok(());
         }
         self.tree.insert(key, pattern.as_bytes())?;
