@@ -47,10 +47,7 @@ impl PatternTree {
     pub fn set(&self, key: &[u8], pattern: &str) -> Result<(), StoreError> {
         // Compared where it is held, without a copy (the guard is let go
         // before `get` takes it again).
-        let held = self
-            .seen()
-            .get(key)
-            .map(|h| h.as_deref() == Some(pattern));
+        let held = self.seen().get(key).map(|h| h.as_deref() == Some(pattern));
         let stored = match held {
             Some(same) => same,
             None => self.get(key)?.as_deref() == Some(pattern),
