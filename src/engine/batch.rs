@@ -112,15 +112,13 @@ pub async fn enrich_file(
     let out = std::sync::Arc::new(std::sync::Mutex::new(out));
     let mut senders = Vec::new();
     let mut handles = Vec::new();
+    let mut runtimes = LaneRuntimes(Vec::new());
     for _ in 0..lanes {
         let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Record>>(2);
         senders.push(tx);
-        handles.push(tokio::spawn(lane(
-            engine.clone(),
-            rx,
-            per_lane,
-            out.clone(),
-        )));
+        let rt = lane_runtime()?;
+        handles.push(rt.spawn(lane(engine.clone(), rx, per_lane, out.clone())));
+        runtimes.0.push(rt);
     }
     let mut next = 0;
     while let Some(rows) = rx.recv().await {
@@ -148,6 +146,8 @@ pub async fn enrich_file(
         let lane = h.await.context("a batch lane failed")?;
         summary.merge(lane.with_context(|| format!("cannot write {}", output.display()))?);
     }
+    // Idle pooled connections die with their lane's runtime (the pool drops them).
+    drop(runtimes);
     let out_file = std::sync::Arc::try_unwrap(out)
         .map_err(|_| anyhow::anyhow!("the output is still shared after the lanes ended"))?
         .into_inner()
@@ -168,6 +168,35 @@ pub async fn enrich_file(
         summary,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// A lane's own runtime, with one worker: a record's calls, their timers
+/// and the connections they open all run on one thread. On the shared
+/// runtime each woken task also woke the idle sibling worker to look for
+/// work: on a cold pass paced by vendor limits that cost ~25% of the
+/// client's CPU (`leadfall bench`, strict order with limits ×100). A
+/// multi-threaded runtime of one rather than a current-thread one: the
+/// PostgreSQL store blocks with `block_in_place`, which only it allows.
+fn lane_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("leadfall-lane")
+        .enable_all()
+        .build()
+        .context("cannot start a batch lane's runtime")
+}
+
+/// The lanes' runtimes, shut down without waiting when the batch ends or
+/// fails: dropping one normally blocks, which an async caller may not do.
+struct LaneRuntimes(Vec<tokio::runtime::Runtime>);
+
+impl Drop for LaneRuntimes {
+    fn drop(&mut self) {
+        for rt in self.0.drain(..) {
+            rt.shutdown_background();
+        }
+    }
 }
 
 /// Rows handed from the reader to the lanes at a time.

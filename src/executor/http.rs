@@ -22,8 +22,25 @@ use std::time::Duration;
 /// every vendor call uses.
 #[derive(Clone, Debug)]
 pub struct Client {
-    pooled: PooledClient<hyper_rustls::HttpsConnector<ProxyConnector>, Full<Bytes>>,
+    /// One pool per thread slot: a connection's task runs on the runtime
+    /// that opened it, so a caller on another thread reusing it would wake
+    /// that thread twice per request (batch lanes run a runtime each).
+    pools: Arc<[Pooled]>,
     proxies: Arc<Matcher>,
+}
+
+type Pooled = PooledClient<hyper_rustls::HttpsConnector<ProxyConnector>, Full<Bytes>>;
+
+/// Thread slots: more than the runtime's workers and the batch lanes together.
+const POOLS: usize = 8;
+
+/// This thread's pool slot, handed out in turn the first time a thread asks.
+fn slot() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    thread_local! {
+        static SLOT: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % POOLS;
+    }
+    SLOT.with(|s| *s)
 }
 
 const USER_AGENT: &str = concat!("leadfall/", env!("CARGO_PKG_VERSION"));
@@ -47,10 +64,14 @@ pub fn client_with(proxies: Matcher) -> Client {
         .https_or_http()
         .enable_http1()
         .wrap_connector(ProxyConnector::new(http, proxies.clone()));
-    let pooled = PooledClient::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(64)
-        .build(connector);
-    Client { pooled, proxies }
+    let pools = (0..POOLS)
+        .map(|_| {
+            PooledClient::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(64)
+                .build(connector.clone())
+        })
+        .collect();
+    Client { pools, proxies }
 }
 
 /// What came back from one attempt.
@@ -91,8 +112,7 @@ pub async fn send(
             .insert(hyper::header::PROXY_AUTHORIZATION, auth);
     }
     let fut = async {
-        let resp = client
-            .pooled
+        let resp = client.pools[slot()]
             .request(request)
             .await
             .map_err(|e| crate::diag::error_chain(&e))?;
