@@ -181,7 +181,7 @@ fn lane_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context;
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
-        .thread_name("leadfall-lane")
+        .thread_name(crate::executor::LANE_THREAD)
         .enable_all()
         .build()
         .context("cannot start a batch lane's runtime")

@@ -22,23 +22,32 @@ use std::time::Duration;
 /// every vendor call uses.
 #[derive(Clone, Debug)]
 pub struct Client {
-    /// One pool per thread slot: a connection's task runs on the runtime
-    /// that opened it, so a caller on another thread reusing it would wake
-    /// that thread twice per request (batch lanes run a runtime each).
+    /// Pool 0 for the daemon's shared runtime; one more per batch lane: a
+    /// connection's task runs on the runtime that opened it, so a lane
+    /// reusing another lane's connection would wake that thread twice per
+    /// request.
     pools: Arc<[Pooled]>,
     proxies: Arc<Matcher>,
 }
 
 type Pooled = PooledClient<hyper_rustls::HttpsConnector<ProxyConnector>, Full<Bytes>>;
 
-/// Thread slots: more than the runtime's workers and the batch lanes together.
+/// Pools: the shared one and seven for batch lanes (taken in turn).
 const POOLS: usize = 8;
 
-/// This thread's pool slot, handed out in turn the first time a thread asks.
+/// The name of batch lanes' threads (`engine::batch` names them so).
+pub const LANE_THREAD: &str = "leadfall-lane";
+
+/// This thread's pool: 0 except on a batch lane's thread, which gets one of
+/// the others in turn the first time it asks.
 fn slot() -> usize {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     thread_local! {
-        static SLOT: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % POOLS;
+        static SLOT: usize = if std::thread::current().name() == Some(LANE_THREAD) {
+            1 + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % (POOLS - 1)
+        } else {
+            0
+        };
     }
     SLOT.with(|s| *s)
 }

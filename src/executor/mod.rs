@@ -7,6 +7,7 @@
 
 mod circuit;
 mod http;
+pub use http::LANE_THREAD;
 mod job;
 mod proxy;
 pub use job::{webhook_signature_ok, WebhookError};
