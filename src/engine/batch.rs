@@ -173,7 +173,7 @@ pub async fn enrich_file(
 /// A lane's own runtime, with one worker: a record's calls, their timers
 /// and the connections they open all run on one thread. On the shared
 /// runtime each woken task also woke the idle sibling worker to look for
-/// work: on a cold pass paced by vendor limits that cost ~25% of the
+/// work: on a cold pass paced by vendor limits that cost ~15% of the
 /// client's CPU (`leadfall bench`, strict order with limits ×100). A
 /// multi-threaded runtime of one rather than a current-thread one: the
 /// PostgreSQL store blocks with `block_in_place`, which only it allows.
