@@ -81,11 +81,15 @@ pub async fn enrich_file(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Row>>(16);
     let reader = tokio::task::spawn_blocking(move || {
         let mut importer = importer;
-        let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+        // The first chunks are small, so every lane starts at once; they grow
+        // to full size while the lanes work.
+        let mut size = FIRST_CHUNK_ROWS;
+        let mut chunk = Vec::with_capacity(size);
         for row in importer.by_ref() {
             chunk.push(row);
-            if chunk.len() == CHUNK_ROWS {
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
+            if chunk.len() == size {
+                size = (size * 2).min(CHUNK_ROWS);
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(size));
                 if tx.blocking_send(full).is_err() {
                     return importer.take_error();
                 }
@@ -110,17 +114,20 @@ pub async fn enrich_file(
         .max(1);
     let per_lane = (engine.settings().records_in_flight / lanes).max(1);
     let out = std::sync::Arc::new(std::sync::Mutex::new(out));
-    let mut senders = Vec::new();
+    // One queue that every lane takes from when it has room: dealt round
+    // the lanes in turn, a lane slowed for a moment (writing a ledger page)
+    // held up the hand-out, and the other lane ran out of work.
+    let (sender, queue) = tokio::sync::mpsc::channel::<Vec<Record>>(2 * lanes);
+    let queue = std::sync::Arc::new(tokio::sync::Mutex::new(queue));
     let mut handles = Vec::new();
     let mut runtimes = LaneRuntimes(Vec::new());
     for _ in 0..lanes {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Record>>(2);
-        senders.push(tx);
         let rt = lane_runtime()?;
-        handles.push(rt.spawn(lane(engine.clone(), rx, per_lane, out.clone())));
+        handles.push(rt.spawn(lane(engine.clone(), queue.clone(), per_lane, out.clone())));
         runtimes.0.push(rt);
     }
-    let mut next = 0;
+    // Held by the lanes alone: when every lane has failed, sending fails.
+    drop(queue);
     while let Some(rows) = rx.recv().await {
         bar.inc(rows.len() as u64);
         let mut records = Vec::with_capacity(rows.len());
@@ -135,13 +142,12 @@ pub async fn enrich_file(
                 }
             }
         }
-        // A lane that has gone away failed: stop reading, its error is reported below.
-        if senders[next % lanes].send(records).await.is_err() {
+        // The lanes have all gone away (failed): stop reading, their error is reported below.
+        if sender.send(records).await.is_err() {
             break;
         }
-        next += 1;
     }
-    drop(senders);
+    drop(sender);
     for h in handles {
         let lane = h.await.context("a batch lane failed")?;
         summary.merge(lane.with_context(|| format!("cannot write {}", output.display()))?);
@@ -202,23 +208,36 @@ impl Drop for LaneRuntimes {
 /// Rows handed from the reader to the lanes at a time.
 const CHUNK_ROWS: usize = 128;
 
-/// Output lines a lane gathers before taking the writer's lock.
+/// The size of the reader's first chunk (each next one doubles, up to [`CHUNK_ROWS`]).
+const FIRST_CHUNK_ROWS: usize = 8;
+
+/// Output lines a lane gathers before it tries the writer's lock (it waits
+/// for the lock only once it holds four times this).
 const LANE_CHUNK_BYTES: usize = 64 * 1024;
 
-/// Enrich the records sent to this lane, up to `in_flight` at once; write
+/// Enrich records taken from the shared queue, up to `in_flight` at once; write
 /// their lines to `out` in chunks and count them in the lane's summary.
 async fn lane(
     engine: Engine,
-    mut rx: tokio::sync::mpsc::Receiver<Vec<Record>>,
+    queue: std::sync::Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Vec<Record>>>>,
     in_flight: usize,
     out: std::sync::Arc<std::sync::Mutex<std::io::BufWriter<std::fs::File>>>,
 ) -> anyhow::Result<Summary> {
     let mut summary = Tally::default();
-    let mut chunk = Vec::with_capacity(LANE_CHUNK_BYTES * 2);
-    let write = |chunk: &mut Vec<u8>| -> std::io::Result<()> {
-        out.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .write_all(chunk)?;
+    let mut chunk = Vec::with_capacity(LANE_CHUNK_BYTES * 5);
+    // `wait`: false gives up at once when the other lane holds the writer,
+    // and the lines wait for the next record (a lane stalled on the lock
+    // left its core idle while the other lane's write went on).
+    let write = |chunk: &mut Vec<u8>, wait: bool| -> std::io::Result<()> {
+        let mut writer = match out.try_lock() {
+            Ok(w) => w,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) if !wait => return Ok(()),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                out.lock().unwrap_or_else(|e| e.into_inner())
+            }
+        };
+        writer.write_all(chunk)?;
         chunk.clear();
         Ok(())
     };
@@ -240,16 +259,19 @@ async fn lane(
                 summary.add_record(&record);
                 summary.add_calls(&ledger);
                 if chunk.len() >= LANE_CHUNK_BYTES {
-                    write(&mut chunk)?;
+                    let wait = chunk.len() >= 4 * LANE_CHUNK_BYTES;
+                    write(&mut chunk, wait)?;
                 }
             }
-            r = rx.recv(), if open && waiting.is_empty() && running.len() < in_flight => match r {
+            // Cancel-safe: a lane that finishes a record first lets go of the queue.
+            r = async { queue.lock().await.recv().await },
+                if open && waiting.is_empty() && running.len() < in_flight => match r {
                 Some(records) => waiting.extend(records),
                 None => open = false,
             },
             else => break,
         }
     }
-    write(&mut chunk)?;
+    write(&mut chunk, true)?;
     Ok(summary.finish())
 }

@@ -267,9 +267,14 @@ impl Engine {
                     result.entry.credits,
                     now,
                 );
-                if let Purpose::Verify {
-                    guess, candidate, ..
-                } = &call.purpose
+                // A cached verdict taught its patterns when it was fetched:
+                // learning them again from every re-run cost ~4% of a warm pass.
+                if let (
+                    false,
+                    Purpose::Verify {
+                        guess, candidate, ..
+                    },
+                ) = (result.entry.cached, &call.purpose)
                 {
                     if *guess {
                         self.memo_guess(&record, candidate);

@@ -132,6 +132,11 @@ impl Pending {
 #[derive(Debug)]
 pub struct CallBuffer {
     pending: Mutex<Pending>,
+    /// Held while drained calls are written, taken before `pending` is let
+    /// go: pushes go on during a write (a page of rows took long enough to
+    /// stall the other batch lane), and a reader's drain waits for the
+    /// writes drained before it.
+    writing: Mutex<()>,
     ledger: sled::Tree,
     cache: sled::Tree,
     call_stats: sled::Tree,
@@ -149,6 +154,7 @@ impl CallBuffer {
     ) -> CallBuffer {
         CallBuffer {
             pending: Mutex::new(Pending::default()),
+            writing: Mutex::new(()),
             ledger,
             cache,
             call_stats,
@@ -161,13 +167,17 @@ impl CallBuffer {
         &self.hot
     }
 
-    /// Keep the in-memory cache within bounds, unless entries are still
-    /// buffered (they are trimmed after their write).
+    /// Keep the in-memory cache within bounds. Entries not yet in the tree
+    /// stay: those buffered, and (waited for) those of a write under way.
     pub fn trim_hot(&self) {
-        let p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if p.is_empty() {
-            self.hot.trim();
+        if !self.hot.over_capacity() {
+            return;
         }
+        let p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let buffered: foldhash::HashSet<&[u8]> =
+            p.cache.iter().map(|(k, _)| k.as_slice()).collect();
+        self.hot.trim_keeping(|k| buffered.contains(k));
     }
 
     /// Buffer a call (row, counter bucket key, cache key + encoded entry);
@@ -187,7 +197,7 @@ impl CallBuffer {
         });
         p.push(seq, row, cache);
         if p.due() {
-            self.write(&mut p)?;
+            self.write(p)?;
         }
         Ok(())
     }
@@ -195,17 +205,31 @@ impl CallBuffer {
     /// Write everything buffered now (before a read of the ledger or the
     /// counters, and on flush).
     pub fn write_now(&self) -> Result<(), StoreError> {
-        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        self.write(&mut p)
+        let p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        self.write(p)
     }
 
-    /// Ledger, then counters, then cache; the lock stays held so a reader
-    /// that drained first sees all of it.
-    fn write(&self, p: &mut Pending) -> Result<(), StoreError> {
-        if p.is_empty() {
+    /// Drain the buffer and write it: ledger, then counters, then cache.
+    /// Writes happen one at a time, in the order of their drains, and a
+    /// drain of nothing still waits for the write before it, so a reader
+    /// that called [`CallBuffer::write_now`] sees every call.
+    fn write(&self, mut p: std::sync::MutexGuard<'_, Pending>) -> Result<(), StoreError> {
+        let d = (!p.is_empty()).then(|| p.drain());
+        let writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        drop(p);
+        let Some(d) = d else {
             return Ok(());
+        };
+        let wrote_cache = !d.cache.is_empty();
+        self.write_drained(d)?;
+        drop(writing);
+        if wrote_cache {
+            self.trim_hot();
         }
-        let d = p.drain();
+        Ok(())
+    }
+
+    fn write_drained(&self, d: Drained) -> Result<(), StoreError> {
         if let Some((seq, page)) = d.page {
             self.ledger.insert(seq.to_be_bytes(), page)?;
         }
@@ -237,7 +261,6 @@ impl CallBuffer {
                 batch.insert(k, v);
             }
             self.cache.apply_batch(batch)?;
-            self.hot.trim();
         }
         Ok(())
     }
@@ -350,5 +373,38 @@ mod tests {
             p.push(i, &r, None);
         }
         assert!(p.due());
+    }
+
+    #[test]
+    fn a_trim_over_capacity_keeps_the_entries_still_buffered() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = |n: &str| db.open_tree(n).unwrap();
+        let hot = Arc::new(HotCache::default());
+        let buffer = CallBuffer::new(tree("ledger"), tree("cache"), tree("stats"), hot.clone());
+        let now = chrono::Utc::now();
+        let entry = CacheEntry {
+            outcome: super::super::CachedOutcome::NotFound,
+            credits: 1.0,
+            stored_at: now,
+            expires_at: now + chrono::Duration::days(1),
+        };
+        for i in 0..=super::super::hot_cache::CAPACITY {
+            hot.put(format!("written {i}").as_bytes(), entry.clone());
+        }
+        let bytes = serde_json::to_vec(&entry).unwrap();
+        buffer
+            .push(1, &row(1), Some((b"buffered", bytes, &entry)))
+            .unwrap();
+        buffer.trim_hot();
+        assert!(!hot.over_capacity(), "trimmed");
+        assert_eq!(hot.get(b"written 0", now), None, "written entries go");
+        assert_eq!(
+            hot.get(b"buffered", now),
+            Some(entry),
+            "a buffered entry is not yet in the tree: it stays"
+        );
+        assert!(buffer.cache.get(b"buffered").unwrap().is_none());
+        buffer.write_now().unwrap();
+        assert!(buffer.cache.get(b"buffered").unwrap().is_some());
     }
 }

@@ -55,14 +55,23 @@ impl HotCache {
         }
     }
 
-    /// Empty the map when it is over capacity. Only call this once nothing it
-    /// holds is waiting in the call buffer (entries there are read from here).
-    pub fn trim(&self) {
-        if self.held.load(Ordering::Relaxed) > CAPACITY {
-            self.held.store(0, Ordering::Relaxed);
-            for s in &self.shards {
-                s.lock().unwrap_or_else(|e| e.into_inner()).clear();
-            }
+    /// Whether more than [`CAPACITY`] entries are held.
+    pub fn over_capacity(&self) -> bool {
+        self.held.load(Ordering::Relaxed) > CAPACITY
+    }
+
+    /// When over capacity, empty the map but for the keys `keep` names
+    /// (entries waiting in the call buffer are read from here).
+    pub fn trim_keeping(&self, keep: impl Fn(&[u8]) -> bool) {
+        if !self.over_capacity() {
+            return;
         }
+        let mut held = 0;
+        for s in &self.shards {
+            let mut map = s.lock().unwrap_or_else(|e| e.into_inner());
+            map.retain(|k, _| keep(k));
+            held += map.len();
+        }
+        self.held.store(held, Ordering::Relaxed);
     }
 }
