@@ -205,6 +205,9 @@ impl Drop for LaneRuntimes {
     }
 }
 
+/// The chunks of records every lane takes from (one at a time).
+type RecordQueue = std::sync::Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Vec<Record>>>>;
+
 /// Rows handed from the reader to the lanes at a time.
 const CHUNK_ROWS: usize = 128;
 
@@ -219,7 +222,7 @@ const LANE_CHUNK_BYTES: usize = 64 * 1024;
 /// their lines to `out` in chunks and count them in the lane's summary.
 async fn lane(
     engine: Engine,
-    queue: std::sync::Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Vec<Record>>>>,
+    queue: RecordQueue,
     in_flight: usize,
     out: std::sync::Arc<std::sync::Mutex<std::io::BufWriter<std::fs::File>>>,
 ) -> anyhow::Result<Summary> {

@@ -220,12 +220,9 @@ impl CallBuffer {
         let Some(d) = d else {
             return Ok(());
         };
-        let wrote_cache = !d.cache.is_empty();
         self.write_drained(d)?;
         drop(writing);
-        if wrote_cache {
-            self.trim_hot();
-        }
+        self.trim_hot();
         Ok(())
     }
 

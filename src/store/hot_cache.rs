@@ -1,7 +1,8 @@
 //! Decoded cache entries in memory, in front of the cache tree: a repeat pass
 //! over the same leads reads its answers here instead of decoding JSON out of
 //! sled for every call. Filled on every write and every tree read; emptied
-//! when it grows past [`CAPACITY`] (the tree still has everything). Split in
+//! when it grows past [`CAPACITY`] but for the entries not yet written to
+//! the tree (which has everything else). Split in
 //! [`SHARDS`] locks, so the two cores' lookups do not queue on one.
 
 use super::CacheEntry;
