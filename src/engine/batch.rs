@@ -119,13 +119,12 @@ pub async fn enrich_file(
     // held up the hand-out, and the other lane ran out of work.
     let (sender, queue) = tokio::sync::mpsc::channel::<Vec<Record>>(2 * lanes);
     let queue = std::sync::Arc::new(tokio::sync::Mutex::new(queue));
-    let mut handles = Vec::new();
-    let mut runtimes = LaneRuntimes(Vec::new());
-    for _ in 0..lanes {
-        let rt = lane_runtime()?;
-        handles.push(rt.spawn(lane(engine.clone(), queue.clone(), per_lane, out.clone())));
-        runtimes.0.push(rt);
-    }
+    let runtimes = engine.lanes.take(lanes)?;
+    let handles: Vec<_> = runtimes
+        .0
+        .iter()
+        .map(|rt| rt.spawn(lane(engine.clone(), queue.clone(), per_lane, out.clone())))
+        .collect();
     // Held by the lanes alone: when every lane has failed, sending fails.
     drop(queue);
     while let Some(rows) = rx.recv().await {
@@ -152,8 +151,10 @@ pub async fn enrich_file(
         let lane = h.await.context("a batch lane failed")?;
         summary.merge(lane.with_context(|| format!("cannot write {}", output.display()))?);
     }
-    // Idle pooled connections die with their lane's runtime (the pool drops them).
-    drop(runtimes);
+    // Kept for the next pass, with their idle pooled connections and their
+    // threads' memory (fresh lane threads took fresh pages from the OS on
+    // every pass). A failed pass (the `?`s above) shuts its runtimes down.
+    engine.lanes.give_back(runtimes);
     let out_file = std::sync::Arc::try_unwrap(out)
         .map_err(|_| anyhow::anyhow!("the output is still shared after the lanes ended"))?
         .into_inner()
@@ -193,8 +194,8 @@ fn lane_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start a batch lane's runtime")
 }
 
-/// The lanes' runtimes, shut down without waiting when the batch ends or
-/// fails: dropping one normally blocks, which an async caller may not do.
+/// One pass's lanes' runtimes, shut down without waiting when dropped:
+/// dropping one normally blocks, which an async caller may not do.
 struct LaneRuntimes(Vec<tokio::runtime::Runtime>);
 
 impl Drop for LaneRuntimes {
@@ -202,6 +203,42 @@ impl Drop for LaneRuntimes {
         for rt in self.0.drain(..) {
             rt.shutdown_background();
         }
+    }
+}
+
+/// Lane runtimes an engine keeps between passes (a pass running beside
+/// another starts its own, and only one set is kept).
+#[derive(Debug, Default)]
+pub(super) struct LanePool(std::sync::Mutex<Vec<tokio::runtime::Runtime>>);
+
+impl LanePool {
+    /// `n` runtimes: the kept ones first, then new ones.
+    fn take(&self, n: usize) -> anyhow::Result<LaneRuntimes> {
+        let kept = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut runtimes = LaneRuntimes(kept);
+        if runtimes.0.len() > n {
+            drop(LaneRuntimes(runtimes.0.split_off(n)));
+        }
+        while runtimes.0.len() < n {
+            runtimes.0.push(lane_runtime()?);
+        }
+        Ok(runtimes)
+    }
+
+    /// Keep `runtimes` for the next pass, unless a set is kept already.
+    fn give_back(&self, mut runtimes: LaneRuntimes) {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.is_empty() {
+            *kept = std::mem::take(&mut runtimes.0);
+        }
+    }
+}
+
+impl Drop for LanePool {
+    fn drop(&mut self) {
+        drop(LaneRuntimes(std::mem::take(
+            self.0.get_mut().unwrap_or_else(|e| e.into_inner()),
+        )));
     }
 }
 
@@ -277,4 +314,59 @@ async fn lane(
     }
     write(&mut chunk, true)?;
     Ok(summary.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LanePool;
+
+    /// The threads each of `n` runtimes taken from `pool` runs its tasks on.
+    async fn threads(pool: &LanePool, n: usize) -> Vec<std::thread::ThreadId> {
+        let runtimes = pool.take(n).unwrap();
+        let mut ids = Vec::new();
+        for rt in &runtimes.0 {
+            ids.push(
+                rt.spawn(async { std::thread::current().id() })
+                    .await
+                    .unwrap(),
+            );
+        }
+        pool.give_back(runtimes);
+        ids
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_second_pass_runs_on_the_first_pass_lanes() {
+        let pool = LanePool::default();
+        let first = threads(&pool, 2).await;
+        assert_eq!(threads(&pool, 2).await, first);
+        // Fewer lanes: the kept ones, the rest shut down (from async code, without blocking).
+        assert_eq!(threads(&pool, 1).await, first[..1]);
+        // More: the kept one and a new one.
+        let more = threads(&pool, 2).await;
+        assert_eq!(more[0], first[0]);
+        assert!(!first.contains(&more[1]));
+        // Dropped from async code, the pool shuts its runtimes down without panicking.
+        drop(pool);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pass_that_fails_does_not_hand_its_lanes_on() {
+        let pool = LanePool::default();
+        let first = pool.take(2).unwrap();
+        let ids: Vec<_> = futures::future::join_all(
+            first
+                .0
+                .iter()
+                .map(|rt| rt.spawn(async { std::thread::current().id() })),
+        )
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+        // Not given back (the pass returned early): dropped, and shut down.
+        drop(first);
+        let next = threads(&pool, 2).await;
+        assert!(next.iter().all(|t| !ids.contains(t)));
+    }
 }

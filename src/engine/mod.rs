@@ -36,6 +36,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     /// Fields a pass can record progress for (see [`progress_fields`]).
     progress_room: usize,
+    /// Batch lanes' runtimes, kept from one file's pass to the next.
+    lanes: Arc<batch::LanePool>,
 }
 
 impl Engine {
@@ -43,6 +45,7 @@ impl Engine {
     pub fn new(settings: Arc<Settings>, executor: Executor, clock: Arc<dyn Clock>) -> Engine {
         Engine {
             progress_room: progress_fields(&settings),
+            lanes: Arc::default(),
             settings,
             executor,
             clock,

@@ -110,7 +110,12 @@ impl Pending {
 
     /// Take everything buffered, leaving the buffer empty.
     pub fn drain(&mut self) -> Drained {
-        let taken = std::mem::take(self);
+        let next = Pending {
+            page: self.page.sized_like(),
+            cache: Vec::with_capacity(self.cache.len()),
+            ..Pending::default()
+        };
+        let taken = std::mem::replace(self, next);
         let buckets = taken
             .buckets
             .into_iter()

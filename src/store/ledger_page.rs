@@ -46,6 +46,19 @@ impl PageBuilder {
         self.count == 0
     }
 
+    /// An empty page with room for what this one holds: pages fill to much
+    /// the same size, and growing each one from nothing copied its rows
+    /// and rehashed its ids a dozen times.
+    pub fn sized_like(&self) -> PageBuilder {
+        PageBuilder {
+            rows: Vec::with_capacity(self.rows.len()),
+            count: 0,
+            ids: HashMap::with_capacity_and_hasher(self.ids.len(), Default::default()),
+            names: HashMap::with_capacity_and_hasher(self.names.len(), Default::default()),
+            table: Vec::with_capacity(self.table.len()),
+        }
+    }
+
     /// Append a row.
     pub fn push(&mut self, row: &LedgerEntry) {
         if self.rows.is_empty() {
