@@ -194,8 +194,9 @@ fn lane_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start a batch lane's runtime")
 }
 
-/// One pass's lanes' runtimes, shut down without waiting when dropped:
-/// dropping one normally blocks, which an async caller may not do.
+/// Lanes' runtimes, shut down without waiting when dropped: dropping one
+/// normally blocks, which an async caller may not do.
+#[derive(Debug, Default)]
 struct LaneRuntimes(Vec<tokio::runtime::Runtime>);
 
 impl Drop for LaneRuntimes {
@@ -207,15 +208,14 @@ impl Drop for LaneRuntimes {
 }
 
 /// Lane runtimes an engine keeps between passes (a pass running beside
-/// another starts its own, and only one set is kept).
+/// another starts its own, and only one set is kept); shut down with it.
 #[derive(Debug, Default)]
-pub(super) struct LanePool(std::sync::Mutex<Vec<tokio::runtime::Runtime>>);
+pub(super) struct LanePool(std::sync::Mutex<LaneRuntimes>);
 
 impl LanePool {
     /// `n` runtimes: the kept ones first, then new ones.
     fn take(&self, n: usize) -> anyhow::Result<LaneRuntimes> {
-        let kept = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut runtimes = LaneRuntimes(kept);
+        let mut runtimes = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
         if runtimes.0.len() > n {
             drop(LaneRuntimes(runtimes.0.split_off(n)));
         }
@@ -228,17 +228,9 @@ impl LanePool {
     /// Keep `runtimes` for the next pass, unless a set is kept already.
     fn give_back(&self, mut runtimes: LaneRuntimes) {
         let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if kept.is_empty() {
-            *kept = std::mem::take(&mut runtimes.0);
+        if kept.0.is_empty() {
+            std::mem::swap(&mut *kept, &mut runtimes);
         }
-    }
-}
-
-impl Drop for LanePool {
-    fn drop(&mut self) {
-        drop(LaneRuntimes(std::mem::take(
-            self.0.get_mut().unwrap_or_else(|e| e.into_inner()),
-        )));
     }
 }
 
