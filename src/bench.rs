@@ -13,6 +13,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 
 mod bottleneck;
+pub mod import;
 pub mod queue;
 mod rescan;
 pub use bottleneck::{bottleneck, Bottleneck, Comparison, Pass, VENDOR_LIMITS};

@@ -601,3 +601,69 @@ fn reload_and_sighup_apply_new_routes_to_every_lead_and_a_bad_file_changes_nothi
     let from_hold = events.iter().filter(|e| e["old_route"] == "hold").count();
     assert_eq!((to_hold, from_hold), (20, 20));
 }
+
+#[test]
+fn a_store_from_a_newer_leadfall_is_refused_by_serve_and_report() {
+    let t = TestDir::new();
+    let mut d = Daemon::start(&t);
+    d.kill9();
+    let newer = leadfall::store::SLED_SCHEMA + 1;
+    leadfall::store::Store::open(&t.path("data/store"))
+        .unwrap()
+        .set_schema_version(newer)
+        .unwrap();
+    let want = format!(
+        "the schema is at version {newer}, newer than this leadfall knows ({}): a newer leadfall has upgraded it; upgrade this binary",
+        leadfall::store::SLED_SCHEMA
+    );
+    for args in [&["serve", "--listen", "127.0.0.1:0"][..], &["report"][..]] {
+        let out = t.cmd(args).output().unwrap();
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        assert!(stderr(&out).contains(&want), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_daemon_stops_when_a_newer_leadfall_migrates_the_shared_store() {
+    crate::util::on_postgres_with(|| {
+        if leadfall::store::postgres::test_server().is_none() {
+            return;
+        }
+        let t = TestDir::new();
+        let mut d = Daemon::start(&t);
+        let leadfall::store::Opened::Postgres(pg) = t.store() else {
+            unreachable!("a PostgreSQL test dir")
+        };
+        let (_, known) = pg.schema_version().unwrap();
+        pg.execute_for_tests(&format!(
+            "INSERT INTO schema_migrations (version, name) VALUES ({}, 'from the future')",
+            known + 1
+        ));
+        let status = wait_for(Duration::from_secs(30), "the daemon to stop", || {
+            d.child
+                .as_mut()
+                .unwrap()
+                .try_wait()
+                .unwrap()
+                .ok_or_else(|| "still running".to_string())
+        });
+        d.child = None;
+        assert!(!status.success(), "{}", d.log());
+        assert!(
+            d.log()
+                .contains("stopping: the shared store's schema moved on"),
+            "{}",
+            d.log()
+        );
+        let out = t.cmd(&["migrate"]).output().unwrap();
+        assert_ne!(out.status.code(), Some(0));
+        assert!(
+            stderr(&out).contains(&format!(
+                "the schema is at version {}, newer than this leadfall knows ({known})",
+                known + 1
+            )),
+            "{}",
+            stderr(&out)
+        );
+    });
+}

@@ -12,6 +12,8 @@ mod cluster;
 mod daemon;
 /// `leadfall demo`: the newcomer's path, reconciled with the sandbox bill.
 mod demo;
+/// Acknowledged writes survive a `kill -9` right after the answer.
+mod durability;
 /// `leadfall enrich`: bad input, cache, faults, secrets.
 mod enrich;
 /// `leadfall report`: reconciliation with the sandbox bill, table/CSV/JSON, HTML in Chromium.

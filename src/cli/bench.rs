@@ -52,6 +52,10 @@ pub struct Args {
     /// --queue-workers workers on sled and on PostgreSQL, no provider calls.
     #[arg(long)]
     pub queue_throughput: Option<usize>,
+    /// Only the import benchmark: `leadfall import` of this many rows into a
+    /// daemon with no workers (every batch on disk before its answer).
+    #[arg(long)]
+    pub import_records: Option<usize>,
     /// Workers (store handles: daemons, on PostgreSQL) in the queue benchmark.
     #[arg(long, default_value_t = 3)]
     pub queue_workers: usize,
@@ -68,6 +72,9 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     }
     if let Some(records) = args.queue_throughput {
         return queue_bench(records, &args, g).await;
+    }
+    if let Some(records) = args.import_records {
+        return import_bench(records, &args, g).await;
     }
     let opts = BenchOptions {
         config: g.config.clone(),
@@ -255,6 +262,22 @@ fn print_comparison(c: &crate::bench::Comparison) {
         c.warm_cpu_us_per_lead,
         c.warm_requests
     );
+}
+
+async fn import_bench(records: usize, args: &Args, g: &Global) -> anyhow::Result<ExitCode> {
+    let b = crate::bench::import::run(&g.config, records, args.repeat).await?;
+    if g.json {
+        render::json(&b)?;
+    } else {
+        println!(
+            "import into the queue ({} rows, {} per request, durable before each answer): median {:.0} records/s ({})",
+            b.records,
+            b.batch_size,
+            b.median,
+            b.runs.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn queue_bench(records: usize, args: &Args, g: &Global) -> anyhow::Result<ExitCode> {

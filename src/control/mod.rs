@@ -91,11 +91,20 @@ impl Control {
         let merge = |existing, incoming, now| {
             crate::engine::merge::merge_input(existing, incoming, now, prec)
         };
-        let summary = self.store.upsert(records, now, &merge)?;
+        let summary = self.durable(self.store.upsert(records, now, &merge)?)?;
         if summary.queued > 0 {
             self.wake.notify_one();
         }
         Ok(summary)
+    }
+
+    /// Make this call's writes durable before it is acknowledged, so a `kill
+    /// -9` right after the answer loses nothing. Concurrent requests share
+    /// one fsync: sled makes everything written up to the flush stable at
+    /// once (group commit); PostgreSQL committed before returning.
+    pub(crate) fn durable<T>(&self, answer: T) -> Result<T, ControlError> {
+        self.store.flush()?;
+        Ok(answer)
     }
 
     /// One record.
@@ -112,7 +121,7 @@ impl Control {
                 "signal kind must be 1..=100 characters".into(),
             ));
         }
-        if !self.store.add_signal(id, signal, now)? {
+        if !self.durable(self.store.add_signal(id, signal, now)?)? {
             return Err(ControlError::NotFound(id.to_string()));
         }
         self.wake.notify_one();
@@ -156,7 +165,7 @@ impl Control {
             }
             true
         })?;
-        let n = self.store.requeue(&ids, now)?;
+        let n = self.durable(self.store.requeue(&ids, now)?)?;
         if n > 0 {
             self.wake.notify_one();
         }

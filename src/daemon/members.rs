@@ -49,6 +49,9 @@ pub struct Membership {
     store: PgStore,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
+    /// Cancelled when a newer leadfall has migrated the schema: this daemon
+    /// must stop rather than write into a schema it does not know.
+    outdated: CancellationToken,
 }
 
 /// Pace every provider of the current engine at this member's part of its
@@ -80,9 +83,9 @@ pub async fn join(store: PgStore, engine: LiveEngine, listen: &str) -> anyhow::R
         "joined the daemons sharing the store"
     );
     tokio::time::sleep(SETTLE).await;
-    let stop = CancellationToken::new();
+    let (stop, outdated) = (CancellationToken::new(), CancellationToken::new());
     let task = {
-        let (store, stop) = (store.clone(), stop.clone());
+        let (store, stop, outdated) = (store.clone(), stop.clone(), outdated.clone());
         tokio::spawn(async move {
             let mut last = n;
             loop {
@@ -91,7 +94,16 @@ pub async fn join(store: PgStore, engine: LiveEngine, listen: &str) -> anyhow::R
                     _ = stop.cancelled() => break,
                 }
                 let s = store.clone();
-                match tokio::task::spawn_blocking(move || s.heartbeat()).await {
+                let beat = move || {
+                    let n = s.heartbeat()?;
+                    s.refuse_newer(s.schema_version()?.0).map(|()| n)
+                };
+                match tokio::task::spawn_blocking(beat).await {
+                    Ok(Err(e @ crate::store::StoreError::SchemaTooNew { .. })) => {
+                        tracing::error!(error = %e, "stopping: the shared store's schema moved on");
+                        outdated.cancel();
+                        break;
+                    }
                     Ok(Ok(n)) => {
                         // Every beat: a reload may have built new limiters.
                         apply_share(&engine, n);
@@ -110,10 +122,20 @@ pub async fn join(store: PgStore, engine: LiveEngine, listen: &str) -> anyhow::R
             }
         })
     };
-    Ok(Membership { store, stop, task })
+    Ok(Membership {
+        store,
+        stop,
+        task,
+        outdated,
+    })
 }
 
 impl Membership {
+    /// Resolves when a newer leadfall has migrated the shared schema.
+    pub async fn outdated(&self) {
+        self.outdated.cancelled().await
+    }
+
     /// Stop beating and leave: leases still held go back to the queue now.
     pub async fn leave(self) {
         self.stop.cancel();

@@ -189,7 +189,16 @@ pub async fn serve(
         data_dir.display()
     );
 
-    shutdown.await;
+    let outdated = async {
+        match &membership {
+            Some(m) => m.outdated().await,
+            None => std::future::pending().await,
+        }
+    };
+    let schema_moved = tokio::select! {
+        () = shutdown => false,
+        () = outdated => true,
+    };
     tracing::info!("shutting down: no new leases; draining in-flight passes");
     cancel.cancel();
     let _ = leaser.await;
@@ -222,6 +231,9 @@ pub async fn serve(
         m.leave().await;
     }
     drop(lock);
+    if schema_moved {
+        anyhow::bail!("a newer leadfall migrated the shared store's schema; upgrade this binary");
+    }
     Ok(())
 }
 

@@ -190,7 +190,7 @@ pub fn reenrich(
             }
             !fields.is_empty()
         };
-        queued = c.store.touch(&ids, now, &expire)?;
+        queued = c.durable(c.store.touch(&ids, now, &expire)?)?;
         c.wake.notify_one();
     }
     Ok(ReenrichSummary {

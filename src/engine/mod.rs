@@ -270,14 +270,12 @@ impl Engine {
                     result.entry.credits,
                     now,
                 );
-                // A cached verdict taught its patterns when it was fetched:
-                // learning them again from every re-run cost ~4% of a warm pass.
-                if let (
-                    false,
-                    Purpose::Verify {
-                        guess, candidate, ..
-                    },
-                ) = (result.entry.cached, &call.purpose)
+                // A cached verdict teaches its patterns again: the pass that
+                // fetched it may have died before its patterns reached the
+                // disk, and its replay reads the verdict from the cache.
+                if let Purpose::Verify {
+                    guess, candidate, ..
+                } = &call.purpose
                 {
                     if *guess {
                         self.memo_guess(&record, candidate);

@@ -238,3 +238,69 @@ fn a_records_future_stays_small() {
     let size = std::mem::size_of_val(&future);
     assert!(size <= 2048, "the enrich future is {size} bytes");
 }
+
+/// The domains' learned patterns, for the domains of `records`' emails.
+fn patterns(store: &Store, records: &[Record]) -> std::collections::BTreeMap<String, String> {
+    records
+        .iter()
+        .filter_map(|r| r.value("person.email").map(Value::text))
+        .filter_map(|e| e.split_once('@').map(|(_, d)| d.to_string()))
+        .filter_map(|d| store.email_pattern(&d).unwrap().map(|p| (d, p)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_from_cached_verdicts_learns_the_patterns_again() {
+    let (sandbox, base, _stop) = sandbox().await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/leadfall.toml");
+    let mut settings = config::load(&path, &Sandbox::provider_env(base)).unwrap();
+    settings.waterfall.enrich_everything = true;
+    let settings = Arc::new(settings);
+    let clock = Arc::new(ManualClock::new(at("2026-11-23T10:00:00Z")));
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let engine = Engine::from_settings(settings.clone(), store.clone(), clock.clone()).unwrap();
+    // One at a time, so the replay meets the records in the same order.
+    let records = lead_records(&sandbox, &settings, 150, clock.now());
+    let first = run_some(&engine, records.clone(), 1).await;
+    let learned = patterns(&store, &first);
+    assert!(learned.len() > 10, "{learned:?}");
+    store.flush().unwrap();
+    drop((engine, store));
+
+    // A crash before the patterns reached the disk: the cache and ledger
+    // (flushed with each call) are there, the patterns are not. (A real
+    // crash loses only what came after the last flush; here every pattern is
+    // lost, and the replay must still buy nothing and learn them all.)
+    let db = retry_locked(|| sled::open(dir.path()));
+    for tree in ["email_patterns", "email_guesses"] {
+        db.open_tree(tree).unwrap().clear().unwrap();
+    }
+    db.flush().unwrap();
+    drop(db);
+    let store = Arc::new(retry_locked(|| Store::open(dir.path())));
+    let engine = Engine::from_settings(settings.clone(), store.clone(), clock.clone()).unwrap();
+    let requests = sandbox.counters().values().map(|c| c.requests).sum::<u64>();
+    let replay = run_some(&engine, records, 1).await;
+    assert_eq!(
+        sandbox.counters().values().map(|c| c.requests).sum::<u64>(),
+        requests,
+        "the replay reads every answer from the cache"
+    );
+    assert_eq!(patterns(&store, &replay), learned);
+}
+
+/// Open again in this process: sled lets go of its file lock a moment after
+/// the last handle is dropped.
+fn retry_locked<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match open() {
+            Ok(v) => return v,
+            Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}

@@ -222,6 +222,12 @@ impl SinkLoop {
                 return self.pause().await;
             }
         }
+        // The batch's cursor moves (and dead letters) reach the disk together:
+        // after a crash the sink resumes where it said it was.
+        if let Err(e) = self.on_store(|s| s.flush()).await {
+            tracing::error!(error = %e, "flushing the sink cursor failed; retrying");
+            return self.pause().await;
+        }
         true
     }
 

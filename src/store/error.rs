@@ -23,6 +23,17 @@ pub enum StoreError {
     /// PostgreSQL failed (the server's message, or the driver's).
     #[error("postgres: {0}")]
     Postgres(String),
+    /// The store was written by a newer leadfall (a rolling upgrade migrated
+    /// it): this binary must not write into a schema it does not know.
+    #[error("{store}: the schema is at version {found}, newer than this leadfall knows ({known}): a newer leadfall has upgraded it; upgrade this binary (`leadfall migrate` cannot help)")]
+    SchemaTooNew {
+        /// The store (path or URL without password).
+        store: String,
+        /// The version found in the store.
+        found: i32,
+        /// The newest version this binary knows.
+        known: i32,
+    },
     /// A stored value did not decode (written by another version?).
     #[error("store: corrupt {what}: {message}")]
     Corrupt {

@@ -82,7 +82,43 @@ impl Store {
             .cache_capacity(64 * 1024 * 1024)
             .open()
             .map_err(|e| StoreError::Open(dir.display().to_string(), e.to_string()))?;
-        Store::from_db(db)
+        let store = Store::from_db(db)?;
+        store.check_schema(&dir.display().to_string())?;
+        Ok(store)
+    }
+
+    /// Refuse a store written by a newer leadfall; stamp an older one (every
+    /// store so far has layout 1) with this binary's layout.
+    fn check_schema(&self, label: &str) -> Result<(), StoreError> {
+        match self.meta.get(META_SCHEMA)? {
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(i32::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        what: "schema version",
+                        message: format!("{} bytes", v.len()),
+                    })?;
+                if found > SLED_SCHEMA {
+                    return Err(StoreError::SchemaTooNew {
+                        store: label.to_string(),
+                        found,
+                        known: SLED_SCHEMA,
+                    });
+                }
+            }
+            None => {
+                self.meta.insert(META_SCHEMA, &SLED_SCHEMA.to_be_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stamp the store with another layout version (tests of the guard).
+    #[doc(hidden)]
+    pub fn set_schema_version(&self, version: i32) -> Result<(), StoreError> {
+        self.meta.insert(META_SCHEMA, &version.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
     }
 
     /// A throw-away store in memory (tests, benchmarks).
@@ -185,6 +221,12 @@ fn guess_key(first: &str, last: &str, domain: &str) -> Vec<u8> {
     }
     key
 }
+
+/// The layout of the embedded store's trees this binary reads and writes.
+/// Bump it (and migrate at open) when an encoding changes incompatibly.
+pub const SLED_SCHEMA: i32 = 1;
+/// Where the layout version is kept in the `meta` tree.
+const META_SCHEMA: &[u8] = b"schema_version";
 
 /// The counters tree, initialised from the data when a store predates it.
 fn open_meta(db: &sled::Db) -> Result<sled::Tree, StoreError> {

@@ -118,14 +118,18 @@ fn commit(
 /// Open again in the same process: sled's background threads release the
 /// previous handle's file lock a moment after it is dropped, so wait for it.
 fn reopen(dir: &std::path::Path) -> Store {
+    try_reopen(dir).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`reopen`], returning the error other than the lock's.
+fn try_reopen(dir: &std::path::Path) -> Result<Store, StoreError> {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         match Store::open(dir) {
-            Ok(s) => return s,
             Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
                 std::thread::sleep(Duration::from_millis(5));
             }
-            Err(e) => panic!("{e}"),
+            other => return other,
         }
     }
 }
@@ -482,4 +486,45 @@ fn guess_keys_lower_case_every_part_ascii_or_not() {
         "ann\0öztürk\0acme.io".as_bytes()
     );
     assert_eq!(super::guess_key("", "", ""), b"\0\0");
+}
+
+#[test]
+fn a_store_from_a_newer_leadfall_is_refused_and_an_older_one_stamped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    // A store from before the version stamp (or a fresh one) gets this binary's.
+    Store::open(&path).unwrap().set_schema_version(0).unwrap();
+    let s = reopen(&path);
+    assert_eq!(
+        s.meta.get(super::META_SCHEMA).unwrap().as_deref(),
+        Some(&0i32.to_be_bytes()[..]),
+        "an older layout opens"
+    );
+    s.set_schema_version(super::SLED_SCHEMA).unwrap();
+    drop(s);
+    reopen(&path)
+        .set_schema_version(super::SLED_SCHEMA + 1)
+        .unwrap();
+    let e = try_reopen(&path).unwrap_err();
+    assert!(
+        matches!(e, StoreError::SchemaTooNew { found, known, .. } if found == super::SLED_SCHEMA + 1 && known == super::SLED_SCHEMA),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains(&format!(
+            "{}: the schema is at version 2, newer than this leadfall knows (1): a newer leadfall has upgraded it; upgrade this binary",
+            path.display()
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_new_store_is_stamped_with_this_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("store")).unwrap();
+    assert_eq!(
+        s.meta.get(super::META_SCHEMA).unwrap().as_deref(),
+        Some(&super::SLED_SCHEMA.to_be_bytes()[..])
+    );
 }

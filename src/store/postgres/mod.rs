@@ -29,7 +29,7 @@ pub use copy::{copy_from_sled, CopyCounts};
 pub use members::{Member, LIVE_SECS};
 pub use notify::Wake;
 pub use schema::{migrate, MigrateReport, MIGRATIONS};
-pub use testdb::{test_server, TempDatabase, DEFAULT_TEST_SERVER};
+pub use testdb::{require_or_skip, test_server, TempDatabase, DEFAULT_TEST_SERVER};
 pub use url::PgUrl;
 
 use super::StoreError;
@@ -79,6 +79,7 @@ impl PgStore {
     pub fn open(url: &PgUrl) -> Result<PgStore, StoreError> {
         let store = PgStore::connect(url)?;
         let (current, latest) = store.schema_version()?;
+        store.refuse_newer(current)?;
         if current != latest {
             return Err(StoreError::Open(
                 url.to_string(),

@@ -152,6 +152,19 @@ impl PgStore {
         Ok((current, latest))
     }
 
+    /// Refuse a schema newer than this binary's newest migration.
+    pub(crate) fn refuse_newer(&self, current: i32) -> Result<(), StoreError> {
+        let known = MIGRATIONS.last().map_or(0, |m| m.version);
+        if current > known {
+            return Err(StoreError::SchemaTooNew {
+                store: self.inner.url.to_string(),
+                found: current,
+                known,
+            });
+        }
+        Ok(())
+    }
+
     /// Apply every pending migration, each in its own transaction.
     pub fn migrate(&self) -> Result<MigrateReport, StoreError> {
         self.block(async {
@@ -174,6 +187,7 @@ impl PgStore {
                     )
                     .await?
                     .get(0);
+                self.refuse_newer(from)?;
                 let mut applied = Vec::new();
                 for m in MIGRATIONS.iter().filter(|m| m.version > from) {
                     let tx = c.transaction().await?;

@@ -9,13 +9,29 @@ use crate::store::StoreError;
 pub const DEFAULT_TEST_SERVER: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// The test server's URL, or `None` when `LEADFALL_TEST_PG=off` (then the
-/// PostgreSQL half of the suite is skipped, saying so).
+/// PostgreSQL half of the suite is skipped, saying so). With
+/// `LEADFALL_TEST_REQUIRE=all` (CI) nothing may be skipped: this panics.
 pub fn test_server() -> Option<PgUrl> {
     let url = std::env::var("LEADFALL_TEST_PG").unwrap_or_else(|_| DEFAULT_TEST_SERVER.into());
     if url == "off" {
+        require_or_skip("postgres", "LEADFALL_TEST_PG=off");
         return None;
     }
     Some(PgUrl::parse(&url).unwrap_or_else(|e| panic!("LEADFALL_TEST_PG: {e}")))
+}
+
+/// A test is about to skip for lack of `what`: fail instead when
+/// `LEADFALL_TEST_REQUIRE` is `all` or names `what` (comma-separated), else
+/// say so on stderr, one line per skipped test.
+pub fn require_or_skip(what: &str, why: &str) {
+    let required = std::env::var("LEADFALL_TEST_REQUIRE").unwrap_or_default();
+    if required
+        .split(',')
+        .any(|r| r.trim() == "all" || r.trim() == what)
+    {
+        panic!("{what} is required (LEADFALL_TEST_REQUIRE={required}) but unavailable: {why}");
+    }
+    eprintln!("SKIPPED ({what}): {why}");
 }
 
 /// A database created for one test, dropped (with its connections) on drop.
@@ -86,5 +102,18 @@ impl PgStore {
             .await?;
             Ok(())
         })
+    }
+}
+
+impl PgStore {
+    /// Run one statement (tests that play another process: a newer
+    /// leadfall's migration, a vendor's view).
+    #[doc(hidden)]
+    pub fn execute_for_tests(&self, sql: &str) {
+        self.block(async {
+            self.conn().await?.batch_execute(sql).await?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 }

@@ -290,3 +290,64 @@ fn schema_is_versioned_and_a_stale_one_is_refused() {
     assert!(s.migrate().unwrap().applied.is_empty(), "applied once");
     PgStore::open(db.url()).unwrap();
 }
+
+#[test]
+fn a_schema_newer_than_the_binary_is_refused_by_open_and_migrate() {
+    let Some(server) = test_server() else { return };
+    let db = TempDatabase::create(&server).unwrap();
+    let s = PgStore::open_migrated(db.url()).unwrap();
+    let known = MIGRATIONS.last().unwrap().version;
+    // An equal schema opens; a newer one (a newer leadfall migrated it) does not.
+    PgStore::open(db.url()).unwrap();
+    s.block(async {
+        let c = s.conn().await?;
+        c.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, 'from the future')",
+            &[&(known + 1)],
+        )
+        .await?;
+        Ok::<_, StoreError>(())
+    })
+    .unwrap();
+    let want = format!(
+        "the schema is at version {}, newer than this leadfall knows ({known}): a newer leadfall has upgraded it; upgrade this binary",
+        known + 1
+    );
+    for e in [
+        PgStore::open(db.url()).unwrap_err(),
+        PgStore::open_migrated(db.url()).unwrap_err(),
+        s.migrate().unwrap_err(),
+    ] {
+        assert!(
+            matches!(e, StoreError::SchemaTooNew { found, known: k, .. } if found == known + 1 && k == known),
+            "{e}"
+        );
+        assert!(e.to_string().contains(&want), "{e}");
+    }
+    assert_eq!(
+        s.schema_version().unwrap(),
+        (known + 1, known),
+        "nothing applied"
+    );
+}
+
+#[test]
+fn an_older_schema_is_named_with_the_migrate_advice() {
+    let Some(server) = test_server() else { return };
+    let db = TempDatabase::create(&server).unwrap();
+    let s = PgStore::connect(db.url()).unwrap();
+    s.migrate().unwrap();
+    // Back to version 1, as a database an older leadfall left.
+    s.block(async {
+        let c = s.conn().await?;
+        c.execute("DELETE FROM schema_migrations WHERE version > 1", &[])
+            .await?;
+        Ok::<_, StoreError>(())
+    })
+    .unwrap();
+    let e = PgStore::open(db.url()).unwrap_err().to_string();
+    assert!(
+        e.contains("the database schema is at version 1") && e.contains("run `leadfall migrate`"),
+        "{e}"
+    );
+}
