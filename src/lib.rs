@@ -17,6 +17,7 @@
 //! - [`report`]: cost/coverage reports from the call counters; table, JSON, CSV, HTML.
 //! - [`engine`]: enriches one record end to end; batch runs over files.
 //! - [`import`]: streaming CSV / JSON lines → records, with rejects.
+//! - [`csv_safe`]: the CSV writer every CSV output uses (formula cells neutralised).
 //! - [`sandbox`]: simulated vendors for the demo, benchmarks and tests.
 //! - [`cli`]: one file per verb.
 #![warn(missing_docs)]
@@ -30,6 +31,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod control;
+pub mod csv_safe;
 pub mod daemon;
 pub mod diag;
 pub mod engine;

@@ -311,6 +311,56 @@ async fn export_streams_jsonl_and_csv() {
     assert_eq!(&rows[7][col("person.email.state")], "not_attempted");
 }
 
+/// Values a spreadsheet would run as formulas.
+const FORMULAS: [&str; 7] = [
+    "=HYPERLINK(\"http://evil.example/x\",\"click\")",
+    "=cmd|' /C calc'!A0",
+    "@SUM(1)",
+    "+1",
+    "-1",
+    "\tx",
+    "\rx",
+];
+
+#[tokio::test]
+async fn csv_export_neutralises_formulas_and_jsonl_keeps_them() {
+    let app = app();
+    let records: Vec<Record> = FORMULAS
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let mut r = lead(&format!("f{i}"));
+            r.set("company.name", input(v));
+            r
+        })
+        .collect();
+    let (status, _, body) = call(&app, post("/v1/records", upsert_body(&records))).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+
+    let (_, _, body) = call(&app, get("/v1/export?format=csv")).await;
+    let mut rd = csv::Reader::from_reader(&body[..]);
+    let col = rd
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "company.name");
+    let cells: Vec<String> = rd
+        .records()
+        .map(|r| r.unwrap()[col.unwrap()].to_string())
+        .collect();
+    let want: Vec<String> = FORMULAS.iter().map(|v| format!("'{v}")).collect();
+    assert_eq!(cells, want);
+
+    let (_, _, body) = call(&app, get("/v1/export")).await;
+    let names: Vec<String> = body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice::<StoredRecord>(l).unwrap())
+        .map(|s| s.record.value("company.name").unwrap().render())
+        .collect();
+    assert_eq!(names, FORMULAS);
+}
+
 #[test]
 fn token_file_is_created_0600_and_reused() {
     use std::os::unix::fs::PermissionsExt;

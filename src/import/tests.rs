@@ -486,6 +486,37 @@ fn rejects_file_is_written_lazily_with_a_header() {
 }
 
 #[test]
+fn rejects_file_neutralises_formula_ids_and_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rejects.csv");
+    let mut writer = RejectsWriter::create(&path).unwrap();
+    let rows = rows(
+        "f.csv",
+        b"id,person.email\n=cmd|' /C calc'!A0,jane@\n@SUM(1),bob@\n",
+    );
+    for r in rejects(&rows) {
+        writer.write(r).unwrap();
+    }
+    assert_eq!(writer.finish().unwrap(), 2);
+    let mut back = ::csv::Reader::from_path(&path).unwrap();
+    let cells: Vec<(String, String)> = back
+        .records()
+        .map(|r| r.unwrap())
+        .map(|r| (r[1].to_string(), r[3].to_string()))
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            (
+                "'=cmd|' /C calc'!A0".into(),
+                "'=cmd|' /C calc'!A0,jane@".into()
+            ),
+            ("'@SUM(1)".into(), "'@SUM(1),bob@".into()),
+        ]
+    );
+}
+
+#[test]
 fn from_reader_streams_and_importer_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<Importer>();
