@@ -19,6 +19,7 @@
 //! - [`import`]: streaming CSV / JSON lines → records, with rejects.
 //! - [`csv_safe`]: the CSV writer every CSV output uses (formula cells neutralised).
 //! - [`sandbox`]: simulated vendors for the demo, benchmarks and tests.
+//! - [`data_dir`]: the data directory's permissions (0700, files 0600).
 //! - [`cli`]: one file per verb.
 #![warn(missing_docs)]
 
@@ -33,6 +34,7 @@ pub mod config;
 pub mod control;
 pub mod csv_safe;
 pub mod daemon;
+pub mod data_dir;
 pub mod diag;
 pub mod engine;
 pub mod executor;

@@ -601,3 +601,68 @@ fn reload_and_sighup_apply_new_routes_to_every_lead_and_a_bad_file_changes_nothi
     let from_hold = events.iter().filter(|e| e["old_route"] == "hold").count();
     assert_eq!((to_hold, from_hold), (20, 20));
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Every path under `dir` (itself excluded).
+fn tree(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            all.extend(tree(&path));
+        }
+        all.push(path);
+    }
+    all
+}
+
+#[test]
+fn a_fresh_data_dir_is_0700_and_nothing_in_it_is_open_to_others() {
+    let t = TestDir::new();
+    let data = t.path("data");
+    assert!(!data.exists());
+    let d = Daemon::start(&t);
+    assert_eq!(mode(&data), 0o700);
+    let files = tree(&data);
+    for name in ["control.token", "control.addr", "daemon.lock", "store"] {
+        assert!(files.contains(&data.join(name)), "{name} in {files:?}");
+    }
+    let open: Vec<String> = files
+        .iter()
+        .filter(|p| mode(p) & 0o077 != 0)
+        .map(|p| format!("{} {:o}", p.display(), mode(p)))
+        .collect();
+    assert!(open.is_empty(), "open to others: {open:?}");
+    assert!(!d.log().contains("chmod 700"), "{}", d.log());
+}
+
+#[test]
+fn an_existing_loose_data_dir_is_warned_about_by_check_and_serve() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = TestDir::new();
+    let data = t.path("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // `check` reads data_dir as the config gives it (relative to the config file).
+    let shown = t.path("config/../data");
+    let want = format!("warning: data directory {} has mode 0755", shown.display());
+    let fix = format!("chmod 700 {}", shown.display());
+    let check = stderr(&run(t.cmd(&["check"]), 0));
+    assert!(check.contains(&want) && check.contains(&fix), "{check}");
+    let json = run(t.cmd(&["check", "--json"]), 0);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(v["warnings"][0].as_str().unwrap().contains(&fix), "{v}");
+    let d = Daemon::start(&t);
+    let log = d.log();
+    assert!(log.contains(&want) && log.contains(&fix), "{log}");
+    // The operator's directory keeps its mode: the warning says how to fix it.
+    assert_eq!(mode(&data), 0o755);
+}
