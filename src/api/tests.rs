@@ -165,6 +165,17 @@ async fn bad_json_and_unknown_fields_are_400_with_a_message() {
 }
 
 #[tokio::test]
+async fn an_unknown_key_on_a_record_is_400_naming_it() {
+    let app = app();
+    let body = r#"{"records":[{"id":"a","fields":{},"bogus":1}]}"#;
+    let (status, _, body) = call(&app, post("/v1/records", body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let text = error_text(&body);
+    assert!(text.contains("unknown field `bogus`"), "{text}");
+    assert!(text.contains("records[0]"), "{text}");
+}
+
+#[tokio::test]
 async fn body_caps_are_64k_except_the_upsert() {
     let app = app();
     let big_kind = "k".repeat(BODY_LIMIT_BYTES);
