@@ -20,6 +20,7 @@
 //! - [`csv_safe`]: the CSV writer every CSV output uses (formula cells neutralised).
 //! - [`sandbox`]: simulated vendors for the demo, benchmarks and tests.
 //! - [`data_dir`]: the data directory's permissions (0700, files 0600).
+//! - [`quoted`]: user values in messages, cut to 80 characters.
 //! - [`cli`]: one file per verb.
 #![warn(missing_docs)]
 
@@ -43,6 +44,7 @@ pub mod import;
 pub mod keyed;
 pub mod model;
 pub mod provider;
+pub mod quoted;
 pub mod report;
 pub mod retry;
 pub mod route;

@@ -176,6 +176,48 @@ async fn an_unknown_key_on_a_record_is_400_naming_it() {
 }
 
 #[tokio::test]
+async fn errors_quote_at_most_80_characters_of_a_bad_value() {
+    let app = app();
+    let long = format!("{}\n", "x".repeat(100_000));
+    let (status, _, body) = call(&app, post("/v1/records", upsert_body(&[lead(&long)]))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let text = error_text(&body);
+    let want = format!(
+        "record id \"{}…\" (100001 characters) must be",
+        "x".repeat(80)
+    );
+    assert!(text.starts_with(&want), "{}", &text[..text.len().min(300)]);
+
+    let mut bad = lead("a");
+    bad.set(long.as_str(), input("red"));
+    let (status, _, body) = call(&app, post("/v1/records", upsert_body(&[bad]))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_text(&body).len() < 200, "{}", error_text(&body).len());
+
+    // A URI holds at most 64 KiB.
+    let (status, _, body) = call(&app, get(&format!("/v1/records/{}", "y".repeat(60_000)))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        error_text(&body).ends_with("…\" (60000 characters)"),
+        "{}",
+        error_text(&body).len()
+    );
+
+    // serde's own messages quote keys and values too.
+    let key = "k".repeat(100_000);
+    for body in [
+        format!(r#"{{"records":[{{"id":"a","fields":{{}},"{key}":1}}]}}"#),
+        format!(r#"{{"records":[{{"id":"a","fields":{{"{key}":{{"state":1}}}}}}]}}"#),
+        format!(r#"{{"records":[{{"id":"a","fields":{{"person.title":{{"state":"{key}"}}}}}}]}}"#),
+    ] {
+        let (status, _, body) = call(&app, post("/v1/records", body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let text = error_text(&body);
+        assert!(text.len() < 400, "{}", &text[..text.len().min(400)]);
+    }
+}
+
+#[tokio::test]
 async fn body_caps_are_64k_except_the_upsert() {
     let app = app();
     let big_kind = "k".repeat(BODY_LIMIT_BYTES);

@@ -6,6 +6,7 @@ use super::{Reject, Row};
 use crate::model::{
     normalise_json, normalise_text, Catalogue, FieldDef, FieldState, NormaliseError, Record, Value,
 };
+use crate::quoted::quoted;
 use chrono::{DateTime, Utc};
 use foldhash::HashMap;
 use std::collections::BTreeSet;
@@ -118,8 +119,8 @@ impl Fields {
     /// The reason for rejecting an unknown JSON key.
     pub fn unknown_field(&self, key: &str) -> String {
         match self.suggest(key) {
-            Some(s) => format!("unknown field {key:?} (did you mean {s:?}?)"),
-            None => format!("unknown field {key:?} (not in the field catalogue)"),
+            Some(s) => format!("unknown field {} (did you mean {s:?}?)", quoted(key)),
+            None => format!("unknown field {} (not in the field catalogue)", quoted(key)),
         }
     }
 }
@@ -295,7 +296,10 @@ impl Rows {
             return reject("missing id".into());
         };
         if let Some(first) = self.seen.get(&id) {
-            return reject(format!("duplicate id {id:?} (first seen on line {first})"));
+            return reject(format!(
+                "duplicate id {} (first seen on line {first})",
+                quoted(&id)
+            ));
         }
         self.seen.insert(id.clone(), line);
         let mut record = Record::new(id, self.now);

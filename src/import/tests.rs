@@ -517,6 +517,31 @@ fn rejects_file_neutralises_formula_ids_and_rows() {
 }
 
 #[test]
+fn messages_quote_at_most_80_characters_of_a_key_or_value() {
+    let column = "c".repeat(100_000);
+    let e = import("h.csv", format!("id,{column}\na,b\n").as_bytes()).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("(100000 characters)"), "{}", text.len());
+    assert!(text.len() < 300, "{}", text.len());
+
+    let key = "k".repeat(5000);
+    let email = format!("{}@", "e".repeat(1000));
+    let line = format!("{{\"id\":\"a\",\"{key}\":1,\"email\":\"{email}\"}}\n");
+    let rows = rows("k.jsonl", line.as_bytes());
+    let reason = &rejects(&rows)[0].reason;
+    let k80 = "k".repeat(80);
+    assert!(
+        reason.contains(&format!("unknown field \"{k80}…\" (5000 characters)")),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("(1001 characters) is not a valid email"),
+        "{reason}"
+    );
+    assert!(reason.len() < 400, "{}", reason.len());
+}
+
+#[test]
 fn from_reader_streams_and_importer_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<Importer>();
