@@ -666,3 +666,32 @@ fn an_existing_loose_data_dir_is_warned_about_by_check_and_serve() {
     // The operator's directory keeps its mode: the warning says how to fix it.
     assert_eq!(mode(&data), 0o755);
 }
+
+#[test]
+fn import_keeps_a_row_without_identity_and_counts_its_warning() {
+    let t = TestDir::new();
+    let _d = Daemon::start(&t);
+    let mut csv = t.sandbox.world().sample_leads_csv(2);
+    csv.push_str("anon,,,Acme,acme.io,\nbad,Ann,Lee,Acme,acme.io,ann@@acme\n");
+    let leads = t.write("leads.csv", csv);
+    // A warning alone exits 0; the rejected row makes it 3.
+    let o = run(t.cmd(&["import", leads.to_str().unwrap(), "--json"]), 3);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let counts = ["good", "rejected", "warnings"].map(|k| v[k].as_u64());
+    assert_eq!(counts, [Some(3), Some(1), Some(1)], "{v}");
+    let rejects = std::fs::read_to_string(t.path("leads.csv.rejects.csv")).unwrap();
+    assert!(
+        rejects.contains("4,anon,\"warning: no identity") && rejects.contains("5,bad,"),
+        "{rejects}"
+    );
+    let text = stdout(&run(t.cmd(&["import", leads.to_str().unwrap()]), 3));
+    assert!(
+        text.contains("3 imported, 1 rejected, 1 warnings (see "),
+        "{text}"
+    );
+    let ids: Vec<String> = export(&t)
+        .iter()
+        .map(|r| r["record"]["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.contains(&"anon".to_string()), "{ids:?}");
+}

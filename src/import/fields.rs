@@ -2,6 +2,7 @@
 //! catalogue (with aliases and "did you mean" suggestions), checking ids, and
 //! turning one row's checked values into a good [`Row`] or a [`Reject`].
 
+use super::identity::{lacks_identity, NO_IDENTITY};
 use super::{Reject, Row};
 use crate::model::{
     normalise_json, normalise_text, Catalogue, FieldDef, FieldState, NormaliseError, Record, Value,
@@ -308,6 +309,16 @@ impl Rows {
         for (name, value) in values {
             record.set(name, FieldState::input(value, self.now));
         }
-        Row::Good { line, record }
+        let warning = lacks_identity(&record, &self.fields.catalogue).then(|| Reject {
+            line,
+            id: Some(record.id.clone()),
+            reason: NO_IDENTITY.into(),
+            raw: raw_text(raw),
+        });
+        Row::Good {
+            line,
+            record,
+            warning,
+        }
     }
 }

@@ -443,12 +443,13 @@ fn summary_counts_rows() {
         ImportSummary {
             rows: 3,
             good: 2,
-            rejected: 1
+            rejected: 1,
+            warnings: 1
         }
     );
     assert_eq!(
         serde_json::to_value(summary).unwrap(),
-        serde_json::json!({"rows":3,"good":2,"rejected":1})
+        serde_json::json!({"rows":3,"good":2,"rejected":1,"warnings":1})
     );
 }
 
@@ -517,6 +518,55 @@ fn rejects_file_neutralises_formula_ids_and_rows() {
 }
 
 #[test]
+fn rows_without_identity_are_kept_with_a_warning_line() {
+    let csv = "id,first_name,last_name,email,linkedin,company\n\
+               named,Ann,Lee,,,Acme\n\
+               mailed,,,ann@acme.io,,\n\
+               linked,,,,https://linkedin.com/in/ann,\n\
+               half,Ann,,,,Acme\n\
+               bare,,,,,Acme\n";
+    let rows = rows("w.csv", csv.as_bytes());
+    assert_eq!(
+        good_ids(&rows),
+        ["named", "mailed", "linked", "half", "bare"]
+    );
+    assert!(rejects(&rows).is_empty());
+    let warnings: Vec<&Reject> = rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::Good { warning, .. } => warning.as_ref(),
+            Row::Rejected(_) => None,
+        })
+        .collect();
+    let got: Vec<(u64, Option<&str>, &str)> = warnings
+        .iter()
+        .map(|w| (w.line, w.id.as_deref(), w.raw.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (5, Some("half"), "half,Ann,,,,Acme"),
+            (6, Some("bare"), "bare,,,,,Acme")
+        ]
+    );
+    assert!(warnings.iter().all(|w| w.reason
+        == "warning: no identity (no name, email or LinkedIn URL): \
+            every person field will end missing_input"));
+    let mut summary = ImportSummary::default();
+    rows.iter().for_each(|r| summary.count(r));
+    assert_eq!(
+        (summary.good, summary.rejected, summary.warnings),
+        (5, 0, 2)
+    );
+    // The same check on JSON lines.
+    let jsonl = super::tests::rows(
+        "w.jsonl",
+        b"{\"id\":\"j\",\"company\":{\"name\":\"Acme\"}}\n",
+    );
+    assert!(matches!(&jsonl[0], Row::Good { warning: Some(w), .. } if w.line == 1));
+}
+
+#[test]
 fn messages_quote_at_most_80_characters_of_a_key_or_value() {
     let column = "c".repeat(100_000);
     let e = import("h.csv", format!("id,{column}\na,b\n").as_bytes()).unwrap_err();
@@ -569,7 +619,8 @@ fn from_reader_streams_and_importer_is_send() {
         ImportSummary {
             rows: n,
             good: n,
-            rejected: 0
+            rejected: 0,
+            warnings: 0
         }
     );
 }
