@@ -203,6 +203,20 @@ async fn errors_quote_at_most_80_characters_of_a_bad_value() {
         error_text(&body).len()
     );
 
+    // The reenrich selector's checks quote what they refuse.
+    let long = "z".repeat(10_000);
+    for selector in [
+        serde_json::json!({"field": long}),
+        serde_json::json!({"field": "person.title", "state": long}),
+        serde_json::json!({"provider": long}),
+    ] {
+        let body = serde_json::json!({ "selector": selector }).to_string();
+        let (status, _, body) = call(&app, post("/v1/reenrich", body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let text = error_text(&body);
+        assert!(text.contains("…\" (10000 characters)"), "{}", text.len());
+    }
+
     // serde's own messages quote keys and values too.
     let key = "k".repeat(100_000);
     for body in [
