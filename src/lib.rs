@@ -17,7 +17,10 @@
 //! - [`report`]: cost/coverage reports from the call counters; table, JSON, CSV, HTML.
 //! - [`engine`]: enriches one record end to end; batch runs over files.
 //! - [`import`]: streaming CSV / JSON lines → records, with rejects.
+//! - [`csv_safe`]: the CSV writer every CSV output uses (formula cells neutralised).
 //! - [`sandbox`]: simulated vendors for the demo, benchmarks and tests.
+//! - [`data_dir`]: the data directory's permissions (0700, files 0600).
+//! - [`quoted`]: user values in messages, cut to 80 characters.
 //! - [`cli`]: one file per verb.
 #![warn(missing_docs)]
 
@@ -30,7 +33,9 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod control;
+pub mod csv_safe;
 pub mod daemon;
+pub mod data_dir;
 pub mod diag;
 pub mod engine;
 pub mod executor;
@@ -39,6 +44,7 @@ pub mod import;
 pub mod keyed;
 pub mod model;
 pub mod provider;
+pub mod quoted;
 pub mod report;
 pub mod retry;
 pub mod route;

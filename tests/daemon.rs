@@ -667,3 +667,97 @@ fn a_daemon_stops_when_a_newer_leadfall_migrates_the_shared_store() {
         );
     });
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Every path under `dir` (itself excluded).
+fn tree(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            all.extend(tree(&path));
+        }
+        all.push(path);
+    }
+    all
+}
+
+#[test]
+fn a_fresh_data_dir_is_0700_and_nothing_in_it_is_open_to_others() {
+    let t = TestDir::new();
+    let data = t.path("data");
+    assert!(!data.exists());
+    let d = Daemon::start(&t);
+    assert_eq!(mode(&data), 0o700);
+    let files = tree(&data);
+    for name in ["control.token", "control.addr", "daemon.lock", "store"] {
+        assert!(files.contains(&data.join(name)), "{name} in {files:?}");
+    }
+    let open: Vec<String> = files
+        .iter()
+        .filter(|p| mode(p) & 0o077 != 0)
+        .map(|p| format!("{} {:o}", p.display(), mode(p)))
+        .collect();
+    assert!(open.is_empty(), "open to others: {open:?}");
+    assert!(!d.log().contains("chmod 700"), "{}", d.log());
+}
+
+#[test]
+fn an_existing_loose_data_dir_is_warned_about_by_check_and_serve() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = TestDir::new();
+    let data = t.path("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // `check` reads data_dir as the config gives it (relative to the config file).
+    let shown = t.path("config/../data");
+    let want = format!("warning: data directory {} has mode 0755", shown.display());
+    let fix = format!("chmod 700 {}", shown.display());
+    let check = stderr(&run(t.cmd(&["check"]), 0));
+    assert!(check.contains(&want) && check.contains(&fix), "{check}");
+    let json = run(t.cmd(&["check", "--json"]), 0);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(v["warnings"][0].as_str().unwrap().contains(&fix), "{v}");
+    let d = Daemon::start(&t);
+    let log = d.log();
+    assert!(log.contains(&want) && log.contains(&fix), "{log}");
+    // The operator's directory keeps its mode: the warning says how to fix it.
+    assert_eq!(mode(&data), 0o755);
+}
+
+#[test]
+fn import_keeps_a_row_without_identity_and_counts_its_warning() {
+    let t = TestDir::new();
+    let _d = Daemon::start(&t);
+    let mut csv = t.sandbox.world().sample_leads_csv(2);
+    csv.push_str("anon,,,Acme,acme.io,\nbad,Ann,Lee,Acme,acme.io,ann@@acme\n");
+    let leads = t.write("leads.csv", csv);
+    // A warning alone exits 0; the rejected row makes it 3.
+    let o = run(t.cmd(&["import", leads.to_str().unwrap(), "--json"]), 3);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let counts = ["good", "rejected", "warnings"].map(|k| v[k].as_u64());
+    assert_eq!(counts, [Some(3), Some(1), Some(1)], "{v}");
+    let rejects = std::fs::read_to_string(t.path("leads.csv.rejects.csv")).unwrap();
+    assert!(
+        rejects.contains("4,anon,\"warning: no identity") && rejects.contains("5,bad,"),
+        "{rejects}"
+    );
+    let text = stdout(&run(t.cmd(&["import", leads.to_str().unwrap()]), 3));
+    assert!(
+        text.contains("3 imported, 1 rejected, 1 warnings (see "),
+        "{text}"
+    );
+    let ids: Vec<String> = export(&t)
+        .iter()
+        .map(|r| r["record"]["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.contains(&"anon".to_string()), "{ids:?}");
+}

@@ -384,3 +384,37 @@ fn vendor_calls_go_through_the_proxy_the_environment_names_and_its_password_stay
         "the direct run asked no vendor"
     );
 }
+
+#[test]
+fn a_row_without_identity_is_enriched_with_a_warning_line_in_the_rejects_file() {
+    let t = TestDir::new();
+    let mut csv = leads(&t, 3);
+    csv.push_str("anon,,,Acme,acme.io,\n"); // line 5: a company, nobody to look up
+    let input = t.write("in/leads.csv", csv);
+    let out = t.path("out/enriched.jsonl");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let o = run(t.enrich(&input, &out, &[]), 0);
+    let summary = stdout(&o);
+    assert!(
+        summary.contains("4 rows read: 4 enriched, 0 rejected, 1 warnings (see "),
+        "{summary}"
+    );
+    let rejects = std::fs::read_to_string(t.path("out/enriched.jsonl.rejects.csv")).unwrap();
+    assert_eq!(
+        rejects,
+        "line,id,reason,raw\n\
+         5,anon,\"warning: no identity (no name, email or LinkedIn URL): every person field will end missing_input\",\"anon,,,Acme,acme.io,\"\n"
+    );
+    let records = read_jsonl(&out);
+    let anon = records
+        .iter()
+        .find(|r| r["id"] == "anon")
+        .expect("anon is kept");
+    assert_eq!(anon["fields"]["company.domain"]["value"], "acme.io");
+    for f in ["person.email", "person.title", "person.phone"] {
+        assert_eq!(anon["fields"][f]["reason"], "missing_input", "{f}: {anon}");
+    }
+    let o = run(t.enrich(&input, &out, &["--json"]), 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["import"]["warnings"], 1, "{v}");
+}

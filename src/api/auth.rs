@@ -58,7 +58,7 @@ impl Token {
     /// hex, mode 0600) when the daemon starts there for the first time.
     pub fn load_or_create(data_dir: &Path) -> io::Result<Token> {
         let path = data_dir.join(TOKEN_FILE);
-        std::fs::create_dir_all(data_dir)?;
+        crate::data_dir::create(data_dir)?;
         let mut bytes = [0u8; TOKEN_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();

@@ -4,6 +4,7 @@
 //! only as "internal error".
 
 use crate::control::{ControlError, ErrorBody};
+use crate::quoted::{quoted, shorten_message};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -50,7 +51,10 @@ impl ApiError {
 impl From<ControlError> for ApiError {
     fn from(e: ControlError) -> ApiError {
         match e {
-            ControlError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            // Not the error's own text: it would quote the whole id from the URL.
+            ControlError::NotFound(id) => {
+                ApiError::NotFound(format!("no record with id {}", quoted(&id)))
+            }
             ControlError::BadRequest(m) => ApiError::BadRequest(m),
             ControlError::Config(m) => ApiError::ConfigInvalid(m),
             ControlError::Store(s) => ApiError::Internal(format!("store: {s}")),
@@ -61,18 +65,20 @@ impl From<ControlError> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> ApiError {
         // axum's text names the problem (syntax error with line and column,
-        // unknown field, missing content type): good enough for a person.
+        // unknown field, missing content type): good enough for a person,
+        // once the keys and values it quotes are cut.
+        let text = shorten_message(&r.body_text());
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(r.body_text())
+            ApiError::TooLarge(text)
         } else {
-            ApiError::BadRequest(r.body_text())
+            ApiError::BadRequest(text)
         }
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> ApiError {
-        ApiError::BadRequest(r.body_text())
+        ApiError::BadRequest(shorten_message(&r.body_text()))
     }
 }
 

@@ -98,13 +98,13 @@ fn scan(
         }
         ExportFormat::Csv => {
             let catalogue = control.settings().catalogue.clone();
-            let mut out = csv::Writer::from_writer(sink);
+            let mut out = crate::csv_safe::Writer::from_writer(sink);
             let header = out
-                .write_record(csv_header(&catalogue))
+                .write_row(&csv_header(&catalogue))
                 .map_err(io::Error::from);
             if keep_going(header, &mut failure) {
                 let r = control.export(filter, &mut |rec| {
-                    let row = out.write_record(csv_row(&rec, &catalogue, now));
+                    let row = out.write_row(&csv_row(&rec, &catalogue, now));
                     keep_going(row.map_err(io::Error::from), &mut failure)
                 });
                 r.map(|()| keep_going(out.flush(), &mut failure))

@@ -165,6 +165,73 @@ async fn bad_json_and_unknown_fields_are_400_with_a_message() {
 }
 
 #[tokio::test]
+async fn an_unknown_key_on_a_record_is_400_naming_it() {
+    let app = app();
+    let body = r#"{"records":[{"id":"a","fields":{},"bogus":1}]}"#;
+    let (status, _, body) = call(&app, post("/v1/records", body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let text = error_text(&body);
+    assert!(text.contains("unknown field `bogus`"), "{text}");
+    assert!(text.contains("records[0]"), "{text}");
+}
+
+#[tokio::test]
+async fn errors_quote_at_most_80_characters_of_a_bad_value() {
+    let app = app();
+    let long = format!("{}\n", "x".repeat(100_000));
+    let (status, _, body) = call(&app, post("/v1/records", upsert_body(&[lead(&long)]))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let text = error_text(&body);
+    let want = format!(
+        "record id \"{}…\" (100001 characters) must be",
+        "x".repeat(80)
+    );
+    assert!(text.starts_with(&want), "{}", &text[..text.len().min(300)]);
+
+    let mut bad = lead("a");
+    bad.set(long.as_str(), input("red"));
+    let (status, _, body) = call(&app, post("/v1/records", upsert_body(&[bad]))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_text(&body).len() < 200, "{}", error_text(&body).len());
+
+    // A URI holds at most 64 KiB.
+    let (status, _, body) = call(&app, get(&format!("/v1/records/{}", "y".repeat(60_000)))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        error_text(&body).ends_with("…\" (60000 characters)"),
+        "{}",
+        error_text(&body).len()
+    );
+
+    // The reenrich selector's checks quote what they refuse.
+    let long = "z".repeat(10_000);
+    for selector in [
+        serde_json::json!({"field": long}),
+        serde_json::json!({"field": "person.title", "state": long}),
+        serde_json::json!({"provider": long}),
+    ] {
+        let body = serde_json::json!({ "selector": selector }).to_string();
+        let (status, _, body) = call(&app, post("/v1/reenrich", body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let text = error_text(&body);
+        assert!(text.contains("…\" (10000 characters)"), "{}", text.len());
+    }
+
+    // serde's own messages quote keys and values too.
+    let key = "k".repeat(100_000);
+    for body in [
+        format!(r#"{{"records":[{{"id":"a","fields":{{}},"{key}":1}}]}}"#),
+        format!(r#"{{"records":[{{"id":"a","fields":{{"{key}":{{"state":1}}}}}}]}}"#),
+        format!(r#"{{"records":[{{"id":"a","fields":{{"person.title":{{"state":"{key}"}}}}}}]}}"#),
+    ] {
+        let (status, _, body) = call(&app, post("/v1/records", body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let text = error_text(&body);
+        assert!(text.len() < 400, "{}", &text[..text.len().min(400)]);
+    }
+}
+
+#[tokio::test]
 async fn body_caps_are_64k_except_the_upsert() {
     let app = app();
     let big_kind = "k".repeat(BODY_LIMIT_BYTES);
@@ -309,6 +376,56 @@ async fn export_streams_jsonl_and_csv() {
     assert_eq!(&rows[7][col("company.domain.state")], "known");
     assert_eq!(&rows[7][col("person.email")], "");
     assert_eq!(&rows[7][col("person.email.state")], "not_attempted");
+}
+
+/// Values a spreadsheet would run as formulas.
+const FORMULAS: [&str; 7] = [
+    "=HYPERLINK(\"http://evil.example/x\",\"click\")",
+    "=cmd|' /C calc'!A0",
+    "@SUM(1)",
+    "+1",
+    "-1",
+    "\tx",
+    "\rx",
+];
+
+#[tokio::test]
+async fn csv_export_neutralises_formulas_and_jsonl_keeps_them() {
+    let app = app();
+    let records: Vec<Record> = FORMULAS
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let mut r = lead(&format!("f{i}"));
+            r.set("company.name", input(v));
+            r
+        })
+        .collect();
+    let (status, _, body) = call(&app, post("/v1/records", upsert_body(&records))).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+
+    let (_, _, body) = call(&app, get("/v1/export?format=csv")).await;
+    let mut rd = csv::Reader::from_reader(&body[..]);
+    let col = rd
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "company.name");
+    let cells: Vec<String> = rd
+        .records()
+        .map(|r| r.unwrap()[col.unwrap()].to_string())
+        .collect();
+    let want: Vec<String> = FORMULAS.iter().map(|v| format!("'{v}")).collect();
+    assert_eq!(cells, want);
+
+    let (_, _, body) = call(&app, get("/v1/export")).await;
+    let names: Vec<String> = body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice::<StoredRecord>(l).unwrap())
+        .map(|s| s.record.value("company.name").unwrap().render())
+        .collect();
+    assert_eq!(names, FORMULAS);
 }
 
 #[test]

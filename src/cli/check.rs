@@ -28,6 +28,8 @@ struct CheckReport {
     /// Key variables to set, one per disabled provider.
     missing_keys: Vec<String>,
     waterfalls: Vec<(String, Vec<String>)>,
+    /// Problems that do not stop the daemon (a data directory others can read).
+    warnings: Vec<String>,
 }
 
 /// Run `check`.
@@ -43,6 +45,7 @@ pub fn run(_args: Args, g: &Global) -> anyhow::Result<ExitCode> {
                     configured: vec![],
                     missing_keys: vec![],
                     waterfalls: vec![],
+                    warnings: vec![],
                 })?;
             } else {
                 eprint!("{errs}");
@@ -50,6 +53,12 @@ pub fn run(_args: Args, g: &Global) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
+    let warnings: Vec<String> = crate::data_dir::loose_mode_warning(&settings.data_dir)
+        .into_iter()
+        .collect();
+    for w in &warnings {
+        eprintln!("{w}");
+    }
     let providers: Vec<ProviderLine> = settings
         .providers
         .iter()
@@ -97,6 +106,7 @@ pub fn run(_args: Args, g: &Global) -> anyhow::Result<ExitCode> {
             configured,
             missing_keys,
             waterfalls,
+            warnings,
         })?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -210,10 +210,11 @@ async fn follow(daemon: &LocalDaemon, records: u64, interactive: bool) -> anyhow
 fn print_summary(r: &DemoReport) {
     let i = &r.import;
     println!(
-        "{} rows read: {} imported, {} rejected (see {}) · enriched in {:.1}s",
+        "{} rows read: {} imported, {} rejected, {} warnings (see {}) · enriched in {:.1}s",
         i.rows,
         i.good,
         i.rejected,
+        i.warnings,
         i.rejects_file
             .as_ref()
             .map_or("-".into(), |p| p.display().to_string()),
@@ -224,6 +225,7 @@ fn print_summary(r: &DemoReport) {
             rows: i.rows,
             good: i.good,
             rejected: i.rejected,
+            warnings: i.warnings,
         },
         rejects_file: i.rejects_file.clone(),
         output: r.data_dir.join("..").join("enriched.jsonl"),

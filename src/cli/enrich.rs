@@ -81,10 +81,11 @@ pub fn print_report(report: &BatchReport, json: bool) -> anyhow::Result<()> {
         return render::json(report);
     }
     println!(
-        "{} rows read: {} enriched, {} rejected{} · {:.1}s · output {}",
+        "{} rows read: {} enriched, {} rejected, {} warnings{} · {:.1}s · output {}",
         report.import.rows,
         report.import.good,
         report.import.rejected,
+        report.import.warnings,
         report
             .rejects_file
             .as_ref()

@@ -49,6 +49,8 @@ pub struct ImportReport {
     pub good: u64,
     /// Rows rejected (in the rejects file).
     pub rejected: u64,
+    /// Rows imported with a warning (also in the rejects file).
+    pub warnings: u64,
     /// New records.
     pub created: u64,
     /// Existing records merged.
@@ -192,7 +194,7 @@ pub async fn import_file(
     // Dropping the stream closes the channel, so a reader blocked on a full
     // channel after a failure stops instead of waiting forever.
     drop(sent);
-    let (summary, rejected, read_error) = reader.await.context("the file reader failed")??;
+    let (summary, lines, read_error) = reader.await.context("the file reader failed")??;
     bar.finish_and_clear();
     if let Some(e) = failure {
         return Err(e);
@@ -203,18 +205,19 @@ pub async fn import_file(
     report.rows = summary.rows;
     report.good = summary.good;
     report.rejected = summary.rejected;
+    report.warnings = summary.warnings;
     report.seconds = started.elapsed().as_secs_f64();
     report.rows_per_sec = if report.seconds > 0.0 {
         report.rows as f64 / report.seconds
     } else {
         0.0
     };
-    report.rejects_file = (rejected > 0).then_some(rejects_path);
+    report.rejects_file = (lines > 0).then_some(rejects_path);
     Ok(report)
 }
 
 /// The blocking half: read every row, write rejects, send full batches.
-/// Returns the row counts, the rejects written and a read error that cut the file short.
+/// Returns the row counts, the rejects file's lines and a read error that cut the file short.
 fn read_batches(
     mut importer: Importer,
     mut rejects: RejectsWriter,
@@ -230,7 +233,16 @@ fn read_batches(
     for row in importer.by_ref() {
         summary.count(&row);
         match row {
-            Row::Good { line, record } => {
+            Row::Good {
+                line,
+                record,
+                warning,
+            } => {
+                if let Some(w) = warning {
+                    rejects
+                        .write(&w)
+                        .with_context(|| format!("cannot write {}", rejects.path().display()))?;
+                }
                 if batch.records.is_empty() {
                     batch.first_line = line;
                 }
@@ -265,10 +277,11 @@ fn read_batches(
 
 fn print_report(r: &ImportReport) {
     println!(
-        "{} rows read: {} imported, {} rejected{} · {} new, {} merged, {} queued · {:.1}s ({:.0} rows/s)",
+        "{} rows read: {} imported, {} rejected, {} warnings{} · {} new, {} merged, {} queued · {:.1}s ({:.0} rows/s)",
         r.rows,
         r.good,
         r.rejected,
+        r.warnings,
         r.rejects_file
             .as_ref()
             .map(|p| format!(" (see {})", p.display()))

@@ -79,6 +79,9 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         }
     };
     super::enrich::warn_disabled(&settings);
+    if let Some(w) = crate::data_dir::loose_mode_warning(&settings.data_dir) {
+        eprintln!("{w}");
+    }
     // The lock first: a second daemon gets "already running", not "address in use".
     let lock = DataDirLock::acquire(&settings.data_dir)?;
     let listener = tokio::net::TcpListener::bind(settings.daemon.listen)

@@ -268,24 +268,25 @@ impl Control {
 /// Reject records a worker could not handle: bad ids, unknown fields,
 /// non-input states.
 fn validate_record(settings: &Settings, r: &Record) -> Result<(), ControlError> {
+    use crate::quoted::quoted;
+    let id = quoted(&r.id);
     if r.id.trim().is_empty() || r.id.len() > 200 || r.id.chars().any(char::is_control) {
         return Err(ControlError::BadRequest(format!(
-            "record id {:?} must be 1..=200 printable characters",
-            r.id
+            "record id {id} must be 1..=200 printable characters"
         )));
     }
     for (field, state) in &r.fields {
         if !settings.catalogue.contains(field) {
             return Err(ControlError::BadRequest(format!(
-                "record {:?}: unknown field {field:?}",
-                r.id
+                "record {id}: unknown field {}",
+                quoted(field)
             )));
         }
         if let crate::model::FieldState::Known(k) = state {
             if k.source != crate::model::SOURCE_INPUT && k.source != "manual" {
                 return Err(ControlError::BadRequest(format!(
-                    "record {:?}: field {field} has source {:?}; upserts carry `input` or `manual` values",
-                    r.id, k.source
+                    "record {id}: field {field} has source {}; upserts carry `input` or `manual` values",
+                    quoted(&k.source)
                 )));
             }
         }

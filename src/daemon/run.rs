@@ -181,7 +181,7 @@ pub async fn serve(
     // Clients find the daemon here; written once the API is listening.
     let addr_path = data_dir.join("control.addr");
     let tmp = data_dir.join("control.addr.tmp");
-    std::fs::write(&tmp, format!("{addr}\n"))?;
+    crate::data_dir::write_private(&tmp, format!("{addr}\n").as_bytes())?;
     std::fs::rename(&tmp, &addr_path)?;
     tracing::info!(%addr, data_dir = %data_dir.display(), lock = %lock.path().display(), "leadfall daemon serving");
     eprintln!(

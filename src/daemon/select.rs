@@ -7,6 +7,7 @@ use crate::control::{
     Control, ControlError, ReenrichRequest, ReenrichSummary, Selector, StoredRecord,
 };
 use crate::model::{FieldState, Record};
+use crate::quoted::quoted;
 use crate::waterfall::Step;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
@@ -94,7 +95,10 @@ fn validate(sel: &Selector, c: &Control) -> Result<(), ControlError> {
     }
     if let Some(f) = &sel.field {
         if !c.settings().catalogue.contains(f) {
-            return Err(ControlError::BadRequest(format!("unknown field {f:?}")));
+            return Err(ControlError::BadRequest(format!(
+                "unknown field {}",
+                quoted(f)
+            )));
         }
     }
     if let Some(s) = sel.state.as_deref() {
@@ -104,14 +108,18 @@ fn validate(sel: &Selector, c: &Control) -> Result<(), ControlError> {
                 .any(|r| r.as_str() == s);
         if !ok {
             return Err(ControlError::BadRequest(format!(
-                "unknown state {s:?}: known, stale, unknown or an unknown reason"
+                "unknown state {}: known, stale, unknown or an unknown reason",
+                quoted(s)
             )));
         }
     }
     if let Some(p) = &sel.provider {
         let pid = crate::provider::provider_of(p);
         if !c.settings().providers.contains(pid) {
-            return Err(ControlError::BadRequest(format!("unknown provider {p:?}")));
+            return Err(ControlError::BadRequest(format!(
+                "unknown provider {}",
+                quoted(p)
+            )));
         }
     }
     Ok(())

@@ -133,12 +133,15 @@ pub async fn enrich_file(
         for row in rows {
             import.count(&row);
             match row {
-                Row::Good { record, .. } => records.push(record),
-                Row::Rejected(r) => {
-                    if let Err(e) = rejects.write(&r) {
-                        tracing::error!(error = %e, "cannot write the rejects file");
+                Row::Good {
+                    record, warning, ..
+                } => {
+                    if let Some(w) = warning {
+                        write_reject(&mut rejects, &w);
                     }
+                    records.push(record)
                 }
+                Row::Rejected(r) => write_reject(&mut rejects, &r),
             }
         }
         // The lanes have all gone away (failed): stop reading, their error is reported below.
@@ -175,6 +178,13 @@ pub async fn enrich_file(
         summary,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// A rejects file that cannot be written is logged: the good rows go on.
+fn write_reject(rejects: &mut RejectsWriter, r: &crate::import::Reject) {
+    if let Err(e) = rejects.write(r) {
+        tracing::error!(error = %e, "cannot write the rejects file");
+    }
 }
 
 /// A lane's own runtime, with one worker: a record's calls, their timers

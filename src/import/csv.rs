@@ -11,6 +11,7 @@
 use super::fields::{Draft, Rows};
 use super::lines::{too_long, LineReader, PhysLine, MAX_LINE_BYTES};
 use super::{ImportError, Reject, Row};
+use crate::quoted::quoted;
 use std::collections::VecDeque;
 use std::io;
 use std::path::Path;
@@ -138,7 +139,9 @@ impl CsvReader {
             if let Some(key) = key {
                 if let Some((_, first)) = taken.iter().find(|(k, _)| *k == key) {
                     return Err(bad(format!(
-                        "columns {first:?} and {name:?} both give {key}; keep one"
+                        "columns {} and {} both give {key}; keep one",
+                        quoted(first),
+                        quoted(name)
                     )));
                 }
                 taken.push((key, name));

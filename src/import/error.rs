@@ -1,6 +1,7 @@
 //! The errors that stop an import before (or while) rows are read. Problems
 //! with single rows are not errors: they become [`super::Reject`]s.
 
+use crate::quoted::quoted;
 use std::io;
 use std::path::PathBuf;
 use thiserror::Error;
@@ -30,7 +31,7 @@ pub enum ImportError {
         path: PathBuf,
     },
     /// A CSV header names a column that is neither a catalogue field nor an alias.
-    #[error("{}: unknown column {column:?}{}", path.display(), hint(suggestion))]
+    #[error("{}: unknown column {}{}", path.display(), quoted(column), hint(suggestion))]
     UnknownColumn {
         /// The file.
         path: PathBuf,

@@ -2,10 +2,12 @@
 //! catalogue (with aliases and "did you mean" suggestions), checking ids, and
 //! turning one row's checked values into a good [`Row`] or a [`Reject`].
 
+use super::identity::{lacks_identity, NO_IDENTITY};
 use super::{Reject, Row};
 use crate::model::{
     normalise_json, normalise_text, Catalogue, FieldDef, FieldState, NormaliseError, Record, Value,
 };
+use crate::quoted::quoted;
 use chrono::{DateTime, Utc};
 use foldhash::HashMap;
 use std::collections::BTreeSet;
@@ -118,8 +120,8 @@ impl Fields {
     /// The reason for rejecting an unknown JSON key.
     pub fn unknown_field(&self, key: &str) -> String {
         match self.suggest(key) {
-            Some(s) => format!("unknown field {key:?} (did you mean {s:?}?)"),
-            None => format!("unknown field {key:?} (not in the field catalogue)"),
+            Some(s) => format!("unknown field {} (did you mean {s:?}?)", quoted(key)),
+            None => format!("unknown field {} (not in the field catalogue)", quoted(key)),
         }
     }
 }
@@ -295,7 +297,10 @@ impl Rows {
             return reject("missing id".into());
         };
         if let Some(first) = self.seen.get(&id) {
-            return reject(format!("duplicate id {id:?} (first seen on line {first})"));
+            return reject(format!(
+                "duplicate id {} (first seen on line {first})",
+                quoted(&id)
+            ));
         }
         self.seen.insert(id.clone(), line);
         let mut record = Record::new(id, self.now);
@@ -304,6 +309,16 @@ impl Rows {
         for (name, value) in values {
             record.set(name, FieldState::input(value, self.now));
         }
-        Row::Good { line, record }
+        let warning = lacks_identity(&record, &self.fields.catalogue).then(|| Reject {
+            line,
+            id: Some(record.id.clone()),
+            reason: NO_IDENTITY.into(),
+            raw: raw_text(raw),
+        });
+        Row::Good {
+            line,
+            record,
+            warning,
+        }
     }
 }

@@ -4,6 +4,7 @@
 use super::fields::{raw_text, Draft, Rows};
 use super::lines::{too_long, LineReader, PhysLine};
 use super::{ImportError, Reject, Row};
+use crate::quoted::quoted;
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::io;
@@ -145,7 +146,11 @@ fn field(
         return;
     };
     if let Some(first) = given.insert(name.clone(), key.to_string()) {
-        draft.problem(format!("{name} is given twice (as {first:?} and {key:?})"));
+        draft.problem(format!(
+            "{name} is given twice (as {} and {})",
+            quoted(&first),
+            quoted(key)
+        ));
         return;
     }
     if let Some(def) = rows.fields.def(&name) {

@@ -8,6 +8,7 @@
 mod csv;
 mod error;
 mod fields;
+mod identity;
 mod jsonl;
 mod lines;
 mod rejects;
@@ -60,12 +61,16 @@ pub enum Row {
         line: u64,
         /// The record, every given value known with source `input`.
         record: Record,
+        /// A line for the rejects file about a row that is imported all
+        /// the same (no identity to look a person up by).
+        warning: Option<Reject>,
     },
     /// A row that was not imported.
     Rejected(Reject),
 }
 
-/// A row that was not imported, as written to the rejects file.
+/// A line of the rejects file: a row that was not imported, or one imported
+/// with a warning (its reason starts `warning:`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reject {
     /// 1-based physical line the row starts on (the CSV header is line 1).
@@ -87,6 +92,8 @@ pub struct ImportSummary {
     pub good: u64,
     /// Rows rejected.
     pub rejected: u64,
+    /// Rows imported with a warning line in the rejects file (also in `good`).
+    pub warnings: u64,
 }
 
 impl ImportSummary {
@@ -94,7 +101,10 @@ impl ImportSummary {
     pub fn count(&mut self, row: &Row) {
         self.rows += 1;
         match row {
-            Row::Good { .. } => self.good += 1,
+            Row::Good { warning, .. } => {
+                self.good += 1;
+                self.warnings += u64::from(warning.is_some());
+            }
             Row::Rejected(_) => self.rejected += 1,
         }
     }

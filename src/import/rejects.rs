@@ -1,7 +1,9 @@
 //! The rejects file: one CSV row (`line,id,reason,raw`) per rejected input
-//! row, so a person can fix the rows and import just those again.
+//! row, so a person can fix the rows and import just those again. Written
+//! through [`crate::csv_safe`]: ids and raw rows are the user's text.
 
 use super::Reject;
+use crate::csv_safe::Writer;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -11,7 +13,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct RejectsWriter {
     path: PathBuf,
-    out: Option<::csv::Writer<File>>,
+    out: Option<Writer<File>>,
     count: u64,
 }
 
@@ -45,10 +47,15 @@ impl RejectsWriter {
     pub fn write(&mut self, reject: &Reject) -> io::Result<()> {
         let out = match &mut self.out {
             Some(out) => out,
-            None => self.out.insert(::csv::Writer::from_path(&self.path)?),
+            None => {
+                let mut out = Writer::from_path(&self.path)?;
+                out.write_row(["line", "id", "reason", "raw"])?;
+                self.out.insert(out)
+            }
         };
-        // Serialising the struct writes the header from its field names.
-        out.serialize(reject)?;
+        let line = reject.line.to_string();
+        let id = reject.id.as_deref().unwrap_or_default();
+        out.write_row([line.as_str(), id, &reject.reason, &reject.raw])?;
         self.count += 1;
         Ok(())
     }

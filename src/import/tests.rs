@@ -443,12 +443,13 @@ fn summary_counts_rows() {
         ImportSummary {
             rows: 3,
             good: 2,
-            rejected: 1
+            rejected: 1,
+            warnings: 1
         }
     );
     assert_eq!(
         serde_json::to_value(summary).unwrap(),
-        serde_json::json!({"rows":3,"good":2,"rejected":1})
+        serde_json::json!({"rows":3,"good":2,"rejected":1,"warnings":1})
     );
 }
 
@@ -486,6 +487,111 @@ fn rejects_file_is_written_lazily_with_a_header() {
 }
 
 #[test]
+fn rejects_file_neutralises_formula_ids_and_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rejects.csv");
+    let mut writer = RejectsWriter::create(&path).unwrap();
+    let rows = rows(
+        "f.csv",
+        b"id,person.email\n=cmd|' /C calc'!A0,jane@\n@SUM(1),bob@\n",
+    );
+    for r in rejects(&rows) {
+        writer.write(r).unwrap();
+    }
+    assert_eq!(writer.finish().unwrap(), 2);
+    let mut back = ::csv::Reader::from_path(&path).unwrap();
+    let cells: Vec<(String, String)> = back
+        .records()
+        .map(|r| r.unwrap())
+        .map(|r| (r[1].to_string(), r[3].to_string()))
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            (
+                "'=cmd|' /C calc'!A0".into(),
+                "'=cmd|' /C calc'!A0,jane@".into()
+            ),
+            ("'@SUM(1)".into(), "'@SUM(1),bob@".into()),
+        ]
+    );
+}
+
+#[test]
+fn rows_without_identity_are_kept_with_a_warning_line() {
+    let csv = "id,first_name,last_name,email,linkedin,company\n\
+               named,Ann,Lee,,,Acme\n\
+               mailed,,,ann@acme.io,,\n\
+               linked,,,,https://linkedin.com/in/ann,\n\
+               half,Ann,,,,Acme\n\
+               bare,,,,,Acme\n";
+    let rows = rows("w.csv", csv.as_bytes());
+    assert_eq!(
+        good_ids(&rows),
+        ["named", "mailed", "linked", "half", "bare"]
+    );
+    assert!(rejects(&rows).is_empty());
+    let warnings: Vec<&Reject> = rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::Good { warning, .. } => warning.as_ref(),
+            Row::Rejected(_) => None,
+        })
+        .collect();
+    let got: Vec<(u64, Option<&str>, &str)> = warnings
+        .iter()
+        .map(|w| (w.line, w.id.as_deref(), w.raw.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (5, Some("half"), "half,Ann,,,,Acme"),
+            (6, Some("bare"), "bare,,,,,Acme")
+        ]
+    );
+    assert!(warnings.iter().all(|w| w.reason
+        == "warning: no identity (no name, email or LinkedIn URL): \
+            every person field will end missing_input"));
+    let mut summary = ImportSummary::default();
+    rows.iter().for_each(|r| summary.count(r));
+    assert_eq!(
+        (summary.good, summary.rejected, summary.warnings),
+        (5, 0, 2)
+    );
+    // The same check on JSON lines.
+    let jsonl = super::tests::rows(
+        "w.jsonl",
+        b"{\"id\":\"j\",\"company\":{\"name\":\"Acme\"}}\n",
+    );
+    assert!(matches!(&jsonl[0], Row::Good { warning: Some(w), .. } if w.line == 1));
+}
+
+#[test]
+fn messages_quote_at_most_80_characters_of_a_key_or_value() {
+    let column = "c".repeat(100_000);
+    let e = import("h.csv", format!("id,{column}\na,b\n").as_bytes()).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("(100000 characters)"), "{}", text.len());
+    assert!(text.len() < 300, "{}", text.len());
+
+    let key = "k".repeat(5000);
+    let email = format!("{}@", "e".repeat(1000));
+    let line = format!("{{\"id\":\"a\",\"{key}\":1,\"email\":\"{email}\"}}\n");
+    let rows = rows("k.jsonl", line.as_bytes());
+    let reason = &rejects(&rows)[0].reason;
+    let k80 = "k".repeat(80);
+    assert!(
+        reason.contains(&format!("unknown field \"{k80}…\" (5000 characters)")),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("(1001 characters) is not a valid email"),
+        "{reason}"
+    );
+    assert!(reason.len() < 400, "{}", reason.len());
+}
+
+#[test]
 fn from_reader_streams_and_importer_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<Importer>();
@@ -513,7 +619,8 @@ fn from_reader_streams_and_importer_is_send() {
         ImportSummary {
             rows: n,
             good: n,
-            rejected: 0
+            rejected: 0,
+            warnings: 0
         }
     );
 }

@@ -17,17 +17,17 @@ pub enum NormaliseError {
     #[error("value is {0} characters long, over the limit of {MAX_VALUE_CHARS}")]
     TooLong(usize),
     /// Does not parse as the field's type.
-    #[error("{value:?} is not a valid {kind}")]
+    #[error("{value} is not a valid {kind}")]
     Invalid {
         /// What was expected.
         kind: &'static str,
-        /// The offending input (shortened).
+        /// The offending input, quoted and shortened ([`crate::quoted`]).
         value: String,
     },
 }
 
 fn invalid(kind: &'static str, raw: &str) -> NormaliseError {
-    let value: String = raw.chars().take(80).collect();
+    let value = crate::quoted::quoted(raw).to_string();
     NormaliseError::Invalid { kind, value }
 }
 
@@ -340,10 +340,10 @@ fn enumeration(def: &FieldDef, raw: &str) -> Result<String, NormaliseError> {
     if def.values.is_empty() || def.values.contains(&w) {
         Ok(w)
     } else {
-        Err(NormaliseError::Invalid {
-            kind: "value (expected one of the field's enum values)",
-            value: raw.chars().take(80).collect(),
-        })
+        Err(invalid(
+            "value (expected one of the field's enum values)",
+            raw,
+        ))
     }
 }
 

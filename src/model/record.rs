@@ -5,7 +5,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A lead record. Fields absent from the map are `not_attempted`.
+///
+/// Unknown keys are refused, as in a field state: a misspelt key in an
+/// upsert (`"field"` for `"fields"`) would otherwise drop its data silently.
+/// These four names have never changed, so stored records read the same.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Record {
     /// Caller-chosen stable id (the CRM id, an import key).
     pub id: String,

@@ -29,7 +29,11 @@ impl Opened {
     /// migrations applied (`migrate`) or refused when not.
     pub fn open(backend: &Backend, data_dir: &Path, migrate: bool) -> Result<Opened, StoreError> {
         Ok(match backend {
-            Backend::Sled => Opened::Sled(Store::open(&data_dir.join("store"))?),
+            Backend::Sled => {
+                crate::data_dir::create(data_dir)
+                    .map_err(|e| StoreError::Open(data_dir.display().to_string(), e.to_string()))?;
+                Opened::Sled(Store::open(&data_dir.join("store"))?)
+            }
             Backend::Postgres(url) if migrate => Opened::Postgres(PgStore::open_migrated(url)?),
             Backend::Postgres(url) => Opened::Postgres(PgStore::open(url)?),
         })

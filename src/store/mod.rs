@@ -74,14 +74,20 @@ pub struct Store {
 impl Store {
     /// Open (or create) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Open(dir.display().to_string(), e.to_string()))?;
+        let failed =
+            |e: &dyn std::fmt::Display| StoreError::Open(dir.display().to_string(), e.to_string());
+        crate::data_dir::create(dir).map_err(|e| failed(&e))?;
         let db = sled::Config::new()
             .path(dir)
             // Modest cache: the store is small next to what the vendors hold.
             .cache_capacity(64 * 1024 * 1024)
             .open()
-            .map_err(|e| StoreError::Open(dir.display().to_string(), e.to_string()))?;
+            .map_err(|e| failed(&e))?;
+        // sled made its files with the umask's mode. Not fatal: a store
+        // someone else owns (a copy opened by root) still opens.
+        if let Err(e) = crate::data_dir::restrict_tree(dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot restrict the store's file modes");
+        }
         let store = Store::from_db(db)?;
         store.check_schema(&dir.display().to_string())?;
         Ok(store)
