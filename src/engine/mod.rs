@@ -183,6 +183,10 @@ impl Engine {
         // take no time worth a new timestamp (each distinct one costs its
         // text in the output and its expiry arithmetic).
         let mut now = self.clock.now();
+        // The record as committed: calls paid for it after this were paid by
+        // a pass that died before its commit (see `CallResult::credits_for`).
+        let since = record.updated_at;
+        let mut claimed = Vec::new();
         for _ in 0..MAX_ROUNDS {
             let relevant = self.relevant(&record, signals, now);
             run.cheapest_first = relevant.as_ref().is_some_and(|r| r.1);
@@ -247,6 +251,7 @@ impl Engine {
                 now = self.clock.now();
             }
             for (call, result) in calls.iter().zip(results) {
+                let credits = result.credits_for(since, &mut claimed);
                 let answer = match result.outcome {
                     CallOutcome::Hit(ex) => CallAnswer::Hit(ex),
                     CallOutcome::NotFound => CallAnswer::NotFound,
@@ -262,14 +267,7 @@ impl Engine {
                         budget: kind == "budget_exhausted",
                     },
                 };
-                planner.apply(
-                    &mut record,
-                    &mut run,
-                    call,
-                    &answer,
-                    result.entry.credits,
-                    now,
-                );
+                planner.apply(&mut record, &mut run, call, &answer, credits, now);
                 // A cached verdict teaches its patterns again: the pass that
                 // fetched it may have died before its patterns reached the
                 // disk, and its replay reads the verdict from the cache.

@@ -304,3 +304,62 @@ fn retry_locked<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>)
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_claims_what_its_killed_pass_paid_so_records_add_up_to_the_ledger() {
+    let (sandbox, base, _stop) = sandbox().await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/leadfall.toml");
+    let mut settings = config::load(&path, &Sandbox::provider_env(base)).unwrap();
+    settings.waterfall.enrich_everything = true;
+    let settings = Arc::new(settings);
+    let clock = Arc::new(ManualClock::new(at("2026-11-23T10:00:00Z")));
+    let store = Arc::new(Store::temporary().unwrap());
+    let engine = Engine::from_settings(settings.clone(), store.clone(), clock.clone()).unwrap();
+    let records = lead_records(&sandbox, &settings, 60, clock.now());
+    clock.advance(chrono::Duration::seconds(1));
+    // The killed pass: it paid, and its records never reached the store.
+    let _lost = run_all(&engine, records.clone()).await;
+    let ledger = || store.ledger().unwrap();
+    let paid_for = |id: &str| -> f64 {
+        ledger()
+            .iter()
+            .filter(|r| r.record_id.as_deref() == Some(id))
+            .map(|r| r.credits)
+            .sum()
+    };
+    let total = |rows: Vec<crate::store::LedgerEntry>| rows.iter().map(|r| r.credits).sum::<f64>();
+    let spent = |rs: &[Record]| rs.iter().map(|r| r.credits_spent).sum::<f64>();
+    let paid = total(ledger());
+    assert!(paid > 10.0, "{paid}");
+    let requests = sandbox.counters().values().map(|c| c.requests).sum::<u64>();
+    let replay = run_all(&engine, records).await;
+    assert_eq!(
+        sandbox.counters().values().map(|c| c.requests).sum::<u64>(),
+        requests,
+        "the replay pays nothing"
+    );
+    for r in &replay {
+        assert!(
+            (r.credits_spent - paid_for(&r.id)).abs() < 1e-9,
+            "{}: {} claimed, {} paid for it",
+            r.id,
+            r.credits_spent,
+            paid_for(&r.id)
+        );
+    }
+    assert!(
+        (spent(&replay) - paid).abs() < 1e-6,
+        "{} vs {paid}",
+        spent(&replay)
+    );
+    // A later pass over the committed records claims nothing twice: what it
+    // adds is what it paid.
+    clock.advance(chrono::Duration::seconds(1));
+    let later = run_all(&engine, replay).await;
+    let paid = total(ledger());
+    assert!(
+        (spent(&later) - paid).abs() < 1e-6,
+        "{} vs {paid}",
+        spent(&later)
+    );
+}

@@ -65,6 +65,43 @@ pub struct CallResult {
     pub outcome: CallOutcome,
     /// The ledger row (cached and coalesced calls too).
     pub entry: LedgerEntry,
+    /// For an answer read from the cache: the paid call that stored it.
+    pub paid: Option<Paid>,
+}
+
+/// The paid call behind a cached answer, when it was made for the record
+/// reading it now: when it was stored, what it cost, and its cache key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paid {
+    /// When the answer was stored.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// What the vendor billed.
+    pub credits: f64,
+    /// The call's cache key (a pass may read one answer twice).
+    pub key: Vec<u8>,
+}
+
+impl CallResult {
+    /// The credits this answer costs its record in a pass that started from
+    /// the record as committed at `since`: what this call paid, plus, for an
+    /// answer a paid call for the same record cached after `since`, that
+    /// call's price once per pass (`claimed`) — a pass killed before its
+    /// commit paid it, and its replay reads it from the cache. So per-record
+    /// credits add up to the ledger after any number of kills.
+    pub fn credits_for(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+        claimed: &mut Vec<Vec<u8>>,
+    ) -> f64 {
+        let earlier = match &self.paid {
+            Some(p) if p.at > since && !claimed.contains(&p.key) => {
+                claimed.push(p.key.clone());
+                p.credits
+            }
+            _ => 0.0,
+        };
+        self.entry.credits + earlier
+    }
 }
 
 type Flight = watch::Receiver<Option<CallResult>>;
@@ -293,7 +330,7 @@ impl Executor {
         match self.inner.store.cache_get(key, now) {
             Ok(entry) => entry.map(|e| {
                 let latency_ms = started.map_or(0, |s| s.elapsed().as_millis() as u64);
-                self.cached(operation, record_id, e, latency_ms, now)
+                self.cached(key, operation, record_id, e, latency_ms, now)
             }),
             Err(e) => {
                 tracing::warn!(%operation, error = %e, "cache read failed; calling the provider");
@@ -478,6 +515,7 @@ impl Executor {
 
     fn cached(
         &self,
+        key: &[u8],
         operation: Name,
         record_id: Option<&str>,
         entry: CacheEntry,
@@ -488,6 +526,14 @@ impl Executor {
         if let Some(rt) = self.inner.runtimes.get(provider) {
             ProviderStats::bump(&rt.stats.cached);
         }
+        let paid = (entry.credits > 0.0
+            && entry.paid_for.is_some()
+            && entry.paid_for.as_deref() == record_id)
+            .then(|| Paid {
+                at: entry.stored_at,
+                credits: entry.credits,
+                key: key.to_vec(),
+            });
         let (outcome, kind) = match entry.outcome {
             CachedOutcome::Hit { extracted } => (CallOutcome::Hit(extracted), crate::name!("hit")),
             CachedOutcome::NotFound => (CallOutcome::NotFound, crate::name!("not_found")),
@@ -499,6 +545,7 @@ impl Executor {
             ..self.row(at, operation, record_id, kind, latency_ms)
         };
         CallResult {
+            paid,
             outcome,
             entry: row,
         }
@@ -517,6 +564,7 @@ impl Executor {
             ProviderStats::bump(&rt.stats.cached);
         }
         CallResult {
+            paid: None,
             outcome: res.outcome,
             entry,
         }
@@ -694,6 +742,7 @@ impl Executor {
         );
         row.latency_ms = 0;
         CallResult {
+            paid: None,
             outcome: CallOutcome::Failed {
                 kind,
                 message,
@@ -746,6 +795,7 @@ impl Executor {
                     throttled,
                     status| {
             let result = CallResult {
+                paid: None,
                 outcome: CallOutcome::Failed {
                     kind,
                     message: message.clone(),
@@ -998,6 +1048,7 @@ impl Executor {
                         },
                         credits,
                         op.cache.hit,
+                        record_id,
                     );
                     let mut e = self.entry(
                         Name::new(operation),
@@ -1014,14 +1065,21 @@ impl Executor {
                     e.credits = credits;
                     e.fields = extracted.values.iter().map(|(f, _, _)| *f).collect();
                     let result = CallResult {
+                        paid: None,
                         outcome: CallOutcome::Hit(extracted),
                         entry: e,
                     };
                     return (result, cache);
                 }
                 (Outcome::NotFound { credits }, _) => {
-                    let cache = self.cache_entry(CachedOutcome::NotFound, credits, op.cache.miss);
+                    let cache = self.cache_entry(
+                        CachedOutcome::NotFound,
+                        credits,
+                        op.cache.miss,
+                        record_id,
+                    );
                     let result = CallResult {
+                        paid: None,
                         outcome: CallOutcome::NotFound,
                         entry: self.entry(
                             Name::new(operation),
@@ -1085,6 +1143,7 @@ impl Executor {
         outcome: CachedOutcome,
         credits: f64,
         ttl: Duration,
+        record_id: Option<&str>,
     ) -> Option<CacheEntry> {
         if ttl.is_zero() {
             return None;
@@ -1096,6 +1155,7 @@ impl Executor {
             stored_at: now,
             expires_at: now
                 + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(3650)),
+            paid_for: record_id.map(str::to_string),
         })
     }
 

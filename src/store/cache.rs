@@ -31,6 +31,9 @@ pub struct CacheEntry {
     pub stored_at: DateTime<Utc>,
     /// When it stops being reused.
     pub expires_at: DateTime<Utc>,
+    /// The record the paid call was made for (a replay of its pass claims the credits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_for: Option<String>,
 }
 
 /// The cache key: operation id, then the inputs as canonical (sorted) JSON,

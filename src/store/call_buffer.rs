@@ -385,6 +385,7 @@ mod tests {
         let buffer = CallBuffer::new(tree("ledger"), tree("cache"), tree("stats"), hot.clone());
         let now = chrono::Utc::now();
         let entry = CacheEntry {
+            paid_for: None,
             outcome: super::super::CachedOutcome::NotFound,
             credits: 1.0,
             stored_at: now,

@@ -290,6 +290,7 @@ fn calls_are_recorded_with_their_cache_entry_on(s: &dyn CallStore) {
         fields: vec![],
     };
     let entry = CacheEntry {
+        paid_for: None,
         outcome: CachedOutcome::NotFound,
         credits: 0.0,
         stored_at: t(0),

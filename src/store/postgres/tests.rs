@@ -231,6 +231,7 @@ fn migrate_from_sled_copies_everything_and_counts_match() {
         fields: vec![],
     };
     let entry = crate::store::CacheEntry {
+        paid_for: None,
         outcome: crate::store::CachedOutcome::NotFound,
         credits: 2.5,
         stored_at: Utc::now(),
