@@ -13,6 +13,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 
 mod bottleneck;
+pub mod crash;
 pub mod import;
 pub mod queue;
 mod rescan;

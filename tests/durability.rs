@@ -200,3 +200,64 @@ fn check_all_there(
         assert_eq!(got, want, "cycle {cycle}: signals of {id}");
     }
 }
+
+/// The crash harness (`leadfall bench --crash-kills`): the real daemon killed
+/// 20 times in the middle of work (and once right after `import`), with the
+/// email waterfall and its verifier running, against an uninterrupted run
+/// on the same world, for two seeds.
+#[test]
+fn twenty_kills_in_work_lose_nothing_and_every_credit_is_accounted() {
+    let repo = crate::util::repo();
+    for seed in ["7", "42"] {
+        let out = run(
+            {
+                let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_leadfall"));
+                c.arg("--config")
+                    .arg(repo.join("config/leadfall.toml"))
+                    .args([
+                        "--json",
+                        "bench",
+                        "--crash-kills",
+                        "20",
+                        "--crash-leads",
+                        "400",
+                    ])
+                    .args(["--crash-workers", "1", "--seed", seed]);
+                c
+            },
+            0,
+        );
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (a, b) = (&r["reference"], &r["crashed"]);
+        assert_eq!(
+            (r["imported"].as_u64(), r["kills"].as_u64()),
+            (Some(400), Some(21)),
+            "{r}"
+        );
+        assert_eq!(b["records"], 400, "{r}");
+        assert_eq!(
+            b["passes"],
+            serde_json::json!({"1": 400}),
+            "one committed pass each: {r}"
+        );
+        // Not asserted yet (issue 30, open): a replayed pass runs later in
+        // the queue than its killed predecessor did, so the free email guess
+        // may know another domain pattern then; a few emails differ.
+        let f = |v: &serde_json::Value| v.as_f64().unwrap();
+        // Billed without a ledger row: only calls in flight at a kill (one
+        // worker: one pass at a time, each call at most once in flight).
+        for (vendor, bill) in b["vendors"].as_object().unwrap() {
+            let gap = f(&bill["billed"]) - f(&bill["ledger"]);
+            assert!((0.0..=21.0).contains(&gap), "{vendor}: {bill} ({r})");
+        }
+        // Per-record credits: every call a replayed pass read back is claimed;
+        // a killed pass's call its replay never asks again is not (at most
+        // one pass per kill, each capped at the record ceiling of 6).
+        let unclaimed = f(&b["ledger_credits"]) - f(&b["record_credits"]);
+        assert!((0.0..=21.0 * 6.0).contains(&unclaimed), "{r}");
+        assert!(
+            (f(&a["ledger_credits"]) - f(&a["record_credits"])).abs() < 1e-6,
+            "{r}"
+        );
+    }
+}

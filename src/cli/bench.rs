@@ -56,6 +56,20 @@ pub struct Args {
     /// daemon with no workers (every batch on disk before its answer).
     #[arg(long)]
     pub import_records: Option<usize>,
+    /// Only the crash harness: the real daemon killed this many times in the
+    /// middle of work (and once right after `import`), compared with an
+    /// uninterrupted run on the same world.
+    #[arg(long)]
+    pub crash_kills: Option<usize>,
+    /// Leads in the crash harness.
+    #[arg(long, default_value_t = 1000)]
+    pub crash_leads: usize,
+    /// Workers per daemon in the crash harness [default: the config's].
+    #[arg(long)]
+    pub crash_workers: Option<usize>,
+    /// The sandbox world's seed in the crash harness (and its kill moments).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
     /// Workers (store handles: daemons, on PostgreSQL) in the queue benchmark.
     #[arg(long, default_value_t = 3)]
     pub queue_workers: usize,
@@ -75,6 +89,9 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     }
     if let Some(records) = args.import_records {
         return import_bench(records, &args, g).await;
+    }
+    if let Some(kills) = args.crash_kills {
+        return crash_bench(kills, &args, g).await;
     }
     let opts = BenchOptions {
         config: g.config.clone(),
@@ -277,6 +294,68 @@ async fn import_bench(records: usize, args: &Args, g: &Global) -> anyhow::Result
             b.runs.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", ")
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn crash_bench(kills: usize, args: &Args, g: &Global) -> anyhow::Result<ExitCode> {
+    let opts = crate::bench::crash::CrashOptions {
+        exe: std::env::current_exe()?,
+        config: g.config.clone(),
+        leads: args.crash_leads,
+        kills,
+        seed: args.seed,
+        workers: args.crash_workers,
+    };
+    let r = crate::bench::crash::run(&opts).await?;
+    if g.json {
+        render::json(&r)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (a, b) = (&r.reference, &r.crashed);
+    println!(
+        "crash harness: {} leads imported, {} kills (one right after the import), seed {}, {:.1}s",
+        r.imported, r.kills, args.seed, r.wall_secs
+    );
+    println!(
+        "records present: {} of {} (uninterrupted run: {})",
+        b.records, r.imported, a.records
+    );
+    println!(
+        "records whose values or sources differ from the uninterrupted run: {} ({} by value){}",
+        r.differing.len(),
+        r.differing_values,
+        r.differing
+            .iter()
+            .take(5)
+            .map(|id| format!(" {id}"))
+            .collect::<String>()
+    );
+    if !r.differing_fields.is_empty() {
+        println!("  by field: {:?}", r.differing_fields);
+        for e in &r.examples {
+            println!("  {e}");
+        }
+    }
+    println!(
+        "passes per record: {:?} (uninterrupted: {:?})",
+        b.passes, a.passes
+    );
+    for (vendor, bill) in &b.vendors {
+        println!(
+            "  {vendor}: billed {} ledger {} (uninterrupted: billed {} ledger {})",
+            render::credits(bill.billed),
+            render::credits(bill.ledger),
+            render::credits(a.vendors.get(vendor).map_or(0.0, |v| v.billed)),
+            render::credits(a.vendors.get(vendor).map_or(0.0, |v| v.ledger)),
+        );
+    }
+    println!(
+        "per-record credits {} against the ledger's {} (uninterrupted: {} against {})",
+        render::credits(b.record_credits),
+        render::credits(b.ledger_credits),
+        render::credits(a.record_credits),
+        render::credits(a.ledger_credits)
+    );
     Ok(ExitCode::SUCCESS)
 }
 

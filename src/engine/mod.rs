@@ -185,7 +185,7 @@ impl Engine {
         let mut now = self.clock.now();
         // The record as committed: calls paid for it after this were paid by
         // a pass that died before its commit (see `CallResult::credits_for`).
-        let since = record.updated_at;
+        let (since, started) = (record.updated_at, now);
         let mut claimed = Vec::new();
         for _ in 0..MAX_ROUNDS {
             let relevant = self.relevant(&record, signals, now);
@@ -251,7 +251,7 @@ impl Engine {
                 now = self.clock.now();
             }
             for (call, result) in calls.iter().zip(results) {
-                let credits = result.credits_for(since, &mut claimed);
+                let credits = result.credits_for(since, started, &mut claimed);
                 let answer = match result.outcome {
                     CallOutcome::Hit(ex) => CallAnswer::Hit(ex),
                     CallOutcome::NotFound => CallAnswer::NotFound,

@@ -332,6 +332,7 @@ async fn a_replay_claims_what_its_killed_pass_paid_so_records_add_up_to_the_ledg
     let paid = total(ledger());
     assert!(paid > 10.0, "{paid}");
     let requests = sandbox.counters().values().map(|c| c.requests).sum::<u64>();
+    clock.advance(chrono::Duration::seconds(1));
     let replay = run_all(&engine, records).await;
     assert_eq!(
         sandbox.counters().values().map(|c| c.requests).sum::<u64>(),

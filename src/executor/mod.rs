@@ -82,19 +82,20 @@ pub struct Paid {
 }
 
 impl CallResult {
-    /// The credits this answer costs its record in a pass that started from
-    /// the record as committed at `since`: what this call paid, plus, for an
-    /// answer a paid call for the same record cached after `since`, that
-    /// call's price once per pass (`claimed`) — a pass killed before its
-    /// commit paid it, and its replay reads it from the cache. So per-record
-    /// credits add up to the ledger after any number of kills.
+    /// The credits this answer costs its record in a pass that started at
+    /// `started` from the record as committed at `since`: what this call
+    /// paid, plus, for an answer a paid call for the same record cached
+    /// between the two, that call's price once per pass (`claimed`) — a pass
+    /// killed before its commit paid it, and its replay reads it from the
+    /// cache. So per-record credits add up to the ledger after any number of kills.
     pub fn credits_for(
         &self,
         since: chrono::DateTime<chrono::Utc>,
+        started: chrono::DateTime<chrono::Utc>,
         claimed: &mut Vec<Vec<u8>>,
     ) -> f64 {
         let earlier = match &self.paid {
-            Some(p) if p.at > since && !claimed.contains(&p.key) => {
+            Some(p) if p.at > since && p.at < started && !claimed.contains(&p.key) => {
                 claimed.push(p.key.clone());
                 p.credits
             }
