@@ -303,8 +303,11 @@ impl RecordStore for Store {
                         return Ok(None);
                     };
                     dequeue(queue, queued, &id, &log)?;
+                    // expiry ++ token ++ the due time it was leased from (a
+                    // recovered lease goes back there, ahead of later work).
                     let mut v = until.to_be_bytes().to_vec();
                     v.extend_from_slice(&token.to_be_bytes());
+                    v.extend_from_slice(&key[..8]);
                     leases.insert(id.as_bytes(), v)?;
                     Ok(Some(decode(&b).map_err(abort)?))
                 })
@@ -470,12 +473,19 @@ impl RecordStore for Store {
                 continue;
             }
             let id = String::from_utf8_lossy(&id).into_owned();
+            // Back where it was leased from, so the replay runs where its
+            // killed pass did (leases written before the due was kept: now).
+            let due = if v.len() >= 24 {
+                u64_at(&v, 16).min(now_ms)
+            } else {
+                now_ms
+            };
             (&self.queue, &self.queued, &self.leases)
                 .transaction(|(queue, queued, leases)| {
                     log.reset();
                     leases.remove(id.as_bytes())?;
                     if queued.get(id.as_bytes())?.is_none() {
-                        enqueue(queue, queued, &id, now_ms, &log)?;
+                        enqueue(queue, queued, &id, due, &log)?;
                     }
                     Ok(())
                 })

@@ -529,3 +529,22 @@ fn a_new_store_is_stamped_with_this_layout() {
         Some(&super::SLED_SCHEMA.to_be_bytes()[..])
     );
 }
+
+/// A recovered lease goes back to the due time it was leased from, ahead of
+/// work that became due later, so a replay runs where its killed pass did.
+#[test]
+fn a_recovered_lease_goes_back_where_it_was_leased_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    s.upsert(vec![rec("a", "Ann")], t(0), &merge_input).unwrap();
+    let _held = s.lease_due(t(10), 1, Duration::from_secs(60)).unwrap();
+    s.upsert(vec![rec("b", "Bob")], t(20), &merge_input)
+        .unwrap();
+    assert_eq!(s.recover_leases(t(100), false).unwrap(), 1);
+    assert_eq!(
+        s.get("a").unwrap().unwrap().queue,
+        QueueState::Queued { due: t(0) }
+    );
+    let next = s.lease_due(t(100), 1, Duration::from_secs(60)).unwrap();
+    assert_eq!(next[0].record.record.id, "a", "ahead of b, due later");
+}
