@@ -175,8 +175,8 @@ impl RecordStore for PgStore {
                      WHERE due_ms <= $1 AND lease_token IS NULL
                      ORDER BY due_ms, id LIMIT $2
                      FOR UPDATE SKIP LOCKED)
-                 UPDATE records r SET due_ms = NULL, lease_token = nextval('lease_tokens'),
-                     lease_until_ms = $3, lease_owner = $4
+                 UPDATE records r SET leased_due_ms = r.due_ms, due_ms = NULL,
+                     lease_token = nextval('lease_tokens'), lease_until_ms = $3, lease_owner = $4
                  FROM picked WHERE r.id = picked.id
                  RETURNING r.body, r.lease_token",
                 &[&now_ms, &(n as i64), &until, &self.member_id()],
@@ -359,7 +359,7 @@ impl RecordStore for PgStore {
                 .execute(
                     &format!(
                         "UPDATE records SET lease_token = NULL, lease_until_ms = NULL, lease_owner = NULL,
-                             due_ms = coalesce(due_ms, $1)
+                             due_ms = coalesce(due_ms, least(leased_due_ms, $1), $1)
                          WHERE {cond}"
                     ),
                     &[&ms(now)],

@@ -30,6 +30,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "members, sink ownership, shared budgets",
         sql: V2,
     },
+    Migration {
+        version: 3,
+        name: "the due time a lease was taken from",
+        sql: V3,
+    },
 ];
 
 /// Records with their queue state in columns: `due_ms` (queued, or NULL) and
@@ -110,6 +115,10 @@ CREATE TABLE budget_tallies (
     PRIMARY KEY (cap, member)
 );
 "#;
+
+/// A recovered lease goes back to the due time it was leased from, so a
+/// replayed pass runs where its killed pass did.
+const V3: &str = "ALTER TABLE records ADD COLUMN leased_due_ms bigint;";
 
 /// Advisory lock key taken while migrating ("leadfall" in ASCII).
 const MIGRATE_LOCK: i64 = 0x6c65_6164_6661_6c6c;
