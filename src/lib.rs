@@ -53,10 +53,5 @@ pub mod score;
 pub mod sink;
 pub mod store;
 pub mod telemetry;
-/// For tests that need something outside the crate (Chromium, node, a
-/// PostgreSQL server): skip saying so, or fail when `LEADFALL_TEST_REQUIRE`
-/// asks for it.
-pub mod testing {
-    pub use crate::store::postgres::require_or_skip;
-}
+pub mod testing;
 pub mod waterfall;

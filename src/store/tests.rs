@@ -243,9 +243,6 @@ fn an_upsert_during_a_pass_supersedes_it_on(s: &dyn RecordStore) {
 
 /// Set in the child process of the kill test: `sled\n<dir>` or `pg\n<url>`.
 const KILL_CHILD: &str = "LEADFALL_TEST_STORE_KILL_CHILD";
-/// What the child prints once its writes are acknowledged (flushed).
-const ACKED: &str = "leadfall-test: acknowledged";
-
 /// The child of the kill test: write as the daemon does (commit, then
 /// flush), say so, and wait to be killed without dropping anything.
 fn kill_child(arg: &str) -> ! {
@@ -265,60 +262,18 @@ fn kill_child(arg: &str) -> ! {
         let s = PgStore::open(&super::postgres::PgUrl::parse(at).unwrap()).unwrap();
         write(&*Box::leak(Box::new(s)));
     }
-    use std::io::Write;
-    let mut out = std::io::stdout();
-    writeln!(out, "{ACKED}").unwrap();
-    out.flush().unwrap();
+    crate::testing::acknowledge();
     loop {
         std::thread::park();
     }
 }
 
-/// Run this test again in a child process with `KILL_CHILD=arg`, wait for
-/// it to acknowledge its writes, then SIGKILL it.
 fn run_and_kill_child(arg: &str) {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "store::tests::flushed_data_and_leases_survive_a_kill_9",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(KILL_CHILD, arg)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Read on a thread, so a child that never acknowledges fails the test
-    // after a minute instead of hanging it.
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut said = Vec::new();
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            // libtest's "test <name> ... " may start the line.
-            if line.ends_with(ACKED) {
-                let _ = tx.send(Ok(()));
-                return;
-            }
-            said.push(line);
-        }
-        let _ = tx.send(Err(said.join("\n")));
-    });
-    let acked = rx.recv_timeout(Duration::from_secs(60));
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
-    match acked {
-        Ok(Ok(())) => {
-            use std::os::unix::process::ExitStatusExt;
-            assert_eq!(status.signal(), Some(9), "killed, not exited: {status}");
-        }
-        Ok(Err(said)) => panic!("the child ended before acknowledging ({status}):\n{said}"),
-        Err(_) => panic!("the child did not acknowledge within 60 s"),
-    }
+    crate::testing::run_child_and_kill_it(
+        "store::tests::flushed_data_and_leases_survive_a_kill_9",
+        KILL_CHILD,
+        arg,
+    );
 }
 
 /// What was committed and flushed (as the daemon does after each commit)
