@@ -53,4 +53,5 @@ pub mod score;
 pub mod sink;
 pub mod store;
 pub mod telemetry;
+pub mod testing;
 pub mod waterfall;

@@ -486,28 +486,44 @@ fn leads_with_signals_are_rescored_on_the_decay_tick() {
     let _d = Daemon::start(&t);
     let leads = t.write("leads.csv", t.sandbox.world().sample_leads_csv(5));
     run(t.cmd(&["import", leads.to_str().unwrap()]), 0);
+    // A day old: inside the rule's 60-day window, so it counts and decays
+    // (half-life 14 days) by a little every second that passes.
+    let at = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
     run(
-        t.cmd(&[
-            "signal",
-            "lead00001",
-            "pricing_page",
-            "--at",
-            "2026-01-01T00:00:00Z",
-        ]),
+        t.cmd(&["signal", "lead00001", "pricing_page", "--at", &at]),
         0,
     );
     let settled = wait_idle(&t, Duration::from_secs(60))["passes_since_start"]
         .as_u64()
         .unwrap();
-    // Nothing else happens, yet the lead with a signal keeps being rescored.
+    let before = intent(&t, "lead00001");
+    assert!(before > 0.0, "the signal counts: intent {before}");
+    // Nothing else happens, yet the stored intent keeps going down: only a
+    // rescore on the decay tick can lower it.
     wait_for(Duration::from_secs(30), "a decay rescore", || {
-        let p = status(&t)?["passes_since_start"].as_u64().unwrap_or(0);
-        if p >= settled + 2 {
+        let now = intent(&t, "lead00001");
+        if now < before {
             Ok(())
         } else {
-            Err(format!("{p} passes"))
+            Err(format!("intent {now}, was {before}"))
         }
     });
+    let p = status(&t).unwrap()["passes_since_start"].as_u64().unwrap();
+    assert!(p > settled, "{p} passes, {settled} when idle");
+}
+
+/// The stored intent score (its point value) of one record.
+fn intent(t: &TestDir, id: &str) -> f64 {
+    let all = export(t);
+    let r = all
+        .iter()
+        .find(|r| r["record"]["id"] == id)
+        .unwrap_or_else(|| panic!("{id} not exported"));
+    r["scores"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == "intent"))
+        .and_then(|s| s["point"].as_f64())
+        .unwrap_or_else(|| panic!("no intent score: {}", r["scores"]))
 }
 
 /// Routes of every exported record, by id.

@@ -133,8 +133,10 @@ fn the_html_report_renders_its_charts_in_headless_chromium() {
         assert!(html.contains(&format!("id=\"{id}\"")), "{id} missing");
     }
     let Some(bin) = chromium() else {
-        println!(
-            "SKIPPED the browser check: chromium is not installed (apt-get install -y chromium)"
+        // Fails instead under LEADFALL_TEST_REQUIRE=all (or =chromium).
+        leadfall::testing::require_or_skip(
+            "chromium",
+            "the browser check: chromium is not installed (apt-get install -y chromium)",
         );
         return;
     };

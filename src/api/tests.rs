@@ -324,25 +324,39 @@ async fn status_and_metrics() {
     )));
 }
 
+// The selection rules are Control's; here only the translation matters: a
+// summary on success, an ErrorBody on a refused selector. One outcome each.
 #[tokio::test]
-async fn reenrich_plumbing() {
+async fn reenrich_dry_run_is_a_summary() {
     let app = app();
     call(&app, post("/v1/records", upsert_body(&[lead("r1")]))).await;
-    let body = r#"{"selector": {"ids": ["r1"]}, "dry_run": true}"#;
+    let body = r#"{"selector": {"ids": ["r1", "ghost"]}, "dry_run": true}"#;
     let (status, _, body) = call(&app, post("/v1/reenrich", body)).await;
-    // The selection rules are Control's; here only the translation matters:
-    // a summary on success, an ErrorBody otherwise.
-    match status {
-        StatusCode::OK => {
-            let s: ReenrichSummary = serde_json::from_slice(&body).unwrap();
-            assert!(s.dry_run);
-            assert_eq!(s.queued, 0);
-        }
-        StatusCode::BAD_REQUEST => {
-            error_text(&body);
-        }
-        other => panic!("unexpected {other}: {}", String::from_utf8_lossy(&body)),
-    }
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let s: ReenrichSummary = serde_json::from_slice(&body).unwrap();
+    assert!(s.dry_run);
+    assert_eq!((s.matched, s.queued), (1, 0), "ghost does not exist");
+}
+
+#[tokio::test]
+async fn reenrich_queues_what_it_matched() {
+    let app = app();
+    call(&app, post("/v1/records", upsert_body(&[lead("r1")]))).await;
+    let body = r#"{"selector": {"ids": ["r1"]}}"#;
+    let (status, _, body) = call(&app, post("/v1/reenrich", body)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let s: ReenrichSummary = serde_json::from_slice(&body).unwrap();
+    assert!(!s.dry_run);
+    assert_eq!((s.matched, s.queued), (1, 1));
+}
+
+#[tokio::test]
+async fn reenrich_empty_selector_is_400() {
+    let app = app();
+    let body = r#"{"selector": {}, "dry_run": true}"#;
+    let (status, _, body) = call(&app, post("/v1/reenrich", body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_text(&body).contains("empty selector"));
 }
 
 #[tokio::test]

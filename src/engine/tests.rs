@@ -220,25 +220,6 @@ async fn a_vendor_whose_hit_rate_collapses_is_paused_within_n_calls_and_the_wate
     assert_eq!(engine.executor().paused("mailfinder"), None);
 }
 
-/// Every record in flight holds this future and it is moved whole when the
-/// record starts: a vendor call's future held inline made it ~7.8 KB.
-#[test]
-fn a_records_future_stays_small() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/leadfall.toml");
-    let settings =
-        config::load(&path, &Sandbox::provider_env("http://127.0.0.1:9".into())).unwrap();
-    let store = Arc::new(Store::temporary().unwrap());
-    let engine = Engine::from_settings(
-        Arc::new(settings),
-        store,
-        Arc::new(ManualClock::new(at("2026-11-23T10:00:00Z"))),
-    )
-    .unwrap();
-    let future = engine.enrich(Record::new(String::from("r1"), Utc::now()));
-    let size = std::mem::size_of_val(&future);
-    assert!(size <= 2048, "the enrich future is {size} bytes");
-}
-
 /// The domains' learned patterns, for the domains of `records`' emails.
 fn patterns(store: &Store, records: &[Record]) -> std::collections::BTreeMap<String, String> {
     records

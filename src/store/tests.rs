@@ -79,7 +79,9 @@ impl Under {
         }
     }
 
-    /// Close and open again (a restart: another process, for PostgreSQL).
+    /// Close and open again: a clean restart (sled's handle is flushed and
+    /// dropped in this process), not a crash; what survives a kill -9 is
+    /// [`flushed_data_and_leases_survive_a_kill_9`]'s.
     fn reopen(&mut self) {
         match self {
             Under::Sled(s, dir) => {
@@ -239,18 +241,59 @@ fn an_upsert_during_a_pass_supersedes_it_on(s: &dyn RecordStore) {
     );
 }
 
-#[test]
-fn data_and_leases_survive_a_reopen() {
-    for mut b in Under::all() {
-        {
-            let s = b.records();
-            s.upsert(vec![rec("a", "Ann"), rec("b", "Bob")], t(0), &merge_input)
-                .unwrap();
-            let _ = s.lease_due(t(0), 1, Duration::from_secs(60)).unwrap();
-        }
-        b.reopen();
-        data_and_leases_survive_a_reopen_on(b.records());
+/// Set in the child process of the kill test: `sled\n<dir>` or `pg\n<url>`.
+const KILL_CHILD: &str = "LEADFALL_TEST_STORE_KILL_CHILD";
+/// The child of the kill test: write as the daemon does (commit, then
+/// flush), say so, and wait to be killed without dropping anything.
+fn kill_child(arg: &str) -> ! {
+    let (kind, at) = arg.split_once('\n').unwrap();
+    let write = |s: &dyn RecordStore| {
+        s.upsert(vec![rec("a", "Ann"), rec("b", "Bob")], t(0), &merge_input)
+            .unwrap();
+        let _ = s.lease_due(t(0), 1, Duration::from_secs(60)).unwrap();
+    };
+    // Kept alive (leaked) until the kill: nothing is dropped.
+    if kind == "sled" {
+        let s = Box::leak(Box::new(Store::open(std::path::Path::new(at)).unwrap()));
+        write(s);
+        s.flush().unwrap();
+    } else {
+        // A PostgreSQL commit is durable when it returns.
+        let s = PgStore::open(&super::postgres::PgUrl::parse(at).unwrap()).unwrap();
+        write(&*Box::leak(Box::new(s)));
     }
+    crate::testing::acknowledge();
+    loop {
+        std::thread::park();
+    }
+}
+
+fn run_and_kill_child(arg: &str) {
+    crate::testing::run_child_and_kill_it(
+        "store::tests::flushed_data_and_leases_survive_a_kill_9",
+        KILL_CHILD,
+        arg,
+    );
+}
+
+/// What was committed and flushed (as the daemon does after each commit)
+/// survives a kill -9 of the process that wrote it: data, and a lease that
+/// is still held. The writer is a child process killed without dropping or
+/// flushing anything on the way out, not a handle closed in this one.
+#[test]
+fn flushed_data_and_leases_survive_a_kill_9() {
+    if let Ok(arg) = std::env::var(KILL_CHILD) {
+        kill_child(&arg);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    run_and_kill_child(&format!("sled\n{}", dir.path().to_str().unwrap()));
+    data_and_leases_survive_a_reopen_on(&reopen(dir.path()));
+
+    let Some(server) = test_server() else { return };
+    let db = TempDatabase::create(&server).unwrap();
+    drop(PgStore::open_migrated(db.url()).unwrap());
+    run_and_kill_child(&format!("pg\n{}", db.url_for_config()));
+    data_and_leases_survive_a_reopen_on(&PgStore::open(db.url()).unwrap());
 }
 
 fn data_and_leases_survive_a_reopen_on(s: &dyn RecordStore) {

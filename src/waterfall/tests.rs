@@ -239,25 +239,65 @@ fn verifier_rejection_continues_to_the_next_provider() {
     assert_eq!(reason(&r, "person.email"), Some(UnknownReason::Invalid));
 }
 
+/// Every verdict under every verify policy that exists today
+/// (`accept_catch_all`, `accept_unknown`): the final state of the field and
+/// its label or reason. Today's behaviour, pinned: only `valid`, a catch-all
+/// with `accept_catch_all` and an unknown with `accept_unknown` are kept,
+/// each labelled with its verdict; anything else is `invalid` with the
+/// rejected address named.
 #[test]
-fn catch_all_follows_the_policy() {
-    for (accept, known) in [(true, true), (false, false)] {
+fn each_verdict_under_each_policy_ends_with_its_label_or_reason() {
+    use Verdict::*;
+    // (verdict, accept_catch_all, accept_unknown, kept with this label)
+    let table = [
+        (Valid, false, false, Some("valid")),
+        (Valid, true, false, Some("valid")),
+        (Valid, false, true, Some("valid")),
+        (Valid, true, true, Some("valid")),
+        (Invalid, false, false, None),
+        (Invalid, true, false, None),
+        (Invalid, false, true, None),
+        (Invalid, true, true, None),
+        (CatchAll, false, false, None),
+        (CatchAll, true, false, Some("catch_all")),
+        (CatchAll, false, true, None),
+        (CatchAll, true, true, Some("catch_all")),
+        (Unknown, false, false, None),
+        (Unknown, true, false, None),
+        (Unknown, false, true, Some("unknown")),
+        (Unknown, true, true, Some("unknown")),
+    ];
+    for (v, catch_all, unknown, label) in table {
+        let case = format!("{v:?}, accept_catch_all = {catch_all}, accept_unknown = {unknown}");
         let s = settings(
             &format!(
-                r#"fields."person.email" = {{ steps = ["a.finder"], verify = "a.verify", accept_catch_all = {accept} }}"#
+                r#"fields."person.email" = {{ steps = ["a.finder"], verify = "a.verify", accept_catch_all = {catch_all}, accept_unknown = {unknown} }}"#
             ),
             None,
         );
         let mut r = record(PERSON);
-        run_pass(&s, &mut r, &|c| match c.operation.as_str() {
-            "a.verify" => (verdict(Verdict::CatchAll), 0.5),
+        let rounds = run_pass(&s, &mut r, &|c| match c.operation.as_str() {
+            "a.verify" => (verdict(v), 0.5),
             _ => (hit(&[("person.email", "jane@acme.io", 0.9)]), 1.0),
         });
-        assert_eq!(
-            r.value("person.email").is_some(),
-            known,
-            "accept_catch_all = {accept}"
-        );
+        assert_eq!(rounds, vec![vec!["a.finder"], vec!["a.verify"]], "{case}");
+        match (&r.fields["person.email"], label) {
+            (FieldState::Known(k), Some(label)) => {
+                assert_eq!(k.value, Value::Text("jane@acme.io".into()), "{case}");
+                assert_eq!(k.verified.as_deref(), Some(label), "{case}");
+                assert_eq!(k.source, "a.finder", "{case}");
+            }
+            (FieldState::Unknown(u), None) => {
+                assert_eq!(u.reason, UnknownReason::Invalid, "{case}");
+                assert_eq!(
+                    u.detail.as_deref(),
+                    Some("rejected by the verifier: jane@acme.io"),
+                    "{case}"
+                );
+                assert_eq!(u.tried, ["a.finder", "a.verify"], "{case}");
+            }
+            (state, label) => panic!("{case}: expected {label:?}, got {state:?}"),
+        }
     }
 }
 
@@ -512,54 +552,188 @@ fn an_expired_email_is_rechecked_by_the_verifier_before_paying_again() {
     );
 }
 
-proptest::proptest! {
-    /// Whatever is known, the planner never schedules a fill call that provides
-    /// no field needing work, never calls an operation twice, and every
-    /// waterfall field ends known or unknown with a reason.
-    #[test]
-    fn planner_never_pays_for_a_known_field(
-        known in proptest::collection::btree_set(0usize..6, 0..6),
-        hits in proptest::collection::vec(proptest::bool::ANY, 4),
-    ) {
-        let all = ["person.first_name", "person.last_name", "company.domain", "company.name", "person.email", "person.title"];
-        let inputs: Vec<(&str, &str)> = known.iter().map(|i| (all[*i], if all[*i] == "company.domain" { "acme.io" } else { "x" })).collect();
-        let s = settings(r#"
+/// What the scripted vendor answers, drawn per operation by the property test.
+/// For a fill: 0 and 1 a hit, 2 not found, 3 a vendor error; for the
+/// verifier: valid, invalid, catch-all, unknown.
+const PROP_OPS: [&str; 4] = ["a.domain", "a.finder", "a.person", "a.verify"];
+
+/// One case of the planner property; returns whether the calls made got
+/// mixed outcomes (some fill hit, some did not).
+fn planner_case(
+    known: &BTreeSet<usize>,
+    outcomes: &[u8],
+) -> Result<bool, proptest::test_runner::TestCaseError> {
+    let all = [
+        "person.first_name",
+        "person.last_name",
+        "company.domain",
+        "company.name",
+        "person.email",
+        "person.title",
+    ];
+    let inputs: Vec<(&str, &str)> = known
+        .iter()
+        .map(|i| {
+            (
+                all[*i],
+                if all[*i] == "company.domain" {
+                    "acme.io"
+                } else {
+                    "x"
+                },
+            )
+        })
+        .collect();
+    let s = settings(
+        r#"
 fields."company.domain" = { steps = ["a.domain"] }
 fields."person.email" = { steps = ["a.finder", "a.person"], verify = "a.verify" }
 fields."person.title" = { steps = ["a.finder", "a.person"] }
 fields."person.phone" = { steps = ["a.person"] }
-"#, None);
-        let mut r = record(&inputs);
-        let before = r.clone();
-        let providers = providers();
-        let called = std::cell::RefCell::new(BTreeMap::<String, u32>::new());
-        run_pass(&s, &mut r, &|c| {
-            if c.purpose == Purpose::Fill {
-                *called.borrow_mut().entry(c.operation.to_string()).or_default() += 1;
-                let (_, op) = providers.operation(&c.operation).unwrap();
-                let useful = op.provided_fields().any(|f| before.value(f).is_none());
-                assert!(useful, "{} scheduled though all it provides is known", c.operation);
+"#,
+        None,
+    );
+    let waterfall_fields = [
+        "company.domain",
+        "person.email",
+        "person.title",
+        "person.phone",
+    ];
+    let mut r = record(&inputs);
+    let before = r.clone();
+    let providers = providers();
+    let catalogue = Catalogue::standard();
+    let planner = Planner {
+        settings: &s,
+        providers: &providers,
+        catalogue: &catalogue,
+        wait: None,
+    };
+    let mut run = RunState::default();
+    let mut called = BTreeMap::<String, u32>::new();
+    let (mut hits, mut misses) = (0, 0);
+    for _ in 0..20 {
+        let calls = planner.next(&mut r, &mut run, t0(), &|_, _, _| None);
+        if calls.is_empty() {
+            break;
+        }
+        for c in &calls {
+            if c.purpose != Purpose::Fill {
+                continue;
             }
-            let i = c.operation.len() % 4;
-            if c.operation == "a.verify" {
-                return (verdict(if hits[i] { Verdict::Valid } else { Verdict::Invalid }), 0.5);
-            }
-            if hits[i] {
-                (hit(&[("company.domain", "acme.io", 0.9), ("person.email", "a@acme.io", 0.9), ("person.title", "T", 0.9), ("person.phone", "+14155550100", 0.9)]), 1.0)
+            *called.entry(c.operation.to_string()).or_default() += 1;
+            // Judged on the record as it is when the call is scheduled, not as
+            // it was before the pass: a field found in an earlier round is known now.
+            let (_, op) = providers.operation(&c.operation).unwrap();
+            let useful = op
+                .provided_fields()
+                .any(|f| waterfall_fields.contains(&f.as_str()) && r.value(f.as_str()).is_none());
+            proptest::prop_assert!(
+                useful,
+                "{} scheduled though all it provides is known: {:?}",
+                c.operation,
+                r.fields
+            );
+        }
+        for c in &calls {
+            let i = PROP_OPS
+                .iter()
+                .position(|o| *o == c.operation.as_str())
+                .unwrap();
+            let answer = if c.operation == "a.verify" {
+                verdict(
+                    [
+                        Verdict::Valid,
+                        Verdict::Invalid,
+                        Verdict::CatchAll,
+                        Verdict::Unknown,
+                    ][outcomes[i] as usize],
+                )
             } else {
-                (CallAnswer::NotFound, 0.0)
-            }
-        });
-        for (op, n) in called.borrow().iter() {
-            proptest::prop_assert_eq!(*n, 1, "{} called {} times", op, n);
-        }
-        for f in ["company.domain", "person.email", "person.title", "person.phone"] {
-            proptest::prop_assert!(r.fields.contains_key(f), "{} left without a state", f);
-        }
-        for (f, st) in &before.fields {
-            proptest::prop_assert_eq!(r.fields.get(f), Some(st), "input field {} changed", f);
+                let (_, op) = providers.operation(&c.operation).unwrap();
+                match outcomes[i] {
+                    0 | 1 => {
+                        hits += 1;
+                        let values: Vec<(&str, &str, f64)> = op
+                            .provided_fields()
+                            .map(|f| {
+                                let v = match f.as_str() {
+                                    "company.domain" => "acme.io",
+                                    "person.email" => "a@acme.io",
+                                    "person.phone" => "+14155550100",
+                                    _ => "T",
+                                };
+                                (f.as_str(), v, 0.9)
+                            })
+                            .collect();
+                        hit(&values)
+                    }
+                    2 => {
+                        misses += 1;
+                        CallAnswer::NotFound
+                    }
+                    _ => {
+                        misses += 1;
+                        CallAnswer::Failed {
+                            message: "503".into(),
+                            retry_at: t0(),
+                            budget: false,
+                        }
+                    }
+                }
+            };
+            planner.apply(&mut r, &mut run, c, &answer, 1.0, t0());
         }
     }
+    for (op, n) in &called {
+        proptest::prop_assert_eq!(*n, 1, "{} called {} times", op, n);
+    }
+    for f in waterfall_fields {
+        proptest::prop_assert!(r.fields.contains_key(f), "{} left without a state", f);
+    }
+    for (f, st) in &before.fields {
+        proptest::prop_assert_eq!(r.fields.get(f), Some(st), "input field {} changed", f);
+    }
+    Ok(hits > 0 && misses > 0)
+}
+
+/// Whatever is known and whatever each vendor answers, the planner never
+/// schedules a fill call that provides no field still needing work, never
+/// calls an operation twice, and every waterfall field ends known or unknown
+/// with a reason. Run by hand so the cases with mixed outcomes can be counted:
+/// a property that only ever saw all-hit or all-miss passes would prove little.
+#[test]
+fn planner_never_pays_for_a_known_field() {
+    use proptest::strategy::Strategy;
+    let strategy = (
+        // Names mostly present, the looked-up fields often absent: most
+        // cases then have what the lookups require and make several calls.
+        // (first_name, last_name, company.domain, company.name, email, title)
+        [0.9, 0.9, 0.5, 0.9, 0.3, 0.3]
+            .map(proptest::bool::weighted)
+            .prop_map(|present| (0..6).filter(|i| present[*i]).collect::<BTreeSet<usize>>()),
+        proptest::collection::vec(0u8..4, PROP_OPS.len()),
+    );
+    let (cases, mixed) = (std::cell::Cell::new(0u32), std::cell::Cell::new(0u32));
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 256,
+        failure_persistence: None,
+        ..Default::default()
+    });
+    let result = runner.run(&strategy, |(known, outcomes)| {
+        cases.set(cases.get() + 1);
+        mixed.set(mixed.get() + u32::from(planner_case(&known, &outcomes)?));
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let (cases, mixed) = (cases.get(), mixed.get());
+    eprintln!("{mixed} of {cases} cases had mixed vendor outcomes");
+    assert!(
+        mixed * 4 >= cases,
+        "only {mixed} of {cases} cases had mixed vendor outcomes"
+    );
 }
 
 #[test]

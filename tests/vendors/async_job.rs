@@ -158,34 +158,74 @@ async fn fullenrich_long_job_resumes_on_the_next_pass() {
     assert_poll(v.replay.seen().last().unwrap());
 }
 
+/// A child process that does not outlive a failed test.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Set in the child process of the crash test: `<store dir>\n<vendor base URL>`.
+const CRASH_CHILD: &str = "LEADFALL_TEST_ASYNC_JOB_CRASH_CHILD";
+
 #[tokio::test]
 async fn fullenrich_crash_between_submit_and_answer_does_not_pay_twice() {
+    if let Ok(arg) = std::env::var(CRASH_CHILD) {
+        // The child: what the daemon does, on a store of its own, until the
+        // parent kills it with SIGKILL mid-poll (nothing is dropped or flushed
+        // on the way out).
+        let (dir, base) = arg.split_once('\n').unwrap();
+        let mut p = compile_pointed_at("fullenrich", base);
+        quick(&mut p);
+        fast_polls(Duration::from_secs(30))(&mut p);
+        let mut set = ProviderSet::default();
+        set.insert(p);
+        let executor = Executor::with_durability(
+            Arc::new(set),
+            Arc::new(Catalogue::standard()),
+            Arc::new(Store::open(Path::new(dir)).unwrap()),
+            Arc::new(SystemClock),
+            true,
+        );
+        let inputs: Inputs = JOHN
+            .iter()
+            .map(|(k, val)| ((*k).into(), Value::Text(val.to_string())))
+            .collect();
+        let r = executor
+            .execute("fullenrich.contact-enrich", &inputs, None)
+            .await;
+        panic!("the child should have been killed mid-poll, got {r:?}");
+    }
     let dir = tempfile::tempdir().unwrap();
     let replay = replay::Replay::start().await;
     replay.script([submitted()]);
     replay.repeat(in_progress());
-    let store = Arc::new(Store::open(dir.path()).unwrap());
-    let v = Vendor::on(
-        "fullenrich",
-        replay.clone(),
-        store,
-        fast_polls(Duration::from_secs(30)),
+    let mut child = KillOnDrop(
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "vendors::async_job::fullenrich_crash_between_submit_and_answer_does_not_pay_twice",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(
+                CRASH_CHILD,
+                format!("{}\n{}", dir.path().to_str().unwrap(), replay.base),
+            )
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
     );
-    let executor = v.executor.clone();
-    let inputs: Inputs = JOHN
-        .iter()
-        .map(|(k, val)| ((*k).into(), Value::Text(val.to_string())))
-        .collect();
-    let call = tokio::spawn(async move {
-        executor
-            .execute("fullenrich.contact-enrich", &inputs, None)
-            .await
-    });
-    // Submitted and polled once: then the process "dies" mid-poll.
+    // Submitted and polled once (the job is recorded durably before the first
+    // poll): then the process dies, really.
     replay.wait_for_requests(2).await;
-    call.abort();
-    assert!(call.await.unwrap_err().is_cancelled());
-    drop(v);
+    child.0.kill().unwrap();
+    let status = child.0.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(9), "killed, not exited: {status}");
 
     let store = Arc::new(reopen(dir.path()));
     replay.script([finished()]);

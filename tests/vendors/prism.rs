@@ -97,8 +97,12 @@ impl Drop for Mock {
     }
 }
 
+/// Fails instead under LEADFALL_TEST_REQUIRE=all (or =node).
 fn skip(why: &str) {
-    eprintln!("SKIPPED vendors::prism (OpenAPI validation of vendor requests): {why}");
+    leadfall::testing::require_or_skip(
+        "node",
+        &format!("vendors::prism (OpenAPI validation of vendor requests): {why}"),
+    );
     println!("SKIPPED vendors::prism (OpenAPI validation of vendor requests): {why}");
 }
 

@@ -171,10 +171,9 @@ async fn hunter_email_verifier() {
         Reply::fixture(200, "hunter.email-verifier.200.json"),
     ]);
     let r = v.call("email-verifier", JILL).await;
-    assert!(matches!(
-        verdict(&r),
-        Verdict::Valid | Verdict::CatchAll | Verdict::Invalid | Verdict::Unknown
-    ));
+    // The fixture's `/data/status` is "valid": one credit, the 202 is free.
+    assert_eq!(verdict(&r), Verdict::Valid);
+    assert_eq!(r.entry.credits, 1.0);
     let seen = v.replay.seen();
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[0].query("email"), seen[1].query("email"));
@@ -186,6 +185,21 @@ async fn hunter_email_verifier() {
         &[("email", "flowerjill@aol.com")],
         &[],
     );
+    for (status, expected, credits) in [
+        ("accept_all", Verdict::CatchAll, 1.0),
+        ("disposable", Verdict::Invalid, 1.0),
+        ("unknown", Verdict::Unknown, 0.0),
+    ] {
+        let v = Vendor::start("hunter").await;
+        v.replay.script([with_status(
+            "hunter.email-verifier.200.json",
+            "/data/status",
+            status,
+        )]);
+        let r = v.call("email-verifier", JILL).await;
+        assert_eq!(verdict(&r), expected, "{status}");
+        assert_eq!(r.entry.credits, credits, "{status}: `unknown` is free");
+    }
 }
 
 #[tokio::test]
