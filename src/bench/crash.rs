@@ -8,7 +8,7 @@
 //! ledger. Every field is enriched (`enrich_everything`), whatever the
 //! routes need, so the email waterfall and its verifier run.
 
-use crate::sandbox::{serve, Sandbox, SandboxSettings, VendorSettings, API_KEYS};
+use crate::sandbox::{Sandbox, SandboxSettings, VendorSettings, API_KEYS};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -116,12 +116,12 @@ impl Daemon {
 /// One run: a sandbox, a config pointed at it, a data directory.
 struct Run {
     sandbox: Sandbox,
-    base: String,
     dir: tempfile::TempDir,
     data: PathBuf,
     config: PathBuf,
     exe: PathBuf,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    /// The sandbox serving (stopped on drop).
+    running: super::Running,
 }
 
 impl Run {
@@ -139,24 +139,17 @@ impl Run {
                 },
             );
         }
-        let sandbox = Sandbox::new(settings);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(serve(listener, sandbox.clone(), async {
-            let _ = rx.await;
-        }));
+        let running = super::start(settings).await?;
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
         let config = write_config(&opts.config, dir.path(), &data, opts.workers)?;
         Ok(Run {
-            sandbox,
-            base,
+            sandbox: running.sandbox.clone(),
             dir,
             data,
             config,
             exe: opts.exe.clone(),
-            _stop: tx,
+            running,
         })
     }
 
@@ -164,14 +157,7 @@ impl Run {
         let mut c = Command::new(&self.exe);
         c.arg("--config").arg(&self.config).args(args);
         c.env_remove("RUST_LOG");
-        for (vendor, key) in API_KEYS {
-            let up = vendor.to_uppercase();
-            c.env(
-                format!("LEADFALL_PROVIDER_{up}_BASE_URL"),
-                format!("{}/{vendor}", self.base),
-            );
-            c.env(format!("LEADFALL_SANDBOX_KEY_{up}"), key);
-        }
+        c.envs(Sandbox::child_env(&self.running.base));
         c
     }
 

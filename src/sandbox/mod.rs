@@ -187,6 +187,24 @@ impl Sandbox {
             .unwrap_or_default()
     }
 
+    /// The environment a `leadfall` child process needs to use the sandbox
+    /// at `base` (each vendor's base URL and key).
+    pub fn child_env(base: &str) -> Vec<(String, String)> {
+        API_KEYS
+            .iter()
+            .flat_map(|(vendor, key)| {
+                let up = vendor.to_uppercase();
+                [
+                    (
+                        format!("LEADFALL_PROVIDER_{up}_BASE_URL"),
+                        format!("{base}/{vendor}"),
+                    ),
+                    (format!("LEADFALL_SANDBOX_KEY_{up}"), key.to_string()),
+                ]
+            })
+            .collect()
+    }
+
     /// An environment lookup for configs pointed at this sandbox at `base`
     /// (`http://127.0.0.1:PORT`): provider base URLs and API keys come from the
     /// sandbox, every other variable from the process.

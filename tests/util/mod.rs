@@ -3,7 +3,7 @@
 
 pub mod daemon;
 
-use leadfall::sandbox::{serve, Sandbox, SandboxSettings, API_KEYS};
+use leadfall::sandbox::{serve, Sandbox, SandboxSettings};
 use leadfall::store::postgres::{test_server, TempDatabase};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -225,14 +225,7 @@ impl TestDir {
             .args(args)
             .current_dir(self.dir.path());
         c.env_remove("RUST_LOG");
-        for (vendor, key) in API_KEYS {
-            let up = vendor.to_uppercase();
-            c.env(
-                format!("LEADFALL_PROVIDER_{up}_BASE_URL"),
-                format!("{}/{vendor}", self.base),
-            );
-            c.env(format!("LEADFALL_SANDBOX_KEY_{up}"), key);
-        }
+        c.envs(Sandbox::child_env(&self.base));
         for (k, v) in self.env.borrow().iter() {
             c.env(k, v);
         }
