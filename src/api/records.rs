@@ -52,6 +52,7 @@ async fn signal(
         kind: req.kind,
         at: req.at.unwrap_or(now),
     };
-    control.signal(&id, signal, now)?;
+    // The signal is flushed to disk before the answer: off the async workers.
+    blocking(move || control.signal(&id, signal, now)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
