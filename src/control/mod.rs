@@ -257,8 +257,10 @@ impl Control {
 }
 
 /// Reject records a worker could not handle: bad ids, unknown fields,
-/// non-input states.
-fn validate_record(settings: &Settings, r: &Record) -> Result<(), ControlError> {
+/// non-input states. Public (hidden) only so the fuzz targets run the same
+/// check as [`Control::upsert`] without a daemon.
+#[doc(hidden)]
+pub fn validate_record(settings: &Settings, r: &Record) -> Result<(), ControlError> {
     if r.id.trim().is_empty() || r.id.len() > 200 || r.id.chars().any(char::is_control) {
         return Err(ControlError::BadRequest(format!(
             "record id {:?} must be 1..=200 printable characters",
