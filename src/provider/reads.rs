@@ -100,7 +100,11 @@ impl Reads {
 
     /// Parse `body` keeping only what is read; `None` when it is not JSON.
     pub fn parse(&self, body: &[u8]) -> Option<Json> {
-        let mut de = serde_json::Deserializer::from_slice(body);
+        // Checked whole first: `IgnoredAny` skips a string without checking
+        // its UTF-8, so bad bytes in a member nobody reads would pass here
+        // where a whole parse refuses the body.
+        let text = std::str::from_utf8(body).ok()?;
+        let mut de = serde_json::Deserializer::from_str(text);
         let doc = self.deserialize(&mut de).ok()?;
         de.end().ok()?;
         Some(doc)
@@ -260,6 +264,16 @@ mod tests {
         assert!(r.parse(br#"{"a":1} trailing"#).is_none());
         assert!(r.parse(b"").is_none());
         assert_eq!(r.parse(b"[1,2]").unwrap(), serde_json::json!([]));
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused_even_in_a_member_nobody_reads() {
+        // Found by fuzzing (fuzz/regressions/provider_response): the whole
+        // parse refused this body while the pruned one took it.
+        let body = b"{\"a\":1,\"message\":\"try again in 31\xff\xfe\"}";
+        assert!(serde_json::from_slice::<Json>(body).is_err());
+        assert!(reads(&["/a"]).parse(body).is_none());
+        assert!(Reads::everything().parse(body).is_none());
     }
 
     #[test]
