@@ -1145,7 +1145,9 @@ pub fn rate_header_wait(
         // next call's room one slot of our pace from now (1 s unpaced);
         // one that does not answers 429 with Retry-After, honoured then.
         .unwrap_or_else(|| p.rate.map_or(1.0, |r| 1.0 / r.per_second()))
-        .min(p.retry.max_retry_after.as_secs_f64());
+        .min(p.retry.max_retry_after.as_secs_f64())
+        // A reset of `-5` seconds: no wait (from_secs_f64 panics below 0).
+        .max(0.0);
     Some(Duration::from_secs_f64(reset))
 }
 
