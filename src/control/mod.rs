@@ -261,7 +261,8 @@ impl Control {
 /// check as [`Control::upsert`] without a daemon.
 #[doc(hidden)]
 pub fn validate_record(settings: &Settings, r: &Record) -> Result<(), ControlError> {
-    if r.id.trim().is_empty() || r.id.len() > 200 || r.id.chars().any(char::is_control) {
+    // Characters, not bytes: the importer takes ids of up to 200 characters.
+    if r.id.trim().is_empty() || r.id.chars().count() > 200 || r.id.chars().any(char::is_control) {
         return Err(ControlError::BadRequest(format!(
             "record id {:?} must be 1..=200 printable characters",
             r.id
@@ -284,4 +285,27 @@ pub fn validate_record(settings: &Settings, r: &Record) -> Result<(), ControlErr
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/leadfall.toml");
+        crate::config::load(&path, &|_| None).expect("default config loads")
+    }
+
+    #[test]
+    fn an_id_of_200_characters_is_valid_however_many_bytes() {
+        // Found by fuzzing (fuzz/regressions/import_csv/): the importer takes
+        // ids of up to 200 characters, the upsert check counted bytes, so an
+        // imported id of multi-byte characters was refused by the API.
+        let s = settings();
+        let id = |n: usize| Record::new("é".repeat(n), Utc::now());
+        assert!(validate_record(&s, &id(200)).is_ok());
+        assert!(validate_record(&s, &id(201)).is_err());
+        assert!(validate_record(&s, &Record::new(" ", Utc::now())).is_err());
+        assert!(validate_record(&s, &Record::new("a\tb", Utc::now())).is_err());
+    }
 }
