@@ -84,6 +84,14 @@ pub fn toml_error(file: impl Into<PathBuf>, text: &str, err: &toml::de::Error) -
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(": ");
+    // toml gives no message for some syntax errors (an inline table cut off
+    // at the end of the file); its display still says where.
+    let message = if message.is_empty() {
+        let shown = err.to_string();
+        shown.lines().next().unwrap_or("invalid TOML").to_string()
+    } else {
+        message
+    };
     ConfigError {
         file: file.into(),
         key: String::new(),
@@ -103,4 +111,21 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         cause = c.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_toml_error_always_says_something() {
+        // Found by fuzzing (fuzz/regressions/config_load): toml's own
+        // message is empty for an inline table cut off at the end.
+        let text = "a = 1\nmap = { x = 0.5, y = ";
+        let err = toml::from_str::<toml::Table>(text).unwrap_err();
+        let e = toml_error("p.toml", text, &err);
+        assert!(!e.message.trim().is_empty(), "{e:?}");
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.contains("line 2"), "{}", e.message);
+    }
 }

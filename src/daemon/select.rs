@@ -3,6 +3,7 @@
 //! field in a known state, a provider's values) are marked expired so the next
 //! pass replaces them; unknown and stale fields re-run anyway.
 
+use crate::config::Settings;
 use crate::control::{
     Control, ControlError, ReenrichRequest, ReenrichSummary, Selector, StoredRecord,
 };
@@ -77,7 +78,10 @@ fn targeted(sel: &Selector, rec: &Record) -> Vec<String> {
     out
 }
 
-fn validate(sel: &Selector, c: &Control) -> Result<(), ControlError> {
+/// Check a selector against the settings before anything is selected.
+/// Public (hidden) only so the fuzz targets run it without a daemon.
+#[doc(hidden)]
+pub fn validate(sel: &Selector, settings: &Settings) -> Result<(), ControlError> {
     let any = !sel.ids.is_empty()
         || sel.field.is_some()
         || sel.stale
@@ -94,7 +98,7 @@ fn validate(sel: &Selector, c: &Control) -> Result<(), ControlError> {
         return Err(ControlError::BadRequest("`state` needs `field`".into()));
     }
     if let Some(f) = &sel.field {
-        if !c.settings().catalogue.contains(f) {
+        if !settings.catalogue.contains(f) {
             return Err(ControlError::BadRequest(format!(
                 "unknown field {}",
                 quoted(f)
@@ -115,7 +119,7 @@ fn validate(sel: &Selector, c: &Control) -> Result<(), ControlError> {
     }
     if let Some(p) = &sel.provider {
         let pid = crate::provider::provider_of(p);
-        if !c.settings().providers.contains(pid) {
+        if !settings.providers.contains(pid) {
             return Err(ControlError::BadRequest(format!(
                 "unknown provider {}",
                 quoted(p)
@@ -167,7 +171,7 @@ pub fn reenrich(
     now: DateTime<Utc>,
 ) -> Result<ReenrichSummary, ControlError> {
     let sel = &req.selector;
-    validate(sel, c)?;
+    validate(sel, &c.settings())?;
     let mut ids = Vec::new();
     let mut max_credits = 0.0;
     let mut visit = |r: StoredRecord| {

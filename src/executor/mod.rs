@@ -1167,35 +1167,49 @@ impl Executor {
         rt: &ProviderRuntime,
         headers: &[(String, String)],
     ) {
-        let Some(rem_name) = &p.rate_headers.remaining else {
-            return;
-        };
-        let get = |n: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(n))
-                .map(|(_, v)| v.trim())
-        };
-        let Some(remaining) = get(rem_name).and_then(remaining_count) else {
-            return;
-        };
-        if remaining > 0.0 {
-            return;
+        if let Some(wait) = rate_header_wait(p, headers, || self.inner.clock.now()) {
+            rt.pause(Instant::now() + wait);
         }
-        let now = self.inner.clock.now();
-        let reset = p
-            .rate_headers
-            .reset
-            .as_deref()
-            .and_then(get)
-            .and_then(|v| reset_secs(v, now))
-            // No reset given: a vendor that counts in a token bucket has the
-            // next call's room one slot of our pace from now (1 s unpaced);
-            // one that does not answers 429 with Retry-After, honoured then.
-            .unwrap_or_else(|| p.rate.map_or(1.0, |r| 1.0 / r.per_second()))
-            .min(p.retry.max_retry_after.as_secs_f64());
-        rt.pause(Instant::now() + Duration::from_secs_f64(reset));
     }
+}
+
+/// How long every call to `p` waits after an answer with these headers:
+/// `None` unless its `remaining` header says the window is used up; then
+/// until the `reset` header's time (or one slot of our pace), at most
+/// `max_retry_after`. `now` is asked only then. Public (hidden) only so the
+/// fuzz targets reach it.
+#[doc(hidden)]
+pub fn rate_header_wait(
+    p: &crate::provider::Provider,
+    headers: &[(String, String)],
+    now: impl FnOnce() -> chrono::DateTime<chrono::Utc>,
+) -> Option<Duration> {
+    let rem_name = p.rate_headers.remaining.as_ref()?;
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.trim())
+    };
+    let remaining = get(rem_name).and_then(remaining_count)?;
+    if remaining > 0.0 {
+        return None;
+    }
+    let now = now();
+    let reset = p
+        .rate_headers
+        .reset
+        .as_deref()
+        .and_then(get)
+        .and_then(|v| reset_secs(v, now))
+        // No reset given: a vendor that counts in a token bucket has the
+        // next call's room one slot of our pace from now (1 s unpaced);
+        // one that does not answers 429 with Retry-After, honoured then.
+        .unwrap_or_else(|| p.rate.map_or(1.0, |r| 1.0 / r.per_second()))
+        .min(p.retry.max_retry_after.as_secs_f64())
+        // A reset of `-5` seconds: no wait (from_secs_f64 panics below 0).
+        .max(0.0);
+    Some(Duration::from_secs_f64(reset))
 }
 
 /// Requests left according to a rate header: a number, or a JSON object of

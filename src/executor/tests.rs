@@ -499,6 +499,27 @@ fn rate_headers_read_numbers_json_windows_and_times() {
     assert_eq!(super::reset_secs("soon", now), None);
 }
 
+#[test]
+fn a_negative_or_odd_rate_window_reset_waits_nothing_or_the_cap() {
+    // Found through the provider_response fuzz target: a reset header of
+    // `-5` panicked in Duration::from_secs_f64 (fuzz/regressions/provider_response/).
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/leadfall.toml");
+    let mut settings = config::load(&path, &|_| None).expect("default config loads");
+    let p = provider(&mut settings, "personapi");
+    p.rate_headers.reset = Some("x-ratelimit-reset".into());
+    let answer = |reset: &str| {
+        let headers = [
+            ("X-RateLimit-Remaining".to_string(), "0".to_string()),
+            ("x-ratelimit-reset".to_string(), reset.to_string()),
+        ];
+        rate_header_wait(p, &headers, chrono::Utc::now)
+    };
+    assert_eq!(answer("-5"), Some(Duration::ZERO));
+    assert_eq!(answer("2"), Some(Duration::from_secs(2)));
+    assert_eq!(answer("NaN"), Some(p.retry.max_retry_after));
+    assert_eq!(answer("1e30"), Some(p.retry.max_retry_after));
+}
+
 #[tokio::test]
 async fn calls_queued_behind_a_paced_vendor_raise_its_wait_estimate_and_ledger_rows_keep_the_choice(
 ) {

@@ -97,8 +97,16 @@ impl Fields {
         if let Some(def) = self.catalogue.iter().find(|d| suffix(&d.name) == key) {
             return Some(def.name.to_string());
         }
+        let key_chars = key.chars().count();
+        let limit = (key_chars / 3).max(2);
         let mut best: Option<(usize, String)> = None;
         let mut consider = |candidate: &str, target: &str| {
+            // The distance is at least the difference in length, so such a
+            // candidate can never be close enough; and computing it costs the
+            // key's length times the candidate's (a 1 MiB header cell).
+            if key_chars.abs_diff(candidate.chars().count()) > limit {
+                return;
+            }
             let d = edit_distance(&key, candidate);
             if !matches!(&best, Some((b, _)) if *b <= d) {
                 best = Some((d, target.to_string()));
@@ -113,7 +121,6 @@ impl Fields {
                 consider(alias, target);
             }
         }
-        let limit = (key.chars().count() / 3).max(2);
         best.filter(|(d, _)| *d <= limit).map(|(_, name)| name)
     }
 

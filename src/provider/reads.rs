@@ -3,11 +3,11 @@
 //! to kilobytes of employment history and social handles) while an operation
 //! reads a handful of pointers; building every string and map of the rest
 //! was most of the cost of classifying an answer. Members nobody points at
-//! are skipped by serde's `IgnoredAny`: still checked for syntax, so a
-//! malformed body is refused exactly as before, but never allocated.
+//! are passed over by [`Skip`]: still read in full, so a malformed body is
+//! refused exactly as before, but never allocated.
 
 use super::{Confidence, Operation, Pointer};
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value as Json;
 use std::borrow::Cow;
@@ -100,7 +100,10 @@ impl Reads {
 
     /// Parse `body` keeping only what is read; `None` when it is not JSON.
     pub fn parse(&self, body: &[u8]) -> Option<Json> {
-        let mut de = serde_json::Deserializer::from_slice(body);
+        // A whole parse refuses bad UTF-8 anywhere in the body: checked once
+        // here, and the str parser then checks no string again.
+        let text = std::str::from_utf8(body).ok()?;
+        let mut de = serde_json::Deserializer::from_str(text);
         let doc = self.deserialize(&mut de).ok()?;
         de.end().ok()?;
         Some(doc)
@@ -169,7 +172,7 @@ impl<'de> Visitor<'de> for &Reads {
                     out.push(v);
                 }
             }
-            None => while seq.next_element::<IgnoredAny>()?.is_some() {},
+            None => while seq.next_element::<Skip>()?.is_some() {},
         }
         Ok(Json::Array(out))
     }
@@ -183,11 +186,74 @@ impl<'de> Visitor<'de> for &Reads {
                     out.insert(k.into_owned(), v);
                 }
                 None => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
         Ok(Json::Object(out))
+    }
+}
+
+/// A value passed over but read as a whole parse reads it: numbers in
+/// range, string escapes valid, serde_json's depth limit; nothing is built
+/// (strings are borrowed). serde's `IgnoredAny` skips faster but takes what
+/// a whole parse refuses (`1e400`, a lone surrogate `\ud800`), so a body
+/// would be a hit here and malformed there.
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Skip, D::Error> {
+        d.deserialize_any(Skip)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_unit<E>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_none<E>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Skip, D::Error> {
+        Skip::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
     }
 }
 
@@ -260,6 +326,37 @@ mod tests {
         assert!(r.parse(br#"{"a":1} trailing"#).is_none());
         assert!(r.parse(b"").is_none());
         assert_eq!(r.parse(b"[1,2]").unwrap(), serde_json::json!([]));
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused_even_in_a_member_nobody_reads() {
+        // Found by fuzzing (fuzz/regressions/provider_response): the whole
+        // parse refused this body while the pruned one took it.
+        let body = b"{\"a\":1,\"message\":\"try again in 31\xff\xfe\"}";
+        assert!(serde_json::from_slice::<Json>(body).is_err());
+        assert!(reads(&["/a"]).parse(body).is_none());
+        assert!(Reads::everything().parse(body).is_none());
+    }
+
+    #[test]
+    fn what_a_whole_parse_refuses_is_refused_in_a_member_nobody_reads() {
+        // Found by fuzzing (fuzz/regressions/provider_response/): a number out
+        // of range or a lone surrogate escape where nothing is read was taken
+        // by the pruned parse (IgnoredAny) and refused by a whole one.
+        for body in [
+            &br#"{"a":1,"wd":88E910}"#[..],
+            br#"{"a":1,"n":[-1e400]}"#,
+            br#"{"a":1,"s":"\ud800"}"#,
+            br#"{"a":1,"\udc00":2}"#,
+        ] {
+            assert!(serde_json::from_slice::<Json>(body).is_err());
+            assert!(reads(&["/a"]).parse(body).is_none(), "{body:?}");
+        }
+        let ok = br#"{"a":1,"s":"\ud83d\ude00 \"x\"","n":[1e308,-0,18446744073709551615]}"#;
+        assert_eq!(
+            reads(&["/a"]).parse(ok).unwrap(),
+            serde_json::json!({"a": 1})
+        );
     }
 
     #[test]

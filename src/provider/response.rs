@@ -109,11 +109,18 @@ impl Outcome {
 
 /// Parse a Retry-After value: delta-seconds (HTTP dates are treated as unknown).
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
-    v.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+    v.trim().parse::<f64>().ok().and_then(wait)
+}
+
+/// The longest wait an answer can ask for: a year. `Duration::from_secs_f64`
+/// panics past 2^64 seconds and `Instant + Duration` overflows long before,
+/// so a `Retry-After: 1e30` is read as this, on which a retry policy gives up.
+const MAX_WAIT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// A wait in seconds from a vendor: `None` unless finite and ≥ 0, at most [`MAX_WAIT`].
+fn wait(secs: f64) -> Option<Duration> {
+    (secs.is_finite() && secs >= 0.0)
+        .then(|| Duration::from_secs_f64(secs.min(MAX_WAIT.as_secs_f64())))
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -137,9 +144,7 @@ pub fn classify(
         .or_else(|| {
             // Some vendors put the wait in the body (BuiltWith `retryAfterSeconds`).
             let ptr = op.retry_after_pointer.as_ref()?;
-            num(ptr.get(json.as_ref()?)?)
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(Duration::from_secs_f64)
+            num(ptr.get(json.as_ref()?)?).and_then(wait)
         });
     for rule in &op.outcomes {
         if !rule.status.is_empty() && !rule.status.contains(&status) {

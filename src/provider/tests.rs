@@ -653,3 +653,26 @@ fn operations_are_found_by_name_or_text_even_after_a_provider_changes() {
     assert!(set.insert(again.unwrap()).is_some());
     assert!(set.operation("finder.renamed").is_none());
 }
+
+#[test]
+fn a_huge_wait_from_a_vendor_is_capped_not_a_panic() {
+    // Found through the provider_response fuzz target: `Retry-After: 1e30`,
+    // or 1e300 at the body's retry_after_pointer, panicked in
+    // Duration::from_secs_f64 (fuzz/regressions/provider_response/).
+    use super::response::parse_retry_after;
+    let year = Duration::from_secs(365 * 24 * 60 * 60);
+    assert_eq!(parse_retry_after("1e30"), Some(year));
+    assert_eq!(
+        parse_retry_after(" 2.5 "),
+        Some(Duration::from_millis(2500))
+    );
+    assert_eq!(parse_retry_after("-1"), None);
+    assert_eq!(parse_retry_after("NaN"), None);
+    assert_eq!(parse_retry_after("inf"), None);
+    let (p, errors) = compile(JOB_VENDOR, &key_env);
+    assert!(errors.is_empty(), "{errors:?}");
+    let op = &p.unwrap().operations[0];
+    let body = br#"{"retryAfterSeconds": 1e300}"#;
+    let out = classify(op, &Catalogue::standard(), 429, &[], body);
+    assert_eq!(out, Outcome::RateLimited(Some(year)));
+}
