@@ -220,6 +220,16 @@ async fn a_vendor_whose_hit_rate_collapses_is_paused_within_n_calls_and_the_wate
     assert_eq!(engine.executor().paused("mailfinder"), None);
 }
 
+/// The default config enriching every field against the sandbox at `base`,
+/// and a clock stopped on a Monday morning.
+fn everything(base: String) -> (Arc<Settings>, Arc<ManualClock>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/leadfall.toml");
+    let mut settings = config::load(&path, &Sandbox::provider_env(base)).unwrap();
+    settings.waterfall.enrich_everything = true;
+    let clock = Arc::new(ManualClock::new(at("2026-11-23T10:00:00Z")));
+    (Arc::new(settings), clock)
+}
+
 /// The domains' learned patterns, for the domains of `records`' emails.
 fn patterns(store: &Store, records: &[Record]) -> std::collections::BTreeMap<String, String> {
     records
@@ -233,11 +243,7 @@ fn patterns(store: &Store, records: &[Record]) -> std::collections::BTreeMap<Str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_from_cached_verdicts_learns_the_patterns_again() {
     let (sandbox, base, _stop) = sandbox().await;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/leadfall.toml");
-    let mut settings = config::load(&path, &Sandbox::provider_env(base)).unwrap();
-    settings.waterfall.enrich_everything = true;
-    let settings = Arc::new(settings);
-    let clock = Arc::new(ManualClock::new(at("2026-11-23T10:00:00Z")));
+    let (settings, clock) = everything(base);
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
     let engine = Engine::from_settings(settings.clone(), store.clone(), clock.clone()).unwrap();
@@ -289,11 +295,7 @@ fn retry_locked<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_claims_what_its_killed_pass_paid_so_records_add_up_to_the_ledger() {
     let (sandbox, base, _stop) = sandbox().await;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/leadfall.toml");
-    let mut settings = config::load(&path, &Sandbox::provider_env(base)).unwrap();
-    settings.waterfall.enrich_everything = true;
-    let settings = Arc::new(settings);
-    let clock = Arc::new(ManualClock::new(at("2026-11-23T10:00:00Z")));
+    let (settings, clock) = everything(base);
     let store = Arc::new(Store::temporary().unwrap());
     let engine = Engine::from_settings(settings.clone(), store.clone(), clock.clone()).unwrap();
     let records = lead_records(&sandbox, &settings, 60, clock.now());
