@@ -2,25 +2,25 @@
 //! providers in waterfall order, keeping explicit unknown states.
 //!
 //! # Layout
-//! Pure core (no I/O, no clock):
-//! - [`model`]: records, field states, the field catalogue, normalisation.
-//! - [`provider`]: validated provider definitions; record → request, response → outcome.
-//! - [`waterfall`]: the planner: which operations to run next for a record.
-//!
-//! I/O shell:
-//! - [`config`]: loads `config/*.toml` and `providers/*.toml` into [`config::Settings`].
-//! - [`retry`]: the only user of `backoff`: the retry schedule.
-//! - [`executor`]: sends one operation (limiter, concurrency cap, circuit, cache, single-flight).
-//! - [`store`]: the sled store (cache, ledger, call counters per hour).
-//! - [`advisor`]: the waterfall order advisor (per field and segment) and `--apply`.
-//! - [`budget`]: daily/monthly credit caps with reservations taken before a call.
-//! - [`report`]: cost/coverage reports from the call counters; table, JSON, CSV, HTML.
+//! Layers, lowest first; a module imports only from its own layer or below,
+//! and no two top-level modules import each other (`tests/layers.rs`).
+//! - Foundations: [`model`] (records, field states, the catalogue,
+//!   normalisation, signals, source precedence), [`clock`], [`diag`],
+//!   [`quoted`], [`csv_safe`], [`data_dir`], [`keyed`], [`telemetry`].
+//! - Rules (pure: no I/O, no clock): [`provider`] (definitions; record →
+//!   request, response → outcome), [`waterfall`] (the planner), [`score`],
+//!   [`route`], [`retry`] (the only user of `backoff`), [`import`] (CSV / JSON
+//!   lines → records, with rejects).
+//! - State and calls: [`store`] (sled or PostgreSQL: records, queue, cache,
+//!   ledger, call counters), [`budget`] (credit caps, reservations before a
+//!   call), [`executor`] (one vendor call: pacing, concurrency, circuit,
+//!   retry, billing, cache, single-flight), [`sink`] (route-change events).
+//! - Settings and reading: [`config`] (files → [`config::Settings`]),
+//!   [`report`], [`advisor`], [`export`].
 //! - [`engine`]: enriches one record end to end; batch runs over files.
-//! - [`import`]: streaming CSV / JSON lines → records, with rejects.
-//! - [`csv_safe`]: the CSV writer every CSV output uses (formula cells neutralised).
-//! - [`sandbox`]: simulated vendors for the demo, benchmarks and tests.
-//! - [`data_dir`]: the data directory's permissions (0700, files 0600).
-//! - [`quoted`]: user values in messages, cut to 80 characters.
+//! - Surface: [`control`] (what a running daemon can be asked), [`api`] (its
+//!   HTTP face), [`client`], [`daemon`] (`serve`), [`sandbox`] (simulated
+//!   vendors for the demo and tests).
 //! - [`cli`]: one file per verb.
 #![warn(missing_docs)]
 

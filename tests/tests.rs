@@ -16,6 +16,8 @@ mod demo;
 mod durability;
 /// `leadfall enrich`: bad input, cache, faults, secrets.
 mod enrich;
+/// The architecture: layers and no import cycle between top-level modules.
+mod layers;
 /// `leadfall report`: reconciliation with the sandbox bill, table/CSV/JSON, HTML in Chromium.
 mod report;
 /// Scores and routes: decision-relevant enrichment against enriching everything.

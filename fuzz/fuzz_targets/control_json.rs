@@ -3,11 +3,11 @@
 //! `Json` extractor does, then through what the API does with them without
 //! a daemon: the upsert check (`control::validate_record`) and the merge
 //! into a new stored record (`merge_input`), the reenrich selector check
-//! (`daemon::select::validate`) and matching (`select::matches`).
+//! (`control::select::validate`) and matching (`select::matches`).
 #![no_main]
 
 use leadfall::control::{QueueState, ReenrichRequest, SignalRequest, StoredRecord, UpsertRequest};
-use leadfall::daemon::select;
+use leadfall::control::select;
 use leadfall::engine::merge::merge_input;
 use leadfall::model::{FieldState, Known, Record, UnknownReason, Value};
 use leadfall_fuzz::{check_record, now, settings};

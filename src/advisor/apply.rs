@@ -44,8 +44,15 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ApplyError + '_ {
     }
 }
 
-/// Write every suggestion that changes an order into `config`.
-pub fn apply(config: &Path, advice: &Advice, now: DateTime<Utc>) -> Result<Applied, ApplyError> {
+/// Write every suggestion that changes an order into `config`. `validate`
+/// loads the written file (the caller's config loader: the advisor sits below
+/// config); on error the backup is put back.
+pub fn apply(
+    config: &Path,
+    advice: &Advice,
+    now: DateTime<Utc>,
+    validate: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<Applied, ApplyError> {
     let text = std::fs::read_to_string(config).map_err(io(config))?;
     let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
         ApplyError::Parse(config.to_path_buf(), e.to_string())
@@ -104,9 +111,9 @@ pub fn apply(config: &Path, advice: &Advice, now: DateTime<Utc>) -> Result<Appli
     let backup = PathBuf::from(backup);
     std::fs::copy(config, &backup).map_err(io(&backup))?;
     std::fs::write(config, doc.to_string()).map_err(io(config))?;
-    if let Err(errs) = crate::config::load(config, &crate::config::process_env) {
+    if let Err(errs) = validate(config) {
         std::fs::copy(&backup, config).map_err(io(config))?;
-        return Err(ApplyError::Invalid(errs.to_string()));
+        return Err(ApplyError::Invalid(errs));
     }
     Ok(Applied { backup, changes })
 }

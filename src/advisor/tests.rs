@@ -347,7 +347,12 @@ async fn the_advisor_recovers_per_segment_orders_and_applying_them_lowers_credit
     }
 
     // Apply to the config file, reload it, and re-run fresh leads both ways.
-    let applied = apply(&config_path, &advice, Utc::now()).unwrap();
+    let applied = apply(&config_path, &advice, Utc::now(), |p| {
+        crate::config::load(p, &crate::config::process_env)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })
+    .unwrap();
     assert!(applied.backup.exists());
     assert!(applied
         .changes

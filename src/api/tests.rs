@@ -36,7 +36,7 @@ fn control() -> Control {
         crate::engine::LiveEngine::new(engine),
         crate::config::Loader::fixed((*settings).clone()),
         Arc::new(tokio::sync::Notify::new()),
-        Arc::new(crate::daemon::DaemonStats::default()),
+        Arc::new(crate::control::DaemonStats::default()),
     )
 }
 

@@ -6,7 +6,8 @@
 //! workers share one leaser (as in its daemon); PostgreSQL's lease on their own.
 
 use crate::control::StoredRecord;
-use crate::engine::merge::{merge_input, Precedence};
+use crate::engine::merge::merge_input;
+use crate::model::Precedence;
 use crate::model::{FieldState, Record, Value};
 use crate::store::postgres::{PgStore, PgUrl, TempDatabase};
 use crate::store::{RecordStore, StepCommit, Store};

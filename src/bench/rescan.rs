@@ -87,6 +87,6 @@ fn control_over(store: Store, settings: &Settings) -> anyhow::Result<Control> {
         LiveEngine::new(engine),
         crate::config::Loader::fixed((*settings).clone()),
         Arc::new(tokio::sync::Notify::new()),
-        Arc::new(crate::daemon::DaemonStats::default()),
+        Arc::new(crate::control::DaemonStats::default()),
     ))
 }

@@ -122,20 +122,7 @@ pub struct Budgets {
     shared: Option<Arc<dyn SharedTally>>,
 }
 
-/// Budget tallies kept outside the process, shared by every daemon on one
-/// store. Caps are named by [`cap_name`]. Each call is atomic across daemons.
-pub trait SharedTally: Send + Sync + std::fmt::Debug {
-    /// Hold `amount` under every `(cap name, cap)` if all of them fit; else
-    /// hold nothing and return the indexes of those that refuse.
-    fn reserve(&self, caps: &[(String, f64)], amount: f64) -> Result<Vec<usize>, StoreError>;
-    /// Release a hold of `amount` under `caps` and count `credits` spent.
-    fn finish(&self, caps: &[String], amount: f64, credits: f64) -> Result<(), StoreError>;
-    /// (spent, held) per cap, over every live daemon.
-    fn usage(&self, caps: &[String]) -> Result<Vec<(f64, f64)>, StoreError>;
-    /// Count `spent` (read from the call counters) under `cap` unless some
-    /// daemon already keeps a tally for it.
-    fn seed(&self, cap: &str, spent: f64) -> Result<(), StoreError>;
-}
+pub use crate::store::SharedTally;
 
 /// The shared name of a cap: `total|day:2026-12-01`, `personapi|month:2026-12`.
 fn cap_name((scope, period): &(Scope, Period)) -> String {

@@ -153,7 +153,11 @@ async fn local<T: Send + 'static>(
 
 fn advise(advice: &Advice, apply: bool, g: &Global) -> anyhow::Result<ExitCode> {
     let applied = if apply {
-        Some(crate::advisor::apply(&g.config, advice, Utc::now())?)
+        Some(crate::advisor::apply(&g.config, advice, Utc::now(), |p| {
+            crate::config::load(p, &crate::config::process_env)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })?)
     } else {
         None
     };

@@ -91,7 +91,7 @@ pub struct PrecedenceFile {
 }
 
 fn default_precedence() -> Vec<String> {
-    crate::engine::merge::SOURCE_CLASSES
+    crate::model::SOURCE_CLASSES
         .iter()
         .map(|s| s.to_string())
         .collect()

@@ -37,7 +37,7 @@ pub struct Settings {
     /// Daemon settings.
     pub daemon: DaemonSettings,
     /// Source precedence.
-    pub precedence: crate::engine::merge::Precedence,
+    pub precedence: crate::model::Precedence,
     /// Scores and routes, when both files are configured.
     pub decisions: Option<Decisions>,
     /// Event sinks.
@@ -353,7 +353,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
     let kill_switch =
         crate::executor::compile_kill_switch(path, &raw.kill_switch, &providers, &mut errors);
     let known_source = |s: &str| {
-        crate::engine::merge::SOURCE_CLASSES.contains(&s)
+        crate::model::SOURCE_CLASSES.contains(&s)
             || providers.operation(s).is_some()
             || providers.contains(s)
     };
@@ -397,7 +397,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Setting
         budgets,
         kill_switch,
         advisor,
-        precedence: crate::engine::merge::Precedence {
+        precedence: crate::model::Precedence {
             default: raw.precedence.order.clone(),
             fields: raw.precedence.fields.clone(),
         },

@@ -2,8 +2,13 @@
 //! can ask of it. Handlers in `api/` translate HTTP to these calls; the rules
 //! (merging, selection, pricing) live here, over the store.
 
+mod reload;
+pub mod select;
+mod stats;
+mod status;
 mod types;
 
+pub use stats::DaemonStats;
 pub use types::*;
 
 use crate::config::{Loader, Settings};
@@ -40,7 +45,7 @@ pub struct Control {
     pub(crate) engine: LiveEngine,
     pub(crate) loader: Loader,
     pub(crate) wake: Arc<tokio::sync::Notify>,
-    pub(crate) stats: Arc<crate::daemon::DaemonStats>,
+    pub(crate) stats: Arc<DaemonStats>,
     /// The shared store, for `status`'s members (none on sled).
     pub(crate) shared: Option<crate::store::postgres::PgStore>,
 }
@@ -53,7 +58,7 @@ impl Control {
         engine: LiveEngine,
         loader: Loader,
         wake: Arc<tokio::sync::Notify>,
-        stats: Arc<crate::daemon::DaemonStats>,
+        stats: Arc<DaemonStats>,
     ) -> Control {
         Control {
             store,
@@ -72,7 +77,7 @@ impl Control {
     }
 
     /// The daemon's counters.
-    pub fn stats(&self) -> &crate::daemon::DaemonStats {
+    pub fn stats(&self) -> &DaemonStats {
         &self.stats
     }
 
@@ -134,7 +139,7 @@ impl Control {
         req: &ReenrichRequest,
         now: DateTime<Utc>,
     ) -> Result<ReenrichSummary, ControlError> {
-        crate::daemon::select::reenrich(self, req, now)
+        select::reenrich(self, req, now)
     }
 
     /// Queue every lead with behaviour signals for a rescoring pass, so intent
@@ -175,7 +180,7 @@ impl Control {
     /// Read the configuration again and run with it; every record is queued
     /// to be rescored and re-routed. An invalid configuration changes nothing.
     pub fn reload(&self, now: DateTime<Utc>) -> Result<ReloadSummary, ControlError> {
-        crate::daemon::reload::reload(self, now)
+        reload::reload(self, now)
     }
 
     /// The provider cost/coverage report over `window`, with live budget use.
@@ -225,7 +230,7 @@ impl Control {
 
     /// Queue and provider health.
     pub fn status(&self, now: DateTime<Utc>) -> Result<Status, ControlError> {
-        crate::daemon::status::status(self, now)
+        status::status(self, now)
     }
 
     /// Visit every record matching `filter`, in id order; stop when `f` returns false.

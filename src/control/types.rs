@@ -1,114 +1,14 @@
 //! The request and answer types of the control surface. They are the JSON
 //! bodies of the control API and what the CLI renders; serde is the contract.
+//! The stored record and its parts live with the store, signals in the model;
+//! they are re-exported here because the API speaks them too.
 
-use crate::model::{FieldState, Record};
+use crate::model::Record;
+pub use crate::model::Signal;
+pub use crate::store::{Change, QueueState, RouteChange, StoredRecord, UpsertSummary};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Where a record stands in the work queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum QueueState {
-    /// Waiting for a worker from `due`.
-    Queued {
-        /// When it becomes due.
-        due: DateTime<Utc>,
-    },
-    /// A worker holds it until `until`.
-    Leased {
-        /// Lease expiry.
-        until: DateTime<Utc>,
-    },
-    /// Nothing to do now; the scheduler wakes it at `next_due` (stale values, retries).
-    Idle {
-        /// Next time something is due, if ever.
-        next_due: Option<DateTime<Utc>>,
-    },
-    /// Given up after repeated failures of the step itself (not of providers).
-    Dead {
-        /// Why.
-        reason: String,
-    },
-}
-
-/// One change to a field, for `show`'s history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Change {
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Which field.
-    pub field: String,
-    /// `input`, `enriched`, `conflict`, `expired`, `reenrich`.
-    pub kind: String,
-    /// The state before (absent for a first value).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub old: Option<FieldState>,
-    /// The state after.
-    pub new: FieldState,
-}
-
-/// A behaviour event (pricing page visit, demo request...), used by scoring.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Signal {
-    /// Kind, free text from config (`pricing_page`, `demo_request`).
-    pub kind: String,
-    /// When it happened.
-    pub at: DateTime<Utc>,
-}
-
-/// Everything stored about one lead.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredRecord {
-    /// The record with its field states.
-    pub record: Record,
-    /// Field changes, oldest first (capped).
-    #[serde(default)]
-    pub history: Vec<Change>,
-    /// Behaviour events.
-    #[serde(default)]
-    pub signals: Vec<Signal>,
-    /// Queue position.
-    pub queue: QueueState,
-    /// Conflicting values seen (a provider disagreed with a held value).
-    #[serde(default)]
-    pub conflicts: u32,
-    /// Enrichment passes completed.
-    #[serde(default)]
-    pub passes: u32,
-    /// First seen.
-    pub created_at: DateTime<Utc>,
-    /// Bumped by every upsert and signal; a step started on an older revision is not committed.
-    #[serde(default)]
-    pub revision: u64,
-    /// The three scores after the last pass (when scoring is configured).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scores: Option<crate::score::Scores>,
-    /// The route after the last pass.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub route: Option<crate::route::Decision>,
-    /// Route changes, oldest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub route_history: Vec<RouteChange>,
-}
-
-/// One route change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RouteChange {
-    /// When.
-    pub at: DateTime<Utc>,
-    /// The route before (absent for the first).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
-    /// The route after.
-    pub to: String,
-    /// Why.
-    pub explanation: String,
-    /// Fields the pass that made the change filled or changed (empty: none,
-    /// e.g. decay or a new signal).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changed_fields: Vec<String>,
-}
 
 /// `POST /v1/providers/{id}/resume`: what was lifted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,17 +25,6 @@ pub struct ResumeResult {
 pub struct UpsertRequest {
     /// Records with input values (`known`, source `input`).
     pub records: Vec<Record>,
-}
-
-/// What an upsert did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct UpsertSummary {
-    /// New records.
-    pub created: u64,
-    /// Existing records merged.
-    pub merged: u64,
-    /// Records put (back) on the queue.
-    pub queued: u64,
 }
 
 /// Which records `reenrich` selects. Fields combine with AND; `all` selects everything.

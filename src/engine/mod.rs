@@ -85,7 +85,7 @@ impl Engine {
     fn relevant(
         &self,
         record: &Record,
-        signals: &[crate::control::Signal],
+        signals: &[crate::model::Signal],
         now: chrono::DateTime<chrono::Utc>,
     ) -> Option<(std::collections::BTreeSet<crate::model::FieldName>, bool)> {
         let d = self
@@ -159,7 +159,7 @@ impl Engine {
     pub async fn enrich_with_signals(
         &self,
         mut record: Record,
-        signals: &[crate::control::Signal],
+        signals: &[crate::model::Signal],
     ) -> (Record, Vec<LedgerEntry>) {
         let executor = &self.executor;
         let wait = move |op: &str| executor.fill_wait(op);

@@ -2,7 +2,7 @@
 //! routes, the engine and the sandbox vendors over real sockets.
 
 use super::*;
-use crate::control::Signal;
+use crate::model::Signal;
 use crate::model::{FieldState, UnknownReason};
 use crate::sandbox::{serve, Sandbox, SandboxSettings};
 use std::collections::BTreeMap;

@@ -4,10 +4,10 @@
 //! outbox. Pure: time is passed in.
 
 use crate::config::{Decisions, Settings};
-use crate::control::{RouteChange, StoredRecord};
 use crate::model::{FieldState, UnknownReason};
 use crate::route::decide;
 use crate::score::score_all;
+use crate::store::{RouteChange, StoredRecord};
 use chrono::{DateTime, Utc};
 
 /// Can a later pass still fill `field` (it has a waterfall and is not settled)?
@@ -78,7 +78,7 @@ pub fn rescore(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::Signal;
+    use crate::model::Signal;
     use crate::model::{Record, Value};
     use chrono::TimeZone;
 

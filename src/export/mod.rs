@@ -7,8 +7,8 @@
 #[cfg(test)]
 mod tests;
 
-use crate::control::StoredRecord;
 use crate::model::{Catalogue, FieldState};
+use crate::store::StoredRecord;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;

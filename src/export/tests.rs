@@ -1,8 +1,8 @@
 //! Export format tests: column layout, state words, value rendering.
 
 use super::*;
-use crate::control::QueueState;
 use crate::model::{Known, Record, Unknown, UnknownReason, Value};
+use crate::store::QueueState;
 use chrono::TimeZone;
 
 fn t(day: u32) -> DateTime<Utc> {

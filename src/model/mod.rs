@@ -6,8 +6,10 @@ mod field_map;
 mod json;
 mod name;
 mod normalise;
+mod precedence;
 mod record;
 mod same;
+mod signal;
 mod state;
 pub mod timestamp;
 mod value;
@@ -27,7 +29,9 @@ pub use normalise::{
     domain, email, email_of, integer, normalise_json, normalise_text, phone, url, NormaliseError,
     MAX_VALUE_CHARS,
 };
+pub use precedence::{provider_of, Precedence, SOURCE_CLASSES};
 pub use record::Record;
 pub use same::{order, same};
+pub use signal::Signal;
 pub use state::{source_input, FieldState, Known, Source, Unknown, UnknownReason, SOURCE_INPUT};
 pub use value::Value;

@@ -482,10 +482,4 @@ pub struct CacheTtl {
     pub miss: Duration,
 }
 
-/// The provider part of an operation id (`mailfinder` of
-/// `mailfinder.email-finder`); the whole id when it has no dot. A byte scan:
-/// this runs for every call and every planning step.
-pub fn provider_of(operation: &str) -> &str {
-    let dot = operation.bytes().position(|b| b == b'.');
-    dot.map_or(operation, |i| &operation[..i])
-}
+pub use crate::model::provider_of;

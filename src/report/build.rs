@@ -6,8 +6,8 @@
 use super::types::*;
 use super::Window;
 use crate::budget::BudgetUse;
-use crate::control::StoredRecord;
 use crate::model::FieldState;
+use crate::store::StoredRecord;
 use crate::store::{CallBucket, CallStats};
 use crate::waterfall::{Step, WaterfallSettings};
 use chrono::{DateTime, TimeZone, Utc};

@@ -1,5 +1,5 @@
 use super::*;
-use crate::control::Signal;
+use crate::model::Signal;
 use crate::model::{FieldState, Value};
 use crate::score::{compile_scoring, score_all, ScoringFile, ScoringSettings};
 use chrono::TimeZone;

@@ -4,8 +4,8 @@
 
 use super::cond::{eval, fields, ScoreLookup, Tri};
 use super::config::{Rule, RuleTest, ScoringSettings, SCORES};
-use crate::control::Signal;
 use crate::model::Record;
+use crate::model::Signal;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::control::Signal;
+use crate::model::Signal;
 use crate::model::{Catalogue, FieldState, Record, UnknownReason, Value};
 use chrono::{Duration, TimeZone, Utc};
 use std::path::Path;

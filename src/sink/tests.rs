@@ -5,10 +5,11 @@
 use super::signature::{EVENT_ID_HEADER, MAX_AGE_SECS, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use super::target::event_id;
 use super::*;
-use crate::control::StoredRecord;
-use crate::engine::merge::{merge_input, Precedence};
+use crate::engine::merge::merge_input;
+use crate::model::Precedence;
 use crate::model::Record;
 use crate::provider::Secret;
+use crate::store::StoredRecord;
 use crate::store::{RecordStore, StepCommit, Store};
 use axum::body::Bytes;
 use axum::extract::State;

@@ -17,6 +17,7 @@ pub mod postgres;
 mod records;
 mod stats;
 mod traits;
+mod types;
 
 #[cfg(test)]
 mod tests;
@@ -29,7 +30,8 @@ pub use ledger::LedgerEntry;
 pub use stats::{
     hour_of, CallBucket, CallStats, LATENCY_BOUNDS_MS, OUTCOME_BUDGET, OUTCOME_PAUSED,
 };
-pub use traits::{CallStore, Leased, MergeFn, QueueStats, RecordStore, StepCommit};
+pub use traits::{CallStore, Leased, MergeFn, QueueStats, RecordStore, SharedTally, StepCommit};
+pub use types::{Change, QueueState, RouteChange, StoredRecord, UpsertSummary};
 
 use std::path::Path;
 

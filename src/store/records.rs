@@ -5,8 +5,9 @@
 
 use super::traits::{CallStore, Leased, MergeFn, QueueStats, RecordStore, StepCommit};
 use super::{CacheEntry, CallBucket, CallStats, LedgerEntry, Store, StoreError};
-use crate::control::{QueueState, Signal, StoredRecord, UpsertSummary};
 use crate::model::Record;
+use crate::model::Signal;
+use crate::store::{QueueState, StoredRecord, UpsertSummary};
 use chrono::{DateTime, TimeZone, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;

@@ -4,8 +4,9 @@
 
 use super::postgres::{test_server, PgStore, TempDatabase};
 use super::*;
-use crate::control::{QueueState, StoredRecord};
-use crate::engine::merge::{merge_input as merge_with, Precedence};
+use crate::engine::merge::merge_input as merge_with;
+use crate::model::Precedence;
+use crate::store::{QueueState, StoredRecord};
 
 fn merge_input(e: Option<StoredRecord>, r: Record, now: DateTime<Utc>) -> (StoredRecord, bool) {
     merge_with(e, r, now, &Precedence::default())
@@ -494,7 +495,7 @@ fn queue_matches_a_model_on(
 #[test]
 fn signalled_records_are_indexed_and_a_store_from_before_the_index_builds_it() {
     let dir = tempfile::tempdir().unwrap();
-    let signal = |kind: &str| crate::control::Signal {
+    let signal = |kind: &str| crate::model::Signal {
         kind: kind.into(),
         at: t(0),
     };

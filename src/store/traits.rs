@@ -4,8 +4,9 @@
 //! (several daemons sharing one queue) without touching the engine.
 
 use super::{CacheEntry, CallBucket, JobEntry, LedgerEntry, StoreError};
-use crate::control::{Signal, StoredRecord, UpsertSummary};
+use super::{StoredRecord, UpsertSummary};
 use crate::model::Record;
+use crate::model::Signal;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -193,4 +194,19 @@ pub trait CallStore: Send + Sync + std::fmt::Debug + 'static {
         domain: &str,
         pattern: &str,
     ) -> Result<(), StoreError>;
+}
+
+/// Budget tallies kept outside the process, shared by every daemon on one
+/// store. Caps are named by the budget module (`total|day:2026-12-01`). Each call is atomic across daemons.
+pub trait SharedTally: Send + Sync + std::fmt::Debug {
+    /// Hold `amount` under every `(cap name, cap)` if all of them fit; else
+    /// hold nothing and return the indexes of those that refuse.
+    fn reserve(&self, caps: &[(String, f64)], amount: f64) -> Result<Vec<usize>, StoreError>;
+    /// Release a hold of `amount` under `caps` and count `credits` spent.
+    fn finish(&self, caps: &[String], amount: f64, credits: f64) -> Result<(), StoreError>;
+    /// (spent, held) per cap, over every live daemon.
+    fn usage(&self, caps: &[String]) -> Result<Vec<(f64, f64)>, StoreError>;
+    /// Count `spent` (read from the call counters) under `cap` unless some
+    /// daemon already keeps a tally for it.
+    fn seed(&self, cap: &str, spent: f64) -> Result<(), StoreError>;
 }

@@ -6,7 +6,7 @@
 //! total, and splitting it by N would strand credits on idle daemons.
 
 use super::{PgStore, LIVE_SECS};
-use crate::budget::SharedTally;
+use crate::store::SharedTally;
 use crate::store::StoreError;
 
 /// Advisory lock key serialising budget reservations ("budget\0\0").

@@ -6,7 +6,7 @@
 
 use super::calls::operation_of as calls_operation_of;
 use super::{ms, PgStore};
-use crate::control::QueueState;
+use crate::store::QueueState;
 use crate::store::{hour_of, JobEntry, LedgerEntry, RecordStore, Store, StoreError};
 use serde::Serialize;
 

@@ -8,10 +8,11 @@
 
 use super::notify::{notify, OUTBOX, QUEUE};
 use super::{at, corrupt, ms, PgStore, LIVE_SECS};
-use crate::control::{QueueState, Signal, StoredRecord, UpsertSummary};
 use crate::model::Record;
+use crate::model::Signal;
 use crate::store::traits::{Leased, MergeFn, QueueStats, RecordStore, StepCommit};
 use crate::store::StoreError;
+use crate::store::{QueueState, StoredRecord, UpsertSummary};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::time::Duration;

@@ -3,10 +3,11 @@
 //! across members, outbox order, and the copy from sled.
 
 use super::*;
-use crate::budget::SharedTally;
-use crate::control::StoredRecord;
-use crate::engine::merge::{merge_input, Precedence};
+use crate::engine::merge::merge_input;
+use crate::model::Precedence;
 use crate::model::{FieldState, Record, Value};
+use crate::store::SharedTally;
+use crate::store::StoredRecord;
 use crate::store::{CallStore, LedgerEntry, RecordStore, StepCommit, Store};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
