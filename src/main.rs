@@ -38,7 +38,19 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = leadfall::cli::Cli::parse();
+    let cli = match leadfall::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version go to stdout with 0; a bad command line is a usage
+        // error (64, as sysexits), distinct from a bad configuration (2).
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(leadfall::cli::EXIT_USAGE);
+        }
+    };
     keep_freed_memory(&cli.command);
     leadfall::telemetry::init(cli.global.log_format, cli.global.log_level());
     match leadfall::cli::run(cli) {

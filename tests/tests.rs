@@ -16,6 +16,8 @@ mod demo;
 mod durability;
 /// `leadfall enrich`: bad input, cache, faults, secrets.
 mod enrich;
+/// An installed binary: configuration search, `init`, the embedded demo, exit codes, completions.
+mod first_hour;
 /// The architecture: layers and no import cycle between top-level modules.
 mod layers;
 /// `leadfall report`: reconciliation with the sandbox bill, table/CSV/JSON, HTML in Chromium.

@@ -80,9 +80,15 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         }
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    // The config against the sandbox, with the data under the demo's directory.
+    // The config against the sandbox, with the data under the demo's
+    // directory; the embedded one when none is found (an installed binary).
+    let config_path = if g.config.exists() {
+        g.config.clone()
+    } else {
+        super::starter::write_default(&dir).context("writing the embedded configuration")?
+    };
     let (path, env, data) = (
-        g.config.clone(),
+        config_path.clone(),
         Sandbox::provider_env(format!("http://{sb_addr}")),
         dir.join("data"),
     );
@@ -162,7 +168,7 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         print_summary(&report);
     }
     if !args.once {
-        let cfg = g.config.display();
+        let cfg = config_path.display();
         let dd = data_dir.display();
         // The binary as it was started (`cargo run` users have no `leadfall` on PATH).
         let exe = std::env::current_exe()

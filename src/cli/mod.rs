@@ -7,6 +7,7 @@ mod demo;
 mod enrich;
 mod export;
 pub mod import;
+mod init;
 mod migrate;
 mod provider;
 mod reenrich;
@@ -14,9 +15,11 @@ mod reload;
 mod render;
 mod report;
 mod sandbox;
+mod search;
 mod serve;
 mod show;
 mod signal;
+mod starter;
 mod status;
 
 use crate::telemetry::LogFormat;
@@ -26,8 +29,10 @@ use std::process::ExitCode;
 
 /// Exit code when the run finished but some input rows were rejected.
 pub const EXIT_ROWS_REJECTED: u8 = 3;
-/// Exit code when the configuration has errors.
+/// Exit code when the configuration has errors (or none is found).
 pub const EXIT_CONFIG: u8 = 2;
+/// Exit code for a command line that does not parse (sysexits' EX_USAGE).
+pub const EXIT_USAGE: u8 = 64;
 
 /// leadfall: waterfall enrichment of B2B lead records with explicit unknowns.
 #[derive(Debug, Parser)]
@@ -44,13 +49,17 @@ pub struct Cli {
 /// Options shared by every verb.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Configuration file.
+    /// Configuration file [default: ./config/leadfall.toml, else
+    /// $XDG_CONFIG_HOME/leadfall/leadfall.toml or ~/.config/leadfall/leadfall.toml].
     #[arg(
-        long,
+        long = "config",
         global = true,
-        default_value = "config/leadfall.toml",
-        env = "LEADFALL_CONFIG"
+        env = "LEADFALL_CONFIG",
+        value_name = "FILE"
     )]
+    pub config_flag: Option<PathBuf>,
+    /// The configuration file in use, found by [`search`]'s order.
+    #[arg(skip)]
     pub config: PathBuf,
     /// Machine-readable JSON output on stdout.
     #[arg(long, global = true)]
@@ -109,10 +118,68 @@ pub enum Command {
     Provider(provider::Args),
     /// Create or upgrade the PostgreSQL schema; --from-sled DIR copies an embedded store into it.
     Migrate(migrate::Args),
+    /// Write a starter configuration for the real vendors and say which keys to export.
+    Init(init::Args),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout.
+    Man,
+}
+
+/// `completions` arguments.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+impl Command {
+    /// Whether the verb reads the configuration (the others run without one;
+    /// `demo` falls back to the embedded one).
+    fn needs_config(&self) -> bool {
+        !matches!(
+            self,
+            Command::Sandbox(_)
+                | Command::Demo(_)
+                | Command::Init(_)
+                | Command::Completions(_)
+                | Command::Man
+        )
+    }
+}
+
+/// Find the configuration (see [`search`]); `None` when a verb that needs one
+/// has none, after saying where it looked and what to do.
+fn locate(cli: &mut Cli) -> Option<()> {
+    let g = &mut cli.global;
+    match search::find(g.config_flag.as_deref()) {
+        Some(p) => g.config = p,
+        None if g.config_flag.is_some() || !cli.command.needs_config() => {
+            g.config = search::candidates(g.config_flag.as_deref()).remove(0);
+        }
+        None => {
+            let looked: Vec<String> = search::candidates(None)
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            eprintln!(
+                "error: no configuration found (looked at {}).\n\
+                 Run `leadfall init` to write a starter configuration for the real vendors, \
+                 pass --config FILE (or set LEADFALL_CONFIG), or try `leadfall demo`, which needs none.",
+                looked.join(", ")
+            );
+            return None;
+        }
+    }
+    Some(())
 }
 
 /// Run a parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
+    if locate(&mut cli).is_none() {
+        return Ok(ExitCode::from(EXIT_CONFIG));
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -135,6 +202,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Report(a) => report::run(a, g).await,
             Command::Provider(a) => provider::run(a, g).await,
             Command::Migrate(a) => migrate::run(a, g),
+            Command::Init(a) => init::run(a, g),
+            Command::Completions(a) => {
+                let mut cmd = <Cli as clap::CommandFactory>::command();
+                clap_complete::generate(a.shell, &mut cmd, "leadfall", &mut std::io::stdout());
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Man => {
+                let cmd = <Cli as clap::CommandFactory>::command();
+                clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+                Ok(ExitCode::SUCCESS)
+            }
         }
     })
 }
