@@ -94,7 +94,19 @@ impl Engine {
             .as_ref()
             .filter(|_| !self.settings.waterfall.enrich_everything)?;
         let scores = crate::score::score_all(&d.scoring, record, signals, now);
-        let decision = crate::route::decide(&d.routing, record, &scores, now, false);
+        let mut decision = crate::route::decide(&d.routing, record, &scores, now, false);
+        if !decision.decided
+            && !decision
+                .could_change
+                .iter()
+                .any(|f| rescore::fillable_in(&self.settings, record, f))
+        {
+            // Nothing that could change the route is left to learn: the route
+            // is settled on what is known (as the rescore will record it), and
+            // its action's fields are bought in this pass.
+            decision = crate::route::decide(&d.routing, record, &scores, now, true);
+            decision.decided = true;
+        }
         let mut set: std::collections::BTreeSet<crate::model::FieldName> = if decision.decided {
             // Decided: what the route's next action needs.
             d.routing

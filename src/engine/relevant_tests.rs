@@ -147,3 +147,73 @@ async fn a_lead_that_needs_only_the_employee_count_gets_only_that_lookup() {
     };
     assert_eq!((decided.decided, decided.route.as_str()), (true, want));
 }
+
+/// A lead whose route can no longer change but is not decided: its industry
+/// was looked for and not found, so account fit stays an interval that
+/// straddles `sdr_review`'s bar, while what is known puts it there.
+fn settled_on_what_is_known(fx: &Fx) -> (Record, [Signal; 1]) {
+    let mut lead = fx.lead(&[
+        ("person.first_name", "Ann"),
+        ("person.last_name", "Lee"),
+        ("company.name", "Nowhere Found"),
+        ("company.domain", "nowhere-found.example"),
+        ("company.country", "US"),
+        ("company.tech_stack", "snowflake"),
+        ("company.employee_count", "200"),
+    ]);
+    lead.set(
+        "company.industry",
+        FieldState::Unknown(crate::model::Unknown {
+            reason: UnknownReason::NotFound,
+            tried: vec![],
+            retry_at: None,
+            detail: None,
+        }),
+    );
+    let signals = [Signal {
+        kind: "pricing_page".into(),
+        at: chrono::Utc::now(),
+    }];
+    (lead, signals)
+}
+
+#[tokio::test]
+async fn a_route_settled_on_what_is_known_gets_its_enrich_fields_in_that_pass() {
+    let fx = fixture().await;
+    let (lead, signals) = settled_on_what_is_known(&fx);
+    let open = route(&fx.engine, &lead, &signals);
+    assert!(
+        !open.decided,
+        "the industry could still pick another route: {open:?}"
+    );
+    assert_eq!(open.could_change, ["company.industry"]);
+    let (set, cheapest_first) = fx
+        .engine
+        .relevant(&lead, &signals, chrono::Utc::now())
+        .unwrap();
+    assert!(
+        set.contains("person.email"),
+        "sdr_review needs an email: {set:?}"
+    );
+    assert!(!cheapest_first);
+
+    let (after, ledger) = fx.engine.enrich_with_signals(lead, &signals).await;
+    let email_ops = ledger
+        .iter()
+        .filter(|e| {
+            fx.engine
+                .settings()
+                .waterfall
+                .get("person.email")
+                .is_some_and(|w| w.steps.iter().any(|s| s.id() == e.operation.as_str()))
+        })
+        .count();
+    assert!(email_ops > 0, "the email waterfall ran: {ledger:?}");
+    match after.fields.get("person.email") {
+        Some(FieldState::Unknown(u)) => {
+            assert_ne!(u.reason, UnknownReason::NotWorthIt, "{u:?}")
+        }
+        Some(FieldState::Known(_)) => {}
+        None => panic!("no email state"),
+    }
+}

@@ -12,8 +12,13 @@ use chrono::{DateTime, Utc};
 
 /// Can a later pass still fill `field` (it has a waterfall and is not settled)?
 fn fillable(settings: &Settings, stored: &StoredRecord, field: &str) -> bool {
+    fillable_in(settings, &stored.record, field)
+}
+
+/// [`fillable`] over a record in the middle of a pass.
+pub(super) fn fillable_in(settings: &Settings, record: &crate::model::Record, field: &str) -> bool {
     settings.waterfall.get(field).is_some()
-        && match stored.record.fields.get(field) {
+        && match record.fields.get(field) {
             None => true,
             Some(FieldState::Known(_)) => false,
             Some(FieldState::Unknown(u)) => matches!(
