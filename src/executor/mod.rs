@@ -23,6 +23,8 @@ mod runtime;
 mod vendor;
 
 #[cfg(test)]
+mod step_tests;
+#[cfg(test)]
 mod tests;
 
 pub use circuit::Circuit;
