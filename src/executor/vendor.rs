@@ -6,8 +6,9 @@
 use super::attempt::{describe, retry_after, Answer};
 use super::booking::{Booking, CallId, Finished, Tally};
 use super::{next_poll_wait, Executor, Phase, ProviderRuntime, ProviderStats};
-use crate::provider::Provider;
-use crate::provider::{build_poll_request, build_request, HttpRequest, Inputs, Operation, Outcome};
+use crate::provider::{
+    build_poll_request, build_request, HttpRequest, Inputs, Operation, Outcome, Provider,
+};
 use crate::retry::RetrySchedule;
 use crate::store::CachedOutcome;
 use std::ops::ControlFlow;
@@ -27,15 +28,23 @@ pub(super) struct VendorCall<'a> {
     pub(super) id: CallId<'a>,
     pub(super) provider: &'a Provider,
     pub(super) op: &'a Operation,
+    /// The provider's pacer, permits, circuit and statistics.
     pub(super) rt: &'a ProviderRuntime,
+    /// Plain request, job to submit, or job to poll.
     pub(super) phase: Phase,
+    /// The request the next attempt sends (the poll once a job is submitted).
     pub(super) req: HttpRequest,
+    /// The last HTTP status seen.
     pub(super) last_status: Option<u16>,
+    /// Retries of the current phase.
     schedule: RetrySchedule,
     /// HTTP exchanges before the current retry schedule (submit, earlier polls).
     earlier_attempts: u32,
+    /// 429 answers so far.
     throttled: u32,
+    /// When polling gives up for this call (the next pass resumes the job).
     poll_deadline: Option<Instant>,
+    /// The wait before the next poll; grows while the job runs.
     poll_wait: Duration,
 }
 
