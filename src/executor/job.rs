@@ -1,13 +1,12 @@
 //! Asynchronous vendor jobs in the executor: where a call stands (submit or
 //! poll), recording a submitted job durably before the first poll, closing it
 //! once its answer is final, and the poll backoff. The call loop itself, with
-//! its retries, stays in `mod.rs`.
+//! its retries, is in `vendor.rs`.
 
+use super::booking::Booking;
 use super::{CallOutcome, Executor};
-use crate::model::Name;
 use crate::store::JobEntry;
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// Where a call stands: a plain request, or an asynchronous job being
 /// submitted or polled (with the vendor's job id).
@@ -86,30 +85,9 @@ impl Executor {
     }
     /// Record a submitted job durably (job id + the submit's ledger row, flushed)
     /// before the first poll, so a crash from here on resumes instead of resubmitting.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn job_submitted(
-        &self,
-        key: &[u8],
-        operation: &str,
-        record_id: Option<&str>,
-        job_id: &str,
-        started: Instant,
-        attempts: u32,
-        throttled: u32,
-        status: u16,
-    ) {
-        let row = self.entry(
-            Name::new(operation),
-            record_id,
-            crate::name!("submitted"),
-            false,
-            0.0,
-            started,
-            attempts,
-            throttled,
-            Some(status),
-            None,
-        );
+    pub(super) async fn job_submitted(&self, key: &[u8], job_id: &str, row: Booking<'_>) {
+        let (operation, record_id) = (row.id.operation, row.id.record_id);
+        let row = self.entry(row);
         let job = JobEntry {
             job_id: job_id.to_string(),
             submitted_at: self.inner.clock.now(),

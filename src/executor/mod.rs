@@ -4,7 +4,14 @@
 //! ledger row per call. Asynchronous vendors are one call too: submit, record
 //! the job id durably, poll until the answer (or hand back `pending`; the next
 //! call resumes the same job). It knows nothing about waterfalls or scores.
+//!
+//! One call's path: `execute_keyed` (cache, single flight) → `call` (kill
+//! switch, budget) → `vendor.rs` (the loop: circuit, submit or poll, retry)
+//! → `attempt.rs` (one paced send, classified) → `booking.rs` (ledger row,
+//! cache entry).
 
+mod attempt;
+mod booking;
 mod circuit;
 mod http;
 pub use http::LANE_THREAD;
@@ -13,7 +20,10 @@ mod proxy;
 pub use job::{webhook_signature_ok, WebhookError};
 mod kill_switch;
 mod runtime;
+mod vendor;
 
+#[cfg(test)]
+mod step_tests;
 #[cfg(test)]
 mod tests;
 
@@ -26,12 +36,9 @@ pub use runtime::{share_of, ProviderRuntime, ProviderStats};
 
 use crate::clock::Clock;
 use crate::model::{Catalogue, Name};
-use crate::provider::{
-    build_poll_request, build_request, classify, classify_submit, Extracted, Inputs, Outcome,
-    ProviderSet,
-};
-use crate::retry::RetrySchedule;
+use crate::provider::{Extracted, Inputs, ProviderSet};
 use crate::store::{cache_key, CacheEntry, CachedOutcome, CallStore, LedgerEntry};
+use booking::{CallId, Finished, Tally};
 use foldhash::HashMap;
 use http::Attempt;
 use job::{next_poll_wait, Phase};
@@ -432,56 +439,73 @@ impl Executor {
                 return res;
             }
             // Single flight: the first caller calls, identical callers wait for its answer.
-            let (follow, tx) = {
-                let mut map = self
-                    .inner
-                    .inflight
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                match map.get(&key) {
-                    Some(rx) => (Some(rx.clone()), None),
-                    None => {
-                        let (tx, rx) = watch::channel(None);
-                        map.insert(key.clone(), rx);
-                        (None, Some(tx))
-                    }
+            let tx = match self.join_flight(&key) {
+                Ok(tx) => tx,
+                Err(mut rx) => {
+                    let Ok(done) = rx.wait_for(Option::is_some).await.map(|v| v.clone()) else {
+                        continue; // the leader went away: try again ourselves
+                    };
+                    let Some(res) = done else { continue };
+                    let res = self.coalesced(res, record_id, started);
+                    self.record(&key, None, &res.entry).await;
+                    return res;
                 }
             };
-            if let Some(mut rx) = follow {
-                let Ok(done) = rx.wait_for(Option::is_some).await.map(|v| v.clone()) else {
-                    continue; // the leader went away: try again ourselves
-                };
-                let Some(res) = done else { continue };
-                let res = self.coalesced(res, record_id, started);
-                self.record(&key, None, &res.entry).await;
-                return res;
-            }
-            let tx = tx.expect("leader holds the sender");
             let _guard = FlightGuard {
                 map: &self.inner.inflight,
                 key: key.clone(),
             };
-            let (result, cache) = self.call(&key, operation, inputs, record_id, started).await;
-            if let Some(rt) = self.inner.runtimes.get(result.entry.provider.as_str()) {
-                match result.outcome {
-                    // Nothing was sent: not the provider's failure.
-                    CallOutcome::Failed {
-                        kind: crate::store::OUTCOME_BUDGET | crate::store::OUTCOME_PAUSED,
-                        ..
-                    } => {}
-                    CallOutcome::Failed { .. } => ProviderStats::bump(&rt.stats.failed),
-                    CallOutcome::Hit(_) => {
-                        ProviderStats::bump(&rt.stats.answered);
-                        ProviderStats::bump(&rt.stats.hits);
-                    }
-                    _ => ProviderStats::bump(&rt.stats.answered),
-                }
-            }
+            let id = CallId {
+                key: &key,
+                operation,
+                record_id,
+                started,
+            };
+            let (result, cache) = self.call(id, inputs).await;
+            self.count(&result);
             // Durable before anyone (followers included) acts on the answer.
             self.record(&key, cache, &result.entry).await;
             self.close_job(operation, &key, &result.outcome).await;
             let _ = tx.send(Some(result.clone()));
             return result;
+        }
+    }
+
+    /// Lead the call for `key` (`Ok`: the sender its followers wait on), or
+    /// follow the call already in flight (`Err`: its receiver).
+    fn join_flight(&self, key: &[u8]) -> Result<watch::Sender<Option<CallResult>>, Flight> {
+        let mut map = self
+            .inner
+            .inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match map.get(key) {
+            Some(rx) => Err(rx.clone()),
+            None => {
+                let (tx, rx) = watch::channel(None);
+                map.insert(key.to_vec(), rx);
+                Ok(tx)
+            }
+        }
+    }
+
+    /// Count a led call in its provider's statistics.
+    fn count(&self, result: &CallResult) {
+        let Some(rt) = self.inner.runtimes.get(result.entry.provider.as_str()) else {
+            return;
+        };
+        match result.outcome {
+            // Nothing was sent: not the provider's failure.
+            CallOutcome::Failed {
+                kind: crate::store::OUTCOME_BUDGET | crate::store::OUTCOME_PAUSED,
+                ..
+            } => {}
+            CallOutcome::Failed { .. } => ProviderStats::bump(&rt.stats.failed),
+            CallOutcome::Hit(_) => {
+                ProviderStats::bump(&rt.stats.answered);
+                ProviderStats::bump(&rt.stats.hits);
+            }
+            _ => ProviderStats::bump(&rt.stats.answered),
         }
     }
 
@@ -571,145 +595,19 @@ impl Executor {
         }
     }
 
-    /// `operation`'s provider (the text before the dot for an unknown one).
-    fn provider_name(&self, operation: Name) -> Name {
-        match self.inner.provider_names.get(&operation) {
-            Some(p) => *p,
-            None => Name::new(crate::provider::provider_of(&operation)),
-        }
-    }
-
-    /// A ledger row at `at`: nothing billed, sent or failed (yet).
-    #[inline]
-    fn row(
-        &self,
-        at: chrono::DateTime<chrono::Utc>,
-        operation: Name,
-        record_id: Option<&str>,
-        outcome: Name,
-        latency_ms: u64,
-    ) -> LedgerEntry {
-        LedgerEntry {
-            at,
-            record_id: record_id.map(str::to_string),
-            operation,
-            provider: self.provider_name(operation),
-            outcome,
-            cached: false,
-            credits: 0.0,
-            saved_credits: 0.0,
-            latency_ms,
-            attempts: 0,
-            throttled: 0,
-            status: None,
-            error: None,
-            choice: CHOICE.try_with(Clone::clone).ok().flatten(),
-            fields: Vec::new(),
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn entry(
-        &self,
-        operation: Name,
-        record_id: Option<&str>,
-        outcome: Name,
-        cached: bool,
-        credits: f64,
-        started: Instant,
-        attempts: u32,
-        throttled: u32,
-        status: Option<u16>,
-        error: Option<String>,
-    ) -> LedgerEntry {
-        let latency_ms = started.elapsed().as_millis() as u64;
-        LedgerEntry {
-            cached,
-            credits,
-            attempts,
-            throttled,
-            status,
-            error,
-            ..self.row(
-                self.inner.clock.now(),
-                operation,
-                record_id,
-                outcome,
-                latency_ms,
-            )
-        }
-    }
-
-    /// The real call under the budgets: a reservation of the operation's
-    /// worst-case cost is taken first and settled with what was billed.
-    async fn call(
-        &self,
-        key: &[u8],
-        operation: &str,
-        inputs: &Inputs,
-        record_id: Option<&str>,
-        started: Instant,
-    ) -> (CallResult, Option<CacheEntry>) {
-        let provider_id = crate::provider::provider_of(operation);
+    /// The real call under the kill switch and the budgets: a reservation of
+    /// the operation's worst-case cost is taken first and settled with what was billed.
+    async fn call(&self, id: CallId<'_>, inputs: &Inputs) -> Finished {
+        let provider_id = crate::provider::provider_of(id.operation);
         let rt = self.inner.runtimes.get(provider_id);
-        if let Some(rt) = rt {
-            let now = self.inner.clock.now();
-            let mut kill = rt.kill.lock().unwrap_or_else(|e| e.into_inner());
-            match kill.check(now) {
-                Ok(Some(p)) => {
-                    let wait = (p.until - now).to_std().unwrap_or_default();
-                    let message = format!(
-                        "{provider_id} is paused by the kill switch until {}: {}",
-                        p.until.to_rfc3339(),
-                        p.reason
-                    );
-                    drop(kill);
-                    return (
-                        self.not_made(
-                            operation,
-                            record_id,
-                            started,
-                            crate::store::OUTCOME_PAUSED,
-                            message,
-                            wait,
-                        ),
-                        None,
-                    );
-                }
-                Ok(None) => {}
-                Err(lifted) => {
-                    tracing::warn!(provider = provider_id, reason = %lifted.reason, "provider resumed after its cool-down")
-                }
-            }
+        if let Some(refused) = rt.and_then(|rt| self.refuse_paused(id, provider_id, rt)) {
+            return (refused, None);
         }
-        let reservation = match (
-            &self.inner.budgets,
-            self.inner.providers.operation(operation),
-        ) {
-            (Some(budgets), Some((provider, op))) => {
-                let now = self.inner.clock.now();
-                match budgets.reserve(&provider.id, op.max_cost(), now) {
-                    Ok(r) => Some(r),
-                    Err(exhausted) => {
-                        let wait = (exhausted.reset_at - now).to_std().unwrap_or_default();
-                        let message = exhausted.to_string();
-                        let result = self.not_made(
-                            operation,
-                            record_id,
-                            started,
-                            crate::store::OUTCOME_BUDGET,
-                            message,
-                            wait,
-                        );
-                        return (result, None);
-                    }
-                }
-            }
-            _ => None,
+        let reservation = match self.reserve(id) {
+            Ok(r) => r,
+            Err(refused) => return (*refused, None),
         };
-        let (result, cache) = self
-            .call_vendor(key, operation, inputs, record_id, started)
-            .await;
+        let (result, cache) = self.call_vendor(id, inputs).await;
         if let Some(r) = reservation {
             r.settle(result.entry.credits);
         }
@@ -719,38 +617,70 @@ impl Executor {
         (result, cache)
     }
 
+    /// The refusal of a call to a provider the kill switch has paused.
+    fn refuse_paused(
+        &self,
+        id: CallId<'_>,
+        provider_id: &str,
+        rt: &ProviderRuntime,
+    ) -> Option<CallResult> {
+        let now = self.inner.clock.now();
+        let mut kill = rt.kill.lock().unwrap_or_else(|e| e.into_inner());
+        match kill.check(now) {
+            Ok(Some(p)) => {
+                let wait = (p.until - now).to_std().unwrap_or_default();
+                let message = format!(
+                    "{provider_id} is paused by the kill switch until {}: {}",
+                    p.until.to_rfc3339(),
+                    p.reason
+                );
+                drop(kill);
+                Some(self.not_made(id, crate::store::OUTCOME_PAUSED, message, wait))
+            }
+            Ok(None) => None,
+            Err(lifted) => {
+                tracing::warn!(provider = provider_id, reason = %lifted.reason, "provider resumed after its cool-down");
+                None
+            }
+        }
+    }
+
+    /// Hold the operation's worst-case cost under the budgets (`None`: no
+    /// budgets, or an unknown operation); `Err` is the refused call (boxed:
+    /// refusals are rare, reservations are not).
+    fn reserve(
+        &self,
+        id: CallId<'_>,
+    ) -> Result<Option<crate::budget::Reservation>, Box<CallResult>> {
+        let (Some(budgets), Some((provider, op))) = (
+            &self.inner.budgets,
+            self.inner.providers.operation(id.operation),
+        ) else {
+            return Ok(None);
+        };
+        let now = self.inner.clock.now();
+        match budgets.reserve(&provider.id, op.max_cost(), now) {
+            Ok(r) => Ok(Some(r)),
+            Err(exhausted) => {
+                let wait = (exhausted.reset_at - now).to_std().unwrap_or_default();
+                let message = exhausted.to_string();
+                let refused = self.not_made(id, crate::store::OUTCOME_BUDGET, message, wait);
+                Err(Box::new(refused))
+            }
+        }
+    }
+
     /// A call refused before it was sent (budget, kill switch): no attempt, nothing billed.
     fn not_made(
         &self,
-        operation: &str,
-        record_id: Option<&str>,
-        started: Instant,
+        id: CallId<'_>,
         kind: &'static str,
         message: String,
         retry_after: Duration,
     ) -> CallResult {
-        let mut row = self.entry(
-            Name::new(operation),
-            record_id,
-            Name::new(kind),
-            false,
-            0.0,
-            started,
-            0,
-            0,
-            None,
-            Some(message.clone()),
-        );
-        row.latency_ms = 0;
-        CallResult {
-            paid: None,
-            outcome: CallOutcome::Failed {
-                kind,
-                message,
-                retry_after,
-            },
-            entry: row,
-        }
+        let (mut result, _) = self.failed(id, kind, message, retry_after, Tally::default());
+        result.entry.latency_ms = 0;
+        result
     }
 
     /// Feed a vendor call's outcome to the provider's kill switch.
@@ -778,386 +708,6 @@ impl Executor {
         if let Some(p) = tripped {
             tracing::warn!(provider, reason = %p.reason, until = %p.until.to_rfc3339(), "kill switch: provider paused");
         }
-    }
-
-    /// The vendor call: circuit, permit, pacing, send, classify, retry.
-    async fn call_vendor(
-        &self,
-        key: &[u8],
-        operation: &str,
-        inputs: &Inputs,
-        record_id: Option<&str>,
-        started: Instant,
-    ) -> (CallResult, Option<CacheEntry>) {
-        let fail = |kind: &'static str,
-                    message: String,
-                    retry_after: Duration,
-                    attempts,
-                    throttled,
-                    status| {
-            let result = CallResult {
-                paid: None,
-                outcome: CallOutcome::Failed {
-                    kind,
-                    message: message.clone(),
-                    retry_after,
-                },
-                entry: self.entry(
-                    Name::new(operation),
-                    record_id,
-                    Name::new(kind),
-                    false,
-                    0.0,
-                    started,
-                    attempts,
-                    throttled,
-                    status,
-                    Some(message),
-                ),
-            };
-            (result, None)
-        };
-        let Some((provider, op)) = self.inner.providers.operation(operation) else {
-            return fail(
-                "permanent",
-                format!("unknown operation {operation}"),
-                Duration::from_secs(3600),
-                0,
-                0,
-                None,
-            );
-        };
-        let Some(rt) = self.inner.runtimes.get(&provider.id) else {
-            return fail(
-                "permanent",
-                format!("no runtime for {}", provider.id),
-                Duration::from_secs(3600),
-                0,
-                0,
-                None,
-            );
-        };
-        // An asynchronous operation resumes the job a previous call (or process) submitted.
-        let mut phase = match &op.job {
-            None => Phase::Direct,
-            Some(_) => match self.inner.store.job_get(key) {
-                Ok(Some(j)) => Phase::Poll(j.job_id),
-                Ok(None) => Phase::Submit,
-                Err(e) => {
-                    // Without knowing whether a job is open, submitting could pay twice.
-                    return fail(
-                        "permanent",
-                        format!("cannot read open jobs: {e}"),
-                        Duration::from_secs(60),
-                        0,
-                        0,
-                        None,
-                    );
-                }
-            },
-        };
-        let built = match &phase {
-            Phase::Poll(id) => build_poll_request(provider, op, id),
-            _ => build_request(provider, op, inputs),
-        };
-        let mut req = match built {
-            Ok(r) => r,
-            Err(e) => {
-                return fail(
-                    "disabled",
-                    e.to_string(),
-                    Duration::from_secs(3600),
-                    0,
-                    0,
-                    None,
-                )
-            }
-        };
-        let mut schedule = RetrySchedule::new(provider.retry);
-        let mut throttled = 0u32;
-        let mut last_status = None;
-        let poll_deadline = op.job.as_ref().map(|j| Instant::now() + j.max_wait);
-        let mut poll_wait = op.job.as_ref().map_or(Duration::ZERO, |j| j.poll_interval);
-        // HTTP exchanges before the current retry schedule (submit, earlier polls).
-        let mut earlier_attempts = 0u32;
-        loop {
-            let admitted = rt
-                .circuit
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .admit(Instant::now(), &provider.circuit);
-            if let Err(until) = admitted {
-                let wait = until.saturating_duration_since(Instant::now());
-                return fail(
-                    "circuit_open",
-                    format!("circuit open for {}", provider.id),
-                    wait,
-                    schedule.attempts() - 1,
-                    throttled,
-                    last_status,
-                );
-            }
-            // A job the vendor already posted back (webhook) is read, not polled.
-            let delivered = match &phase {
-                Phase::Poll(_) => self.take_delivered(key),
-                _ => None,
-            };
-            let attempt = match delivered {
-                Some(body) => Attempt::Response {
-                    status: 200,
-                    headers: Vec::new(),
-                    body: body.into_bytes(),
-                },
-                None => {
-                    // Permit before pacing: in-flight work stays bounded while we wait our turn.
-                    let queued = rt.queue();
-                    let _permit = rt.permits.acquire().await;
-                    rt.pace(operation).await;
-                    drop(queued);
-                    rt.stats.sent();
-                    http::send(
-                        &self.inner.client,
-                        &req,
-                        provider.timeout,
-                        provider.max_body_bytes,
-                    )
-                    .await
-                }
-            };
-            let (outcome, ok_for_circuit) = match attempt {
-                Attempt::Response {
-                    status,
-                    headers,
-                    body,
-                } => {
-                    last_status = Some(status);
-                    self.observe_rate_headers(provider, rt, &headers);
-                    let o = if phase == Phase::Submit {
-                        match classify_submit(op, status, &headers, &body) {
-                            Ok(job_id) => {
-                                let attempts = earlier_attempts + schedule.attempts();
-                                self.job_submitted(
-                                    key, operation, record_id, &job_id, started, attempts,
-                                    throttled, status,
-                                )
-                                .await;
-                                rt.circuit.lock().unwrap_or_else(|e| e.into_inner()).record(
-                                    true,
-                                    Instant::now(),
-                                    &provider.circuit,
-                                );
-                                req = match build_poll_request(provider, op, &job_id) {
-                                    Ok(r) => r,
-                                    Err(e) => {
-                                        return fail(
-                                            "permanent",
-                                            e.to_string(),
-                                            Duration::from_secs(3600),
-                                            attempts,
-                                            throttled,
-                                            last_status,
-                                        )
-                                    }
-                                };
-                                phase = Phase::Poll(job_id);
-                                earlier_attempts = attempts;
-                                schedule = RetrySchedule::new(provider.retry);
-                                // The vendor needs time: the first poll waits one interval.
-                                let wait = poll_wait;
-                                if poll_deadline.is_some_and(|d| Instant::now() + wait > d) {
-                                    return fail(
-                                        "pending",
-                                        "job submitted; its answer is not ready yet".into(),
-                                        wait,
-                                        attempts,
-                                        throttled,
-                                        last_status,
-                                    );
-                                }
-                                tokio::time::sleep(wait).await;
-                                continue;
-                            }
-                            Err(o) => o,
-                        }
-                    } else {
-                        classify(op, &self.inner.catalogue, status, &headers, &body)
-                    };
-                    let healthy = !matches!(o, Outcome::Transient(_));
-                    (o, healthy)
-                }
-                Attempt::Timeout => (
-                    Outcome::Transient(format!("timed out after {:?}", provider.timeout)),
-                    false,
-                ),
-                Attempt::Connection(m) => {
-                    (Outcome::Transient(format!("connection failed: {m}")), false)
-                }
-                Attempt::TooLarge(n) => (
-                    Outcome::Permanent(format!(
-                        "response body of {n} bytes exceeds max_body_bytes {}",
-                        provider.max_body_bytes
-                    )),
-                    true,
-                ),
-            };
-            let opened = rt.circuit.lock().unwrap_or_else(|e| e.into_inner()).record(
-                ok_for_circuit,
-                Instant::now(),
-                &provider.circuit,
-            );
-            if opened {
-                tracing::warn!(provider = %provider.id, "circuit opened after repeated failures");
-            }
-            // A running job is not a failure: wait (growing intervals) and poll again.
-            if let (Phase::Poll(job_id), Outcome::Pending(ra)) = (&phase, &outcome) {
-                let attempts = earlier_attempts + schedule.attempts();
-                let max = op.job.as_ref().map_or(poll_wait, |j| j.max_poll_interval);
-                let (wait, next) = next_poll_wait(poll_wait, *ra, max);
-                poll_wait = next;
-                if poll_deadline.is_some_and(|d| Instant::now() + wait > d) {
-                    return fail(
-                        "pending",
-                        format!("job {job_id} still running; polling resumes on the next pass"),
-                        wait,
-                        attempts,
-                        throttled,
-                        last_status,
-                    );
-                }
-                earlier_attempts = attempts;
-                schedule = RetrySchedule::new(provider.retry);
-                tokio::time::sleep(wait).await;
-                continue;
-            }
-            let retry_hint = match &outcome {
-                Outcome::RateLimited(ra) => {
-                    throttled += 1;
-                    ProviderStats::bump(&rt.stats.throttled);
-                    Some(*ra)
-                }
-                Outcome::Pending(ra) => Some(*ra),
-                Outcome::Transient(_) => Some(None),
-                _ => None,
-            };
-            let attempts = earlier_attempts + schedule.attempts();
-            match (outcome, retry_hint) {
-                (Outcome::Hit { extracted, credits }, _) => {
-                    let extracted = std::sync::Arc::new(extracted);
-                    let cache = self.cache_entry(
-                        CachedOutcome::Hit {
-                            extracted: extracted.clone(),
-                        },
-                        credits,
-                        op.cache.hit,
-                        record_id,
-                    );
-                    let mut e = self.entry(
-                        Name::new(operation),
-                        record_id,
-                        crate::name!("hit"),
-                        false,
-                        credits,
-                        started,
-                        attempts,
-                        throttled,
-                        last_status,
-                        None,
-                    );
-                    e.credits = credits;
-                    e.fields = extracted.values.iter().map(|(f, _, _)| *f).collect();
-                    let result = CallResult {
-                        paid: None,
-                        outcome: CallOutcome::Hit(extracted),
-                        entry: e,
-                    };
-                    return (result, cache);
-                }
-                (Outcome::NotFound { credits }, _) => {
-                    let cache = self.cache_entry(
-                        CachedOutcome::NotFound,
-                        credits,
-                        op.cache.miss,
-                        record_id,
-                    );
-                    let result = CallResult {
-                        paid: None,
-                        outcome: CallOutcome::NotFound,
-                        entry: self.entry(
-                            Name::new(operation),
-                            record_id,
-                            crate::name!("not_found"),
-                            false,
-                            credits,
-                            started,
-                            attempts,
-                            throttled,
-                            last_status,
-                            None,
-                        ),
-                    };
-                    return (result, cache);
-                }
-                (o, Some(retry_after)) => {
-                    if let Outcome::RateLimited(Some(ra)) = &o {
-                        // Everyone waits, not just this call: the vendor asked for a pause.
-                        rt.pause(Instant::now() + *ra);
-                    }
-                    let is_throttle = matches!(o, Outcome::RateLimited(_));
-                    match schedule.next_delay(retry_after, is_throttle) {
-                        Some(delay) => {
-                            tracing::debug!(operation, kind = o.kind(), ?delay, "retrying");
-                            tokio::time::sleep(delay).await;
-                        }
-                        None => {
-                            let (kind, msg) = describe(&o);
-                            let wait = retry_after.unwrap_or(provider.circuit.open_for);
-                            return fail(
-                                kind,
-                                format!("{msg} (gave up after {attempts} attempts)"),
-                                wait,
-                                attempts,
-                                throttled,
-                                last_status,
-                            );
-                        }
-                    }
-                }
-                (o, None) => {
-                    let (kind, msg) = describe(&o);
-                    // Permanent errors are not retried now; a later pass may ask again.
-                    return fail(
-                        kind,
-                        msg,
-                        Duration::from_secs(3600),
-                        attempts,
-                        throttled,
-                        last_status,
-                    );
-                }
-            }
-        }
-    }
-
-    /// The cache entry for a fresh answer (`None` when caching is off for it).
-    fn cache_entry(
-        &self,
-        outcome: CachedOutcome,
-        credits: f64,
-        ttl: Duration,
-        record_id: Option<&str>,
-    ) -> Option<CacheEntry> {
-        if ttl.is_zero() {
-            return None;
-        }
-        let now = self.inner.clock.now();
-        Some(CacheEntry {
-            outcome,
-            credits,
-            stored_at: now,
-            expires_at: now
-                + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(3650)),
-            paid_for: record_id.map(str::to_string),
-        })
     }
 
     /// Slow down when the vendor says its window is used up.
@@ -1248,24 +798,5 @@ fn filled_fields(o: &CallOutcome) -> Vec<crate::model::Name> {
     match o {
         CallOutcome::Hit(ex) => ex.values.iter().map(|(f, _, _)| *f).collect(),
         _ => Vec::new(),
-    }
-}
-
-fn describe(o: &Outcome) -> (&'static str, String) {
-    match o {
-        Outcome::RateLimited(_) => ("rate_limited", "rate limited (HTTP 429)".to_string()),
-        Outcome::Pending(_) => ("pending", "answer still pending".to_string()),
-        Outcome::Transient(m) => (
-            if m.starts_with("timed out") {
-                "timeout"
-            } else {
-                "transient"
-            },
-            m.clone(),
-        ),
-        Outcome::Permanent(m) => ("permanent", m.clone()),
-        Outcome::AuthError(m) => ("auth_error", m.clone()),
-        Outcome::QuotaExhausted(m) => ("quota_exhausted", m.clone()),
-        Outcome::Hit { .. } | Outcome::NotFound { .. } => ("ok", String::new()),
     }
 }

@@ -285,80 +285,110 @@ pub fn compile_waterfalls(
             ));
         }
     }
-    let mut fields: Vec<FieldWaterfall> = Vec::new();
-    for (field, w) in &raw.fields {
-        let key = format!("waterfall.fields.\"{field}\"");
-        if !catalogue.contains(field) {
-            errors.push(ConfigError::at(
-                file,
-                key.clone(),
-                format!("unknown field {field:?} (not in the field catalogue)"),
-            ));
-            continue;
-        }
-        if w.steps.is_empty() {
-            errors.push(ConfigError::at(
-                file,
-                format!("{key}.steps"),
-                "at least one step is required",
-            ));
-        }
-        let steps = compile_steps(
-            file,
-            field,
-            w,
-            &w.steps,
-            &format!("{key}.steps"),
-            providers,
-            errors,
-        );
-        let mut segments = Vec::new();
-        for (seg, list) in &w.segments {
-            let skey = format!("{key}.segments.\"{seg}\"");
-            match seg.split_once('=') {
-                Some((f, label)) if catalogue.contains(f) && !label.is_empty() => {
-                    let s = compile_steps(file, field, w, list, &skey, providers, errors);
-                    segments.push((f.into(), label.to_lowercase(), s));
-                }
-                _ => errors.push(ConfigError::at(
-                    file,
-                    skey,
-                    "a segment is `<field>=<value or band>`, like \"person.seniority=vp\"",
-                )),
-            }
-        }
-        if let Some(v) = &w.verify {
-            match providers.operation(v) {
-                Some((_, op)) if op.verifies.as_ref().is_some_and(|vf| &vf.field == field) => {}
-                Some(_) => errors.push(ConfigError::at(
-                    file,
-                    format!("{key}.verify"),
-                    format!("operation {v:?} does not verify {field}"),
-                )),
-                None => errors.push(ConfigError::at(
-                    file,
-                    format!("{key}.verify"),
-                    format!("unknown operation {v:?}"),
-                )),
-            }
-        }
-        let threshold = w.threshold.unwrap_or(raw.default_threshold);
-        check_unit(errors, file, format!("{key}.threshold"), threshold);
-        let groups = compile_groups(file, &key, &w.groups, &steps, errors);
-        fields.push(FieldWaterfall {
-            field: field.as_str().into(),
-            steps,
-            threshold,
-            verify: w.verify.as_deref().map(crate::model::Name::from),
-            accept_catch_all: w.accept_catch_all,
-            accept_unknown: w.accept_unknown,
-            groups,
-            segments,
-        });
+    let mut fields: Vec<FieldWaterfall> = raw
+        .fields
+        .iter()
+        .filter_map(|(field, w)| compile_field(file, raw, field, w, providers, catalogue, errors))
+        .collect();
+    add_shared_operations(&mut fields, providers);
+    WaterfallSettings {
+        default_threshold: raw.default_threshold,
+        record_ceiling: raw.record_ceiling_credits,
+        fields,
+        enrich_everything: raw.enrich_everything,
+        segment_bands: Vec::new(),
     }
-    // Operations configured for other fields that also provide this one follow
-    // its own steps: they run for those fields anyway (never paid twice), and
-    // so a field can be filled the same way whether or not every field is looked up.
+}
+
+/// Check and compile one field's waterfall (`None`: not a catalogue field).
+fn compile_field(
+    file: &Path,
+    raw: &WaterfallFile,
+    field: &str,
+    w: &FieldWaterfallFile,
+    providers: &ProviderSet,
+    catalogue: &Catalogue,
+    errors: &mut Vec<ConfigError>,
+) -> Option<FieldWaterfall> {
+    let key = format!("waterfall.fields.\"{field}\"");
+    if !catalogue.contains(field) {
+        errors.push(ConfigError::at(
+            file,
+            key,
+            format!("unknown field {field:?} (not in the field catalogue)"),
+        ));
+        return None;
+    }
+    let skey = format!("{key}.steps");
+    if w.steps.is_empty() {
+        errors.push(ConfigError::at(
+            file,
+            skey.clone(),
+            "at least one step is required",
+        ));
+    }
+    let steps = compile_steps(file, field, w, &w.steps, &skey, providers, errors);
+    let mut segments = Vec::new();
+    for (seg, list) in &w.segments {
+        let skey = format!("{key}.segments.\"{seg}\"");
+        match seg.split_once('=') {
+            Some((f, label)) if catalogue.contains(f) && !label.is_empty() => {
+                let s = compile_steps(file, field, w, list, &skey, providers, errors);
+                segments.push((f.into(), label.to_lowercase(), s));
+            }
+            _ => errors.push(ConfigError::at(
+                file,
+                skey,
+                "a segment is `<field>=<value or band>`, like \"person.seniority=vp\"",
+            )),
+        }
+    }
+    if let Some(v) = &w.verify {
+        check_verify(file, &format!("{key}.verify"), field, v, providers, errors);
+    }
+    let threshold = w.threshold.unwrap_or(raw.default_threshold);
+    check_unit(errors, file, format!("{key}.threshold"), threshold);
+    let groups = compile_groups(file, &key, &w.groups, &steps, errors);
+    Some(FieldWaterfall {
+        field: field.into(),
+        steps,
+        threshold,
+        verify: w.verify.as_deref().map(crate::model::Name::from),
+        accept_catch_all: w.accept_catch_all,
+        accept_unknown: w.accept_unknown,
+        groups,
+        segments,
+    })
+}
+
+/// A field's `verify` must name an operation that verifies that field.
+fn check_verify(
+    file: &Path,
+    key: &str,
+    field: &str,
+    v: &str,
+    providers: &ProviderSet,
+    errors: &mut Vec<ConfigError>,
+) {
+    match providers.operation(v) {
+        Some((_, op)) if op.verifies.as_ref().is_some_and(|vf| vf.field == field) => {}
+        Some(_) => errors.push(ConfigError::at(
+            file,
+            key,
+            format!("operation {v:?} does not verify {field}"),
+        )),
+        None => errors.push(ConfigError::at(
+            file,
+            key,
+            format!("unknown operation {v:?}"),
+        )),
+    }
+}
+
+/// Operations configured for other fields that also provide a field follow
+/// its own steps: they run for those fields anyway (never paid twice), and
+/// so a field can be filled the same way whether or not every field is looked up.
+fn add_shared_operations(fields: &mut [FieldWaterfall], providers: &ProviderSet) {
     let all_ops: Vec<crate::model::Name> = fields
         .iter()
         .flat_map(|w| {
@@ -368,7 +398,7 @@ pub fn compile_waterfalls(
             })
         })
         .collect();
-    for w in &mut fields {
+    for w in fields {
         for op in &all_ops {
             let provides = providers
                 .operation(op)
@@ -382,13 +412,6 @@ pub fn compile_waterfalls(
                 }
             }
         }
-    }
-    WaterfallSettings {
-        default_threshold: raw.default_threshold,
-        record_ceiling: raw.record_ceiling_credits,
-        fields,
-        enrich_everything: raw.enrich_everything,
-        segment_bands: Vec::new(),
     }
 }
 

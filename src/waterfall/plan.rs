@@ -6,7 +6,7 @@
 
 use super::config::{FieldWaterfall, Step, WaterfallSettings};
 use super::guess;
-use super::run::RunState;
+use super::run::{FieldRun, RunState};
 use crate::model::{
     Catalogue, FieldName, FieldState, Known, Name, Record, Unknown, UnknownReason, Value,
 };
@@ -114,6 +114,31 @@ enum StepCheck {
     },
 }
 
+/// The calls a round has planned so far and the credits they may cost.
+struct Planned {
+    calls: Vec<PlannedCall>,
+    reserved: f64,
+}
+
+impl Planned {
+    /// Plan `call` (once: an equal call is shared) and reserve its cost.
+    fn add(&mut self, call: PlannedCall, cost: f64) {
+        self.reserved += cost;
+        push_unique(&mut self.calls, call);
+    }
+}
+
+/// How a walk through a field's steps ended.
+#[derive(Debug, PartialEq)]
+enum Walk {
+    /// A step runs (or shares a call) this round.
+    Scheduled,
+    /// A step waits on a field another waterfall may still fill.
+    Waiting,
+    /// Nothing left to try: the field finishes.
+    Exhausted,
+}
+
 impl<'a> Planner<'a> {
     /// True when the field needs work at `now` (unknown, or known but stale).
     fn needs_work(record: &Record, field: &FieldName, now: DateTime<Utc>) -> bool {
@@ -140,6 +165,9 @@ impl<'a> Planner<'a> {
         self.round(record, run, now, pattern, false).0
     }
 
+    /// One planning round: per unfinished field, a verifier check waiting for
+    /// it or the first step that can run; fields with nothing left finish.
+    /// Returns the calls and whether a field waited on another.
     fn round(
         &self,
         record: &mut Record,
@@ -148,104 +176,137 @@ impl<'a> Planner<'a> {
         pattern: &dyn Fn(&str, &str, &str) -> Option<String>,
         allow_wait: bool,
     ) -> (Vec<PlannedCall>, bool) {
-        let mut calls: Vec<PlannedCall> = Vec::with_capacity(4);
+        let mut planned = Planned {
+            calls: Vec::with_capacity(4),
+            reserved: 0.0,
+        };
         // Whether a field waited: only then can a round without waits differ.
         let mut waited = false;
-        let mut reserved = 0.0;
         let mut finished = Vec::new();
         self.reopen_unblocked(record, run);
         for w in &self.settings.fields {
             if !Self::needs_work(record, &w.field, now)
                 || run.fields.get(w.field).is_some_and(|f| f.done)
+                || Self::set_aside(record, run, w)
             {
                 continue;
-            }
-            if run.relevant.as_ref().is_some_and(|r| !r.contains(&w.field)) {
-                // Not done: relevance is recomputed every round, and a field that
-                // becomes relevant (the route was decided) is looked up then.
-                let fr = run.fields.slot(w.field);
-                if fr.pending.is_empty() {
-                    if record.value(&w.field).is_none() {
-                        let tried = fr.tried.to_vec();
-                        record.set(
-                            w.field,
-                            FieldState::Unknown(Unknown {
-                                reason: UnknownReason::NotWorthIt,
-                                tried,
-                                retry_at: None,
-                                detail: Some("cannot change the route".to_string()),
-                            }),
-                        );
-                    }
-                    continue;
-                }
             }
             // Cheap refresh: an expired value is first re-checked by the verifier;
             // only if that fails does the paid waterfall run again.
             self.queue_recheck(record, run, w, now);
-            // A candidate waiting for the verifier comes first.
-            if let Some(call) = self.verify_call(record, run, w) {
-                let cost = self.cost_of(&call.operation);
-                if self.affordable(record, reserved, cost) {
-                    reserved += cost;
-                    push_unique(&mut calls, call);
-                    continue;
-                }
-                let fr = run.fields.slot(w.field);
-                fr.pending.clear();
-                fr.budget_blocked = true;
+            if self.plan_verify(record, run, w, &mut planned) {
+                continue;
             }
-            let mut waiting = false;
-            let mut scheduled = false;
-            let steps = w.steps_for(record, &self.settings.segment_bands);
-            let (order, notes) = self.ordered(w, steps, run);
-            let n = order.as_ref().map_or(steps.len(), Vec::len);
-            for k in 0..n {
-                let step = order.as_ref().map_or(&steps[k], |o| o[k]);
-                match self.check_step(record, run, w, step, reserved, pattern, calls.as_slice()) {
-                    StepCheck::Ready(call, cost) => {
-                        if let Step::Guess = step {
-                            run.attempted.insert(step.name());
-                        }
-                        if let Some(note) = notes.get(step.id()) {
-                            run.choices.insert(step.name(), note.clone());
-                        }
-                        reserved += cost;
-                        push_unique(&mut calls, call);
-                        scheduled = true;
-                        break;
-                    }
-                    StepCheck::Shared => {
-                        if let Some(note) = notes.get(step.id()) {
-                            run.choices.insert(step.name(), note.clone());
-                        }
-                        scheduled = true;
-                        break;
-                    }
-                    StepCheck::Wait if allow_wait => {
-                        waiting = true;
-                        break;
-                    }
-                    StepCheck::Wait => {}
-                    StepCheck::Skip { budget } => {
-                        if budget {
-                            run.fields.slot(w.field).budget_blocked = true;
-                        }
-                    }
-                }
-            }
-            waited |= waiting;
-            if !scheduled && !waiting {
-                finished.push(w);
+            match self.plan_steps(record, run, w, pattern, allow_wait, &mut planned) {
+                Walk::Scheduled => {}
+                Walk::Waiting => waited = true,
+                Walk::Exhausted => finished.push(w),
             }
         }
         for w in finished {
             self.finish(record, run, w, now);
         }
         if run.cheapest_first {
-            self.keep_cheapest(run, &mut calls);
+            self.keep_cheapest(run, &mut planned.calls);
         }
-        (calls, waited)
+        (planned.calls, waited)
+    }
+
+    /// Set aside a field that cannot change the route and has no candidate
+    /// pending (true); one without a value is marked not worth it.
+    fn set_aside(record: &mut Record, run: &mut RunState, w: &FieldWaterfall) -> bool {
+        if run.relevant.as_ref().is_none_or(|r| r.contains(&w.field)) {
+            return false;
+        }
+        // Not done: relevance is recomputed every round, and a field that
+        // becomes relevant (the route was decided) is looked up then.
+        let fr = run.fields.slot(w.field);
+        if !fr.pending.is_empty() {
+            return false;
+        }
+        if record.value(&w.field).is_none() {
+            let tried = fr.tried.to_vec();
+            record.set(
+                w.field,
+                FieldState::Unknown(Unknown {
+                    reason: UnknownReason::NotWorthIt,
+                    tried,
+                    retry_at: None,
+                    detail: Some("cannot change the route".to_string()),
+                }),
+            );
+        }
+        true
+    }
+
+    /// A candidate waiting for the verifier comes first: plan its check when
+    /// affordable (true); otherwise drop the field's candidates as over budget.
+    fn plan_verify(
+        &self,
+        record: &Record,
+        run: &mut RunState,
+        w: &FieldWaterfall,
+        planned: &mut Planned,
+    ) -> bool {
+        let Some(call) = self.verify_call(record, run, w) else {
+            return false;
+        };
+        let cost = self.cost_of(&call.operation);
+        if self.affordable(record, planned.reserved, cost) {
+            planned.add(call, cost);
+            return true;
+        }
+        let fr = run.fields.slot(w.field);
+        fr.pending.clear();
+        fr.budget_blocked = true;
+        false
+    }
+
+    /// Walk the field's steps in order to the first that runs (or is shared)
+    /// now, or one that waits on another field when waiting is allowed.
+    fn plan_steps(
+        &self,
+        record: &Record,
+        run: &mut RunState,
+        w: &FieldWaterfall,
+        pattern: &dyn Fn(&str, &str, &str) -> Option<String>,
+        allow_wait: bool,
+        planned: &mut Planned,
+    ) -> Walk {
+        let steps = w.steps_for(record, &self.settings.segment_bands);
+        let (order, notes) = self.ordered(w, steps, run);
+        let n = order.as_ref().map_or(steps.len(), Vec::len);
+        for k in 0..n {
+            let step = order.as_ref().map_or(&steps[k], |o| o[k]);
+            // Why a capacity-aware group put this step first, for the ledger.
+            let note_choice = |run: &mut RunState| {
+                if let Some(note) = notes.get(step.id()) {
+                    run.choices.insert(step.name(), note.clone());
+                }
+            };
+            match self.check_step(record, run, w, step, pattern, planned) {
+                StepCheck::Ready(call, cost) => {
+                    if let Step::Guess = step {
+                        run.attempted.insert(step.name());
+                    }
+                    note_choice(run);
+                    planned.add(call, cost);
+                    return Walk::Scheduled;
+                }
+                StepCheck::Shared => {
+                    note_choice(run);
+                    return Walk::Scheduled;
+                }
+                StepCheck::Wait if allow_wait => return Walk::Waiting,
+                StepCheck::Wait => {}
+                StepCheck::Skip { budget } => {
+                    if budget {
+                        run.fields.slot(w.field).budget_blocked = true;
+                    }
+                }
+            }
+        }
+        Walk::Exhausted
     }
 
     /// The field's steps in the order to try them now: within each
@@ -426,130 +487,137 @@ impl<'a> Planner<'a> {
             && !run.fields.get_str(f).is_some_and(|r| r.done)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Whether `step` can run for `w` now, given the calls this round planned.
     fn check_step(
         &self,
         record: &Record,
         run: &RunState,
         w: &FieldWaterfall,
         step: &Step,
+        pattern: &dyn Fn(&str, &str, &str) -> Option<String>,
+        planned: &Planned,
+    ) -> StepCheck {
+        match step {
+            Step::Guess => self.check_guess(record, run, w, planned.reserved, pattern),
+            Step::Operation(id) => self.check_operation(record, run, *id, planned),
+        }
+    }
+
+    /// The free guess: a verifier call on the email the person's name and
+    /// the domain's pattern give, once the name and domain are known.
+    fn check_guess(
+        &self,
+        record: &Record,
+        run: &RunState,
+        w: &FieldWaterfall,
         reserved: f64,
         pattern: &dyn Fn(&str, &str, &str) -> Option<String>,
-        planned: &[PlannedCall],
     ) -> StepCheck {
-        let known = |f: &FieldName| record.value(f).is_some();
+        let skip = StepCheck::Skip { budget: false };
+        if run.attempted.contains(Step::Guess.name()) {
+            return skip;
+        }
         let known_text = |f: &str| record.value(f).is_some();
-        match step {
-            Step::Guess => {
-                if run.attempted.contains(step.name()) {
-                    return StepCheck::Skip { budget: false };
-                }
-                let need = ["person.first_name", "person.last_name", "company.domain"];
-                if !need.iter().all(|f| known_text(f)) {
-                    let can_wait = need
-                        .iter()
-                        .all(|f| known_text(f) || self.may_become_known(record, run, f));
-                    return if can_wait {
-                        StepCheck::Wait
-                    } else {
-                        StepCheck::Skip { budget: false }
-                    };
-                }
-                let Some(verify) = w.verify.as_ref().filter(|v| self.enabled(v)) else {
-                    return StepCheck::Skip { budget: false };
-                };
-                let text = |f: &str| record.value(f).map(Value::text).unwrap_or_default();
-                let domain = text("company.domain");
-                let (first, last) = (text("person.first_name"), text("person.last_name"));
-                let pat = pattern(&first, &last, &domain)
-                    .unwrap_or_else(|| guess::DEFAULT_PATTERN.to_string());
-                let Some(local) = guess::local_part(&pat, &first, &last) else {
-                    return StepCheck::Skip { budget: false };
-                };
-                let Ok(email) = crate::model::email_of(&local, &domain) else {
-                    return StepCheck::Skip { budget: false };
-                };
-                let cost = self.cost_of(verify);
-                if !self.affordable(record, reserved, cost) {
-                    return StepCheck::Skip { budget: true };
-                }
-                let (_, op) = self
-                    .providers
-                    .operation(verify)
-                    .expect("enabled verify exists");
-                let mut inputs = Inputs::new();
-                inputs.insert(
-                    op.verifies.as_ref().map(|v| v.field).unwrap_or_default(),
-                    Value::Text(email.clone()),
-                );
-                StepCheck::Ready(
-                    PlannedCall {
-                        operation: *verify,
-                        inputs,
-                        purpose: Purpose::Verify {
-                            field: w.field,
-                            candidate: Candidate {
-                                value: Value::Text(email),
-                                source: step.name(),
-                                confidence: 0.9,
-                            },
-                            guess: true,
-                        },
-                    },
-                    cost,
-                )
-            }
-            Step::Operation(id) => {
-                if run.attempted.contains(*id) {
-                    return StepCheck::Skip { budget: false };
-                }
-                // One lookup for "exists" and "enabled".
-                let Some((_, op)) = self
-                    .providers
-                    .operation(id)
-                    .filter(|(p, _)| p.missing_key_env.is_none())
-                else {
-                    return StepCheck::Skip { budget: false };
-                };
-                if !op.satisfied_by(&known) {
-                    let can_wait = op.requires.iter().any(|set| {
-                        set.iter()
-                            .all(|f| known(f) || self.may_become_known(record, run, f))
-                    });
-                    return if can_wait {
-                        StepCheck::Wait
-                    } else {
-                        StepCheck::Skip { budget: false }
-                    };
-                }
-                // Another field already scheduled this very call: it is shared,
-                // not paid twice. The record's values do not change within a
-                // round, so the same operation has the same inputs.
-                if planned
-                    .iter()
-                    .any(|c| c.operation == *id && c.purpose == Purpose::Fill)
-                {
-                    return StepCheck::Shared;
-                }
-                // Inserted one by one: `collect` into a map sorts a vector first.
-                let mut inputs = Inputs::new();
-                for f in op.input_fields() {
-                    if let Some(v) = record.value(f) {
-                        inputs.insert(*f, v.clone());
-                    }
-                }
-                let call = PlannedCall {
-                    operation: *id,
-                    inputs,
-                    purpose: Purpose::Fill,
-                };
-                let cost = op.max_cost();
-                if !self.affordable(record, reserved, cost) {
-                    return StepCheck::Skip { budget: true };
-                }
-                StepCheck::Ready(call, cost)
+        if !GUESS_INPUTS.iter().all(|f| known_text(f)) {
+            let can_wait = GUESS_INPUTS
+                .iter()
+                .all(|f| known_text(f) || self.may_become_known(record, run, f));
+            return if can_wait { StepCheck::Wait } else { skip };
+        }
+        let Some(verify) = w.verify.as_ref().filter(|v| self.enabled(v)) else {
+            return skip;
+        };
+        let Some(email) = guessed_email(record, pattern) else {
+            return skip;
+        };
+        let cost = self.cost_of(verify);
+        if !self.affordable(record, reserved, cost) {
+            return StepCheck::Skip { budget: true };
+        }
+        let (_, op) = self
+            .providers
+            .operation(verify)
+            .expect("enabled verify exists");
+        let mut inputs = Inputs::new();
+        inputs.insert(
+            op.verifies.as_ref().map(|v| v.field).unwrap_or_default(),
+            Value::Text(email.clone()),
+        );
+        let candidate = Candidate {
+            value: Value::Text(email),
+            source: Step::Guess.name(),
+            confidence: 0.9,
+        };
+        let purpose = Purpose::Verify {
+            field: w.field,
+            candidate,
+            guess: true,
+        };
+        let call = PlannedCall {
+            operation: *verify,
+            inputs,
+            purpose,
+        };
+        StepCheck::Ready(call, cost)
+    }
+
+    /// A provider operation: runs once its inputs are known, waits while
+    /// another waterfall may still supply them, is shared when another field
+    /// planned the very call.
+    fn check_operation(
+        &self,
+        record: &Record,
+        run: &RunState,
+        id: Name,
+        planned: &Planned,
+    ) -> StepCheck {
+        let skip = StepCheck::Skip { budget: false };
+        if run.attempted.contains(id) {
+            return skip;
+        }
+        // One lookup for "exists" and "enabled".
+        let Some((_, op)) = self
+            .providers
+            .operation(&id)
+            .filter(|(p, _)| p.missing_key_env.is_none())
+        else {
+            return skip;
+        };
+        let known = |f: &FieldName| record.value(f).is_some();
+        if !op.satisfied_by(&known) {
+            let can_wait = op.requires.iter().any(|set| {
+                set.iter()
+                    .all(|f| known(f) || self.may_become_known(record, run, f))
+            });
+            return if can_wait { StepCheck::Wait } else { skip };
+        }
+        // Another field already scheduled this very call: it is shared,
+        // not paid twice. The record's values do not change within a
+        // round, so the same operation has the same inputs.
+        if planned
+            .calls
+            .iter()
+            .any(|c| c.operation == id && c.purpose == Purpose::Fill)
+        {
+            return StepCheck::Shared;
+        }
+        // Inserted one by one: `collect` into a map sorts a vector first.
+        let mut inputs = Inputs::new();
+        for f in op.input_fields() {
+            if let Some(v) = record.value(f) {
+                inputs.insert(*f, v.clone());
             }
         }
+        let call = PlannedCall {
+            operation: id,
+            inputs,
+            purpose: Purpose::Fill,
+        };
+        let cost = op.max_cost();
+        if !self.affordable(record, planned.reserved, cost) {
+            return StepCheck::Skip { budget: true };
+        }
+        StepCheck::Ready(call, cost)
     }
 
     /// Apply one call's answer to the record and the pass state.
@@ -767,60 +835,7 @@ impl<'a> Planner<'a> {
                 return;
             }
         }
-        let (reason, retry_at, detail) = if !fr.rejected.is_empty() {
-            let rejected: Vec<String> = fr.rejected.iter().map(Value::render).collect();
-            (
-                UnknownReason::Invalid,
-                None,
-                Some(format!("rejected by the verifier: {}", rejected.join(", "))),
-            )
-        } else if !fr.errors.is_empty() {
-            let retry = fr.errors.iter().map(|(_, t)| *t).min();
-            let msg = fr
-                .errors
-                .iter()
-                .map(|(m, _)| m.as_str())
-                .collect::<Vec<_>>()
-                .join("; ");
-            (UnknownReason::ProviderError, retry, Some(msg))
-        } else if let Some((reset, message)) = &fr.budget_reset {
-            // Asked again when the cap resets.
-            (
-                UnknownReason::BudgetExhausted,
-                Some(*reset),
-                Some(message.clone()),
-            )
-        } else if fr.budget_blocked {
-            (
-                UnknownReason::BudgetExhausted,
-                None,
-                Some("per-record credit ceiling reached".to_string()),
-            )
-        } else if fr.answered_none {
-            (UnknownReason::NotFound, None, None)
-        } else if tried.is_empty() {
-            let missing = self.missing_inputs(record, w);
-            if !missing.is_empty() {
-                (
-                    UnknownReason::MissingInput,
-                    None,
-                    Some(format!("needs {missing}")),
-                )
-            } else {
-                let keys = self.missing_keys(w);
-                let detail = if keys.is_empty() {
-                    "no enabled provider for this field".to_string()
-                } else {
-                    format!(
-                        "no enabled provider for this field (set {})",
-                        keys.join(", ")
-                    )
-                };
-                (UnknownReason::NotAttempted, None, Some(detail))
-            }
-        } else {
-            (UnknownReason::NotFound, None, None)
-        };
+        let (reason, retry_at, detail) = self.why_unknown(record, fr, w);
         // A stale value stays (reported stale) rather than being replaced by
         // "unknown", unless the verifier has just rejected it.
         if record
@@ -840,6 +855,71 @@ impl<'a> Planner<'a> {
                 detail,
             }),
         );
+    }
+
+    /// Why a finished field is unknown: what the verifier rejected, the
+    /// errors, the budget, "not found", or why nothing was tried. With the
+    /// time it is worth asking again, if known, and a detail.
+    fn why_unknown(
+        &self,
+        record: &Record,
+        fr: &FieldRun,
+        w: &FieldWaterfall,
+    ) -> (UnknownReason, Option<DateTime<Utc>>, Option<String>) {
+        if !fr.rejected.is_empty() {
+            let rejected: Vec<String> = fr.rejected.iter().map(Value::render).collect();
+            let detail = format!("rejected by the verifier: {}", rejected.join(", "));
+            (UnknownReason::Invalid, None, Some(detail))
+        } else if !fr.errors.is_empty() {
+            let retry = fr.errors.iter().map(|(_, t)| *t).min();
+            let msg = fr
+                .errors
+                .iter()
+                .map(|(m, _)| m.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            (UnknownReason::ProviderError, retry, Some(msg))
+        } else if let Some((reset, message)) = &fr.budget_reset {
+            // Asked again when the cap resets.
+            (
+                UnknownReason::BudgetExhausted,
+                Some(*reset),
+                Some(message.clone()),
+            )
+        } else if fr.budget_blocked {
+            let detail = "per-record credit ceiling reached".to_string();
+            (UnknownReason::BudgetExhausted, None, Some(detail))
+        } else if fr.answered_none || !fr.tried.is_empty() {
+            (UnknownReason::NotFound, None, None)
+        } else {
+            self.why_not_tried(record, w)
+        }
+    }
+
+    /// Why no step of the field ran: a missing input, or no enabled provider.
+    fn why_not_tried(
+        &self,
+        record: &Record,
+        w: &FieldWaterfall,
+    ) -> (UnknownReason, Option<DateTime<Utc>>, Option<String>) {
+        let missing = self.missing_inputs(record, w);
+        if !missing.is_empty() {
+            return (
+                UnknownReason::MissingInput,
+                None,
+                Some(format!("needs {missing}")),
+            );
+        }
+        let keys = self.missing_keys(w);
+        let detail = if keys.is_empty() {
+            "no enabled provider for this field".to_string()
+        } else {
+            format!(
+                "no enabled provider for this field (set {})",
+                keys.join(", ")
+            )
+        };
+        (UnknownReason::NotAttempted, None, Some(detail))
     }
 
     /// Environment variables that would enable this field's disabled providers.
@@ -895,5 +975,241 @@ impl<'a> Planner<'a> {
 fn push_unique(calls: &mut Vec<PlannedCall>, call: PlannedCall) {
     if !calls.contains(&call) {
         calls.push(call);
+    }
+}
+
+/// The fields the email guess needs.
+const GUESS_INPUTS: [&str; 3] = ["person.first_name", "person.last_name", "company.domain"];
+
+/// The email the guess tries: the local part from the pattern (the person's,
+/// the domain's, else the default) at the record's domain.
+fn guessed_email(
+    record: &Record,
+    pattern: &dyn Fn(&str, &str, &str) -> Option<String>,
+) -> Option<String> {
+    let text = |f: &str| record.value(f).map(Value::text).unwrap_or_default();
+    let domain = text("company.domain");
+    let (first, last) = (text("person.first_name"), text("person.last_name"));
+    let pat = pattern(&first, &last, &domain).unwrap_or_else(|| guess::DEFAULT_PATTERN.to_string());
+    let local = guess::local_part(&pat, &first, &last)?;
+    crate::model::email_of(&local, &domain).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The planner's steps one at a time; whole passes are in `waterfall/tests.rs`.
+
+    use super::*;
+    use crate::provider::{compile_provider, config::ProviderFile};
+    use chrono::TimeZone;
+    use std::path::Path;
+
+    const PROVIDER: &str = r#"
+id = "a"
+base_url = "https://a.example"
+[operations.finder]
+path = "/find"
+requires = [["person.first_name", "person.last_name", "company.domain"]]
+query = { f = "{person.first_name}", l = "{person.last_name}", d = "{company.domain}" }
+[[operations.finder.provides]]
+field = "person.email"
+pointer = "/email"
+"#;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap()
+    }
+
+    fn providers(key_missing: bool) -> ProviderSet {
+        let raw: ProviderFile = toml::from_str(PROVIDER).unwrap();
+        let mut errors = Vec::new();
+        let mut p = compile_provider(
+            Path::new("a.toml"),
+            raw,
+            &Catalogue::standard(),
+            &|_| None,
+            &mut errors,
+        )
+        .unwrap();
+        if key_missing {
+            p.missing_key_env = Some("A_KEY".into());
+        }
+        let mut set = ProviderSet::default();
+        set.insert(p);
+        set
+    }
+
+    fn email_waterfall() -> FieldWaterfall {
+        FieldWaterfall {
+            field: "person.email".into(),
+            steps: vec![Step::Operation("a.finder".into())],
+            threshold: 0.8,
+            verify: None,
+            accept_catch_all: false,
+            accept_unknown: false,
+            groups: Vec::new(),
+            segments: Vec::new(),
+        }
+    }
+
+    fn record(inputs: &[(&str, &str)]) -> Record {
+        let mut r = Record::new("r1", t0());
+        for (f, v) in inputs {
+            r.set(*f, FieldState::input(Value::Text(v.to_string()), t0()));
+        }
+        r
+    }
+
+    /// `why_unknown` for `fr` with a planner over provider `a`.
+    fn why(fr: &FieldRun, record: &Record, key_missing: bool) -> (UnknownReason, Option<String>) {
+        let providers = providers(key_missing);
+        let settings = WaterfallSettings {
+            default_threshold: 0.8,
+            record_ceiling: None,
+            fields: vec![email_waterfall()],
+            enrich_everything: false,
+            segment_bands: Vec::new(),
+        };
+        let catalogue = Catalogue::standard();
+        let planner = Planner {
+            settings: &settings,
+            providers: &providers,
+            catalogue: &catalogue,
+            wait: None,
+        };
+        let (reason, _, detail) = planner.why_unknown(record, fr, &email_waterfall());
+        (reason, detail)
+    }
+
+    #[test]
+    fn a_finished_field_says_the_most_telling_reason_first() {
+        let r = record(&[]);
+        let later = t0() + chrono::Duration::hours(1);
+        let mut fr = FieldRun {
+            rejected: vec![Value::Text("x@acme.io".into())],
+            errors: vec![("a.finder: 502".into(), later)],
+            budget_blocked: true,
+            answered_none: true,
+            ..FieldRun::default()
+        };
+        let (reason, detail) = why(&fr, &r, false);
+        assert_eq!(reason, UnknownReason::Invalid);
+        assert_eq!(
+            detail.as_deref(),
+            Some("rejected by the verifier: x@acme.io")
+        );
+        fr.rejected.clear();
+        assert_eq!(why(&fr, &r, false).0, UnknownReason::ProviderError);
+        fr.errors.clear();
+        assert_eq!(why(&fr, &r, false).0, UnknownReason::BudgetExhausted);
+        fr.budget_blocked = false;
+        assert_eq!(why(&fr, &r, false).0, UnknownReason::NotFound);
+    }
+
+    #[test]
+    fn provider_errors_are_asked_again_at_the_earliest_retry() {
+        let (soon, late) = (
+            t0() + chrono::Duration::minutes(5),
+            t0() + chrono::Duration::hours(2),
+        );
+        let fr = FieldRun {
+            errors: vec![("a: 502".into(), late), ("b: timeout".into(), soon)],
+            ..FieldRun::default()
+        };
+        let providers = providers(false);
+        let settings = WaterfallSettings {
+            default_threshold: 0.8,
+            record_ceiling: None,
+            fields: vec![email_waterfall()],
+            enrich_everything: false,
+            segment_bands: Vec::new(),
+        };
+        let catalogue = Catalogue::standard();
+        let planner = Planner {
+            settings: &settings,
+            providers: &providers,
+            catalogue: &catalogue,
+            wait: None,
+        };
+        let (reason, retry_at, detail) = planner.why_unknown(&record(&[]), &fr, &email_waterfall());
+        assert_eq!(reason, UnknownReason::ProviderError);
+        assert_eq!(retry_at, Some(soon));
+        assert_eq!(detail.as_deref(), Some("a: 502; b: timeout"));
+    }
+
+    #[test]
+    fn a_budget_reset_is_when_the_field_is_asked_again() {
+        let reset = t0() + chrono::Duration::days(1);
+        let fr = FieldRun {
+            budget_blocked: true,
+            budget_reset: Some((reset, "daily cap".into())),
+            ..FieldRun::default()
+        };
+        let (reason, detail) = why(&fr, &record(&[]), false);
+        assert_eq!(reason, UnknownReason::BudgetExhausted);
+        assert_eq!(detail.as_deref(), Some("daily cap"));
+        let blocked = FieldRun {
+            budget_blocked: true,
+            ..FieldRun::default()
+        };
+        let (_, detail) = why(&blocked, &record(&[]), false);
+        assert_eq!(detail.as_deref(), Some("per-record credit ceiling reached"));
+    }
+
+    #[test]
+    fn a_field_nothing_was_tried_for_names_the_missing_input_or_key() {
+        let fr = FieldRun::default();
+        let (reason, detail) = why(&fr, &record(&[("person.first_name", "Jane")]), false);
+        assert_eq!(reason, UnknownReason::MissingInput);
+        assert_eq!(
+            detail.as_deref(),
+            Some("needs person.last_name + company.domain")
+        );
+        let (reason, detail) = why(&fr, &record(&[]), true);
+        assert_eq!(reason, UnknownReason::NotAttempted);
+        assert_eq!(
+            detail.as_deref(),
+            Some("no enabled provider for this field (set A_KEY)")
+        );
+        let tried = FieldRun {
+            tried: smallvec::smallvec!["a.finder".into()],
+            ..FieldRun::default()
+        };
+        assert_eq!(why(&tried, &record(&[]), false).0, UnknownReason::NotFound);
+    }
+
+    #[test]
+    fn the_guess_uses_the_known_pattern_else_the_default() {
+        let r = record(&[
+            ("person.first_name", "Jane"),
+            ("person.last_name", "Doe"),
+            ("company.domain", "acme.io"),
+        ]);
+        let learned = |_: &str, _: &str, d: &str| (d == "acme.io").then(|| "flast".to_string());
+        assert_eq!(guessed_email(&r, &learned).as_deref(), Some("jdoe@acme.io"));
+        assert_eq!(
+            guessed_email(&r, &|_, _, _| None).as_deref(),
+            Some("jane.doe@acme.io")
+        );
+        let nameless = record(&[("company.domain", "acme.io")]);
+        assert_eq!(guessed_email(&nameless, &|_, _, _| None), None);
+    }
+
+    #[test]
+    fn a_round_plans_each_call_once_and_reserves_what_it_may_cost() {
+        let call = |op: &str| PlannedCall {
+            operation: op.into(),
+            inputs: Inputs::new(),
+            purpose: Purpose::Fill,
+        };
+        let mut planned = Planned {
+            calls: Vec::new(),
+            reserved: 0.0,
+        };
+        planned.add(call("a.finder"), 1.0);
+        planned.add(call("b.finder"), 0.5);
+        planned.add(call("a.finder"), 0.0);
+        assert_eq!(planned.calls.len(), 2);
+        assert_eq!(planned.reserved, 1.5);
     }
 }
