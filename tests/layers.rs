@@ -226,3 +226,126 @@ fn no_two_top_level_modules_import_each_other_around_a_circle() {
     }
     assert!(cycles.is_empty(), "import cycles:\n{}", cycles.join("\n"));
 }
+
+/// A line with string and char literals emptied and its comment cut, so
+/// braces are only the code's.
+fn braces_of(line: &str) -> String {
+    let (mut out, mut chars) = (String::new(), line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'/') => break,
+            '"' => {
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '\'' => {
+                // A char literal ('{', '\n'); a lifetime ('a) has no closing quote.
+                let rest: String = chars.clone().take(3).collect();
+                if rest.starts_with('\\') && rest.chars().nth(2) == Some('\'') {
+                    chars.nth(2);
+                } else if rest.chars().nth(1) == Some('\'') {
+                    chars.nth(1);
+                }
+            }
+            '{' | '}' => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// (lines, name, first line) of every function with a body in `code`.
+fn function_lengths(code: &str) -> Vec<(usize, String, usize)> {
+    let lines: Vec<&str> = code.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim_start();
+        let Some(at) = t.find("fn ") else { continue };
+        let head = &t[..at];
+        let is_fn = head.split_whitespace().all(|w| {
+            [
+                "pub",
+                "pub(crate)",
+                "pub(super)",
+                "async",
+                "const",
+                "unsafe",
+            ]
+            .contains(&w)
+        });
+        if !is_fn || t.starts_with("//") {
+            continue;
+        }
+        let name: String = t[at + 3..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let mut depth = 0i32;
+        let mut opened = false;
+        for (j, l) in lines.iter().enumerate().skip(i) {
+            let b = braces_of(l);
+            if !opened && l.contains(';') && !b.contains('{') && l.trim_end().ends_with(';') {
+                break; // a declaration without a body
+            }
+            for c in b.chars() {
+                depth += if c == '{' { 1 } else { -1 };
+                opened = true;
+            }
+            if opened && depth == 0 {
+                out.push((j - i + 1, name.clone(), i + 1));
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_length_reader_counts_from_fn_to_its_closing_brace() {
+    let code = "pub async fn a(x: u8) -> u8 {\n    let c = '{';\n    let s = \"}}\";\n    x\n}\nfn b();\nfn c<'a>(s: &'a str) {\n}\n";
+    let got = function_lengths(code);
+    assert_eq!(got, [(5, "a".into(), 1), (2, "c".into(), 7)]);
+}
+
+/// The call path and the planner: every function short enough to hold in
+/// one's head (issue 33: no function over ~80 lines in executor/ and waterfall/).
+#[test]
+fn no_function_on_the_call_path_or_in_the_planner_runs_over_80_lines() {
+    const MAX: usize = 80;
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src.join("executor"), &mut files);
+    rust_files(&src.join("waterfall"), &mut files);
+    let mut long = Vec::new();
+    for f in files {
+        let name = f.file_name().unwrap().to_string_lossy();
+        if name == "tests.rs" || name.ends_with("_tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        let code = match text.find("#[cfg(test)]\nmod tests {") {
+            Some(i) => &text[..i],
+            None => &text,
+        };
+        for (n, name, line) in function_lengths(code) {
+            if n > MAX {
+                long.push(format!(
+                    "{}:{line} {name}: {n} lines",
+                    f.strip_prefix(&src).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {MAX} lines:\n{}",
+        long.join("\n")
+    );
+}
