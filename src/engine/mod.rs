@@ -99,7 +99,7 @@ impl Engine {
             && !decision
                 .could_change
                 .iter()
-                .any(|f| rescore::fillable_in(&self.settings, record, f))
+                .any(|f| rescore::fillable_in(&self.settings, record, f, true))
         {
             // Nothing that could change the route is left to learn: the route
             // is settled on what is known (as the rescore will record it), and

@@ -12,21 +12,34 @@ use chrono::{DateTime, Utc};
 
 /// Can a later pass still fill `field` (it has a waterfall and is not settled)?
 fn fillable(settings: &Settings, stored: &StoredRecord, field: &str) -> bool {
-    fillable_in(settings, &stored.record, field)
+    fillable_in(settings, &stored.record, field, false)
 }
 
-/// [`fillable`] over a record in the middle of a pass.
-pub(super) fn fillable_in(settings: &Settings, record: &crate::model::Record, field: &str) -> bool {
+/// [`fillable`] over a record. In the middle of a pass, a field set aside as
+/// `not_worth_it` by an earlier round, or waiting for an input another
+/// field's lookup may still bring (`missing_input`), can still be filled.
+pub(super) fn fillable_in(
+    settings: &Settings,
+    record: &crate::model::Record,
+    field: &str,
+    in_pass: bool,
+) -> bool {
     settings.waterfall.get(field).is_some()
         && match record.fields.get(field) {
             None => true,
             Some(FieldState::Known(_)) => false,
-            Some(FieldState::Unknown(u)) => matches!(
-                u.reason,
-                UnknownReason::NotAttempted
-                    | UnknownReason::ProviderError
-                    | UnknownReason::BudgetExhausted
-            ),
+            Some(FieldState::Unknown(u)) => {
+                matches!(
+                    u.reason,
+                    UnknownReason::NotAttempted
+                        | UnknownReason::ProviderError
+                        | UnknownReason::BudgetExhausted
+                ) || (in_pass
+                    && matches!(
+                        u.reason,
+                        UnknownReason::NotWorthIt | UnknownReason::MissingInput
+                    ))
+            }
         }
 }
 
