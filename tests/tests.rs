@@ -16,6 +16,9 @@ mod demo;
 mod durability;
 /// `leadfall enrich`: bad input, cache, faults, secrets.
 mod enrich;
+/// Lead files as CRMs export them: header aliases, `--map` / `--ignore`,
+/// `import --dry-run`, Windows-1252 files.
+mod import;
 /// The architecture: layers and no import cycle between top-level modules.
 mod layers;
 /// `leadfall report`: reconciliation with the sandbox bill, table/CSV/JSON, HTML in Chromium.
