@@ -18,6 +18,9 @@ mod durability;
 mod enrich;
 /// An installed binary: configuration search, `init`, the embedded demo, exit codes, completions.
 mod first_hour;
+/// Lead files as CRMs export them: header aliases, `--map` / `--ignore`,
+/// `import --dry-run`, Windows-1252 files.
+mod import;
 /// The architecture: layers and no import cycle between top-level modules.
 mod layers;
 /// `leadfall report`: reconciliation with the sandbox bill, table/CSV/JSON, HTML in Chromium.

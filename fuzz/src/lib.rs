@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use leadfall::config::Settings;
-use leadfall::import::{Format, Importer, Row};
+use leadfall::import::{detect, Format, Importer, ReadOptions, Row};
 use leadfall::model::{Catalogue, Record};
 use leadfall::provider::{compile_provider, config::ProviderFile, Provider};
 use std::collections::HashSet;
@@ -135,7 +135,12 @@ pub fn import(data: &[u8], format: Format) {
         Format::JsonLines => Path::new("fuzz.jsonl"),
     };
     let reader = std::io::Cursor::new(data.to_vec());
-    let mut importer = match Importer::from_reader(reader, format, name, catalogue(), now()) {
+    // As `import` and `enrich` read a file: its encoding decided first.
+    let options = ReadOptions {
+        encoding: Some(detect(data).expect("an in-memory reader cannot fail").encoding),
+        ..ReadOptions::default()
+    };
+    let mut importer = match Importer::from_reader_with(reader, format, name, catalogue(), now(), &options) {
         Ok(i) => i,
         Err(e) => {
             assert!(!e.to_string().trim().is_empty(), "an empty import error");

@@ -1,9 +1,11 @@
 //! `leadfall enrich INPUT --out OUT.jsonl`: the engine in-process over a file.
 
+use super::import::{detect_encoding, ColumnArgs};
 use super::{render, Global, EXIT_CONFIG, EXIT_ROWS_REJECTED};
 use crate::clock::SystemClock;
 use crate::config;
-use crate::engine::{enrich_file, BatchOptions, BatchReport, Engine};
+use crate::engine::{enrich_file_with, BatchOptions, BatchReport, Engine};
+use crate::import::ReadOptions;
 use anyhow::Context;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -24,6 +26,9 @@ pub struct Args {
     /// Hide the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Column mapping.
+    #[command(flatten)]
+    pub columns: ColumnArgs,
 }
 
 /// Run `enrich`.
@@ -36,6 +41,11 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         }
     };
     warn_disabled(&settings);
+    // Before the store opens: a file that cannot be read fails fast.
+    let read = ReadOptions {
+        columns: args.columns.rules(),
+        encoding: Some(detect_encoding(&args.input)?),
+    };
     // The configured store: a shared database lends its cache and ledger.
     let store = crate::store::Opened::open(&settings.store, &settings.data_dir, true)
         .context("opening the store")?;
@@ -49,7 +59,7 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         progress: !args.no_progress && !g.json && std::io::stderr().is_terminal(),
         rejects,
     };
-    let report = enrich_file(&engine, &args.input, &args.out, &opts).await?;
+    let report = enrich_file_with(&engine, &args.input, &args.out, &opts, &read).await?;
     print_report(&report, g.json)?;
     Ok(exit_code(&report))
 }

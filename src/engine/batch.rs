@@ -3,7 +3,7 @@
 //! rows are never lost with them.
 
 use super::{Engine, Summary, Tally};
-use crate::import::{ImportSummary, Importer, RejectsWriter, Row};
+use crate::import::{ImportSummary, Importer, ReadOptions, RejectsWriter, Row};
 use crate::model::Record;
 use futures::StreamExt;
 use std::io::Write;
@@ -57,10 +57,21 @@ pub async fn enrich_file(
     output: &Path,
     opts: &BatchOptions,
 ) -> anyhow::Result<BatchReport> {
+    enrich_file_with(engine, input, output, opts, &ReadOptions::default()).await
+}
+
+/// [`enrich_file`] with column rules and, when already decided, the encoding.
+pub async fn enrich_file_with(
+    engine: &Engine,
+    input: &Path,
+    output: &Path,
+    opts: &BatchOptions,
+    read: &ReadOptions,
+) -> anyhow::Result<BatchReport> {
     use anyhow::Context;
     let started = std::time::Instant::now();
     let now = chrono::Utc::now();
-    let importer = Importer::open(input, &engine.settings().catalogue, now)?;
+    let importer = Importer::open_with(input, &engine.settings().catalogue, now, read)?;
     let (replace, out) = super::output::Output::create(output)?;
     let bar = if opts.progress {
         let b = indicatif::ProgressBar::new(count_lines(input));

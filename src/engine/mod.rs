@@ -12,7 +12,7 @@ mod summary;
 #[cfg(test)]
 mod tests;
 
-pub use batch::{enrich_file, BatchOptions, BatchReport};
+pub use batch::{enrich_file, enrich_file_with, BatchOptions, BatchReport};
 pub use live::LiveEngine;
 pub use summary::{Summary, Tally};
 

@@ -8,10 +8,11 @@
 //! result is a well-formed row; otherwise the opening line alone is rejected
 //! and the lines after it are read again as rows of their own.
 
-use super::fields::{Draft, Rows};
+use super::aliases::ID;
+use super::error::{SharedField, UnknownColumn};
+use super::fields::{Draft, MatchedBy, Rows, Target};
 use super::lines::{too_long, LineReader, PhysLine, MAX_LINE_BYTES};
-use super::{ImportError, Reject, Row};
-use crate::quoted::quoted;
+use super::{ColumnMapping, ImportError, Reject, Row};
 use std::collections::VecDeque;
 use std::io;
 use std::path::Path;
@@ -27,6 +28,8 @@ enum Column {
     /// A column with an empty header (trailing commas from spreadsheets):
     /// ignored while its cells are empty.
     Unnamed,
+    /// A column the user said to skip (`--ignore`).
+    Ignored,
 }
 
 /// Streaming reader of CSV rows.
@@ -35,6 +38,8 @@ pub(crate) struct CsvReader {
     /// Header names as written, for reasons.
     names: Vec<String>,
     columns: Vec<Column>,
+    /// What each column was taken for, for `import --dry-run`.
+    pub mapping: Vec<ColumnMapping>,
 }
 
 /// Physical lines, with lines read ahead for a quoted cell pushed back.
@@ -104,54 +109,93 @@ impl CsvReader {
             .iter()
             .map(|c| String::from_utf8_lossy(c).trim().to_string())
             .collect();
+        let resolved: Vec<Option<(Target, MatchedBy)>> = names
+            .iter()
+            .map(|name| {
+                if name.is_empty() {
+                    None
+                } else {
+                    rows.fields.resolve(name)
+                }
+            })
+            .collect();
         // The id column first: a file without it is most likely headerless
         // or the wrong file, and "no id column" says so better than
         // complaining about whatever its first line holds.
-        if !names.iter().any(|n| n.eq_ignore_ascii_case("id")) {
+        if !resolved.iter().any(|r| matches!(r, Some((Target::Id, _)))) {
             return Err(ImportError::MissingIdColumn {
                 path: path.to_path_buf(),
             });
         }
+        let unused: Vec<String> = rows
+            .fields
+            .unused_rules(&names)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        if !unused.is_empty() {
+            return Err(ImportError::UnusedRule {
+                path: path.to_path_buf(),
+                rules: unused,
+            });
+        }
         let mut columns = Vec::with_capacity(names.len());
-        let mut taken: Vec<(String, &str)> = Vec::new();
-        for name in &names {
-            let column = if name.is_empty() {
-                Column::Unnamed
-            } else if name.eq_ignore_ascii_case("id") {
-                Column::Id
-            } else {
-                match rows.fields.resolve(name) {
-                    Some(field) => Column::Field(field),
-                    None => {
-                        return Err(ImportError::UnknownColumn {
-                            path: path.to_path_buf(),
-                            column: name.clone(),
-                            suggestion: rows.fields.suggest(name),
-                        })
-                    }
+        let mut mapping = Vec::with_capacity(names.len());
+        let mut unknown = Vec::new();
+        let mut ambiguous = Vec::new();
+        // Field → the first column giving it.
+        let mut taken: Vec<(String, usize)> = Vec::new();
+        for (i, (name, resolved)) in names.iter().zip(resolved).enumerate() {
+            let (column, by) = match resolved {
+                _ if name.is_empty() => (Column::Unnamed, MatchedBy::Unnamed),
+                None => {
+                    unknown.push(UnknownColumn {
+                        position: i + 1,
+                        column: name.clone(),
+                        suggestion: rows.fields.suggest(name),
+                    });
+                    (Column::Unnamed, MatchedBy::Unnamed)
                 }
+                Some((Target::Id, by)) => (Column::Id, by),
+                Some((Target::Field(f), by)) => (Column::Field(f), by),
+                Some((Target::Ignored, by)) => (Column::Ignored, by),
             };
             let key = match &column {
-                Column::Id => Some("id".to_string()),
+                Column::Id => Some(ID.to_string()),
                 Column::Field(f) => Some(f.clone()),
-                Column::Unnamed => None,
+                Column::Unnamed | Column::Ignored => None,
             };
-            if let Some(key) = key {
-                if let Some((_, first)) = taken.iter().find(|(k, _)| *k == key) {
-                    return Err(bad(format!(
-                        "columns {} and {} both give {key}; keep one",
-                        quoted(first),
-                        quoted(name)
-                    )));
+            if let Some(key) = &key {
+                if let Some((_, first)) = taken.iter().find(|(k, _)| k == key) {
+                    ambiguous.push(SharedField {
+                        field: key.clone(),
+                        first: (first + 1, names[*first].clone()),
+                        second: (i + 1, name.clone()),
+                    });
+                } else {
+                    taken.push((key.clone(), i));
                 }
-                taken.push((key, name));
             }
+            mapping.push(ColumnMapping {
+                position: i + 1,
+                column: name.clone(),
+                field: key,
+                by,
+            });
             columns.push(column);
+        }
+        if !unknown.is_empty() || !ambiguous.is_empty() {
+            return Err(ImportError::Columns {
+                path: path.to_path_buf(),
+                unknown,
+                ambiguous,
+            });
         }
         Ok(CsvReader {
             source,
             names,
             columns,
+            mapping,
         })
     }
 
@@ -204,6 +248,9 @@ impl CsvReader {
             ));
         }
         for (i, cell) in cells.iter().enumerate() {
+            if matches!(self.columns[i], Column::Ignored) {
+                continue;
+            }
             let name = &self.names[i];
             let Ok(text) = std::str::from_utf8(cell) else {
                 draft.problem(format!("invalid UTF-8 in column {name}"));
@@ -213,9 +260,15 @@ impl CsvReader {
                 Column::Id => draft.set_id(text),
                 Column::Field(field) => {
                     if let Some(def) = rows.fields.def(field) {
-                        draft.add_text(def, text, &format_args!("column {name}"));
+                        // An alias or a --map: say which field the cell was read as.
+                        if name == field {
+                            draft.add_text(def, text, &format_args!("column {name}"));
+                        } else {
+                            draft.add_text(def, text, &format_args!("column {name} ({field})"));
+                        }
                     }
                 }
+                Column::Ignored => {}
                 Column::Unnamed => {
                     if !text.trim().is_empty() {
                         draft.problem(format!(

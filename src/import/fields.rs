@@ -1,7 +1,9 @@
 //! Shared by both formats: resolving column / key names against the
-//! catalogue (with aliases and "did you mean" suggestions), checking ids, and
-//! turning one row's checked values into a good [`Row`] or a [`Reject`].
+//! catalogue, the header aliases and the user's `--map` / `--ignore`
+//! ([`ColumnRules`]), "did you mean" suggestions, checking ids, and turning
+//! one row's checked values into a good [`Row`] or a [`Reject`].
 
+use super::aliases::{self, header_key, ID};
 use super::identity::{lacks_identity, NO_IDENTITY};
 use super::{Reject, Row};
 use crate::model::{
@@ -10,6 +12,7 @@ use crate::model::{
 use crate::quoted::quoted;
 use chrono::{DateTime, Utc};
 use foldhash::HashMap;
+use serde::Serialize;
 use std::collections::BTreeSet;
 
 /// Longest accepted id, in characters.
@@ -18,61 +21,227 @@ pub(crate) const MAX_ID_CHARS: usize = 200;
 /// Most of the raw row text kept in a reject, in characters.
 pub(crate) const MAX_RAW_CHARS: usize = 2000;
 
-/// Common spreadsheet headers and the catalogue fields they mean.
-pub(crate) const ALIASES: &[(&str, &str)] = &[
-    ("email", "person.email"),
-    ("first_name", "person.first_name"),
-    ("last_name", "person.last_name"),
-    ("company", "company.name"),
-    ("company_name", "company.name"),
-    ("domain", "company.domain"),
-    ("website", "company.domain"),
-    ("title", "person.title"),
-    ("phone", "person.phone"),
-    ("linkedin", "person.linkedin_url"),
-    ("linkedin_url", "person.linkedin_url"),
-];
+/// The user's say over columns (CSV headers, JSON keys): `--map 'Col=field'`
+/// reads a column as a field (or as `id`), `--ignore Col` skips it. Column
+/// names match as headers do: case and punctuation aside.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColumnRules {
+    /// (column, field or `id`) pairs, as given.
+    pub map: Vec<(String, String)>,
+    /// Columns to skip, as given.
+    pub ignore: Vec<String>,
+}
 
-/// The catalogue as the importer sees it: names, aliases and group prefixes.
+impl ColumnRules {
+    /// True when there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty() && self.ignore.is_empty()
+    }
+}
+
+/// A `--map` value: `COLUMN=FIELD`, split at the last `=` (a field name has
+/// none; a column name might).
+pub fn parse_map(raw: &str) -> Result<(String, String), String> {
+    let (column, field) = raw.rsplit_once('=').ok_or_else(|| {
+        format!("expected COLUMN=FIELD (e.g. 'Company Domain=company.domain'), got {raw:?}")
+    })?;
+    if column.trim().is_empty() || field.trim().is_empty() {
+        return Err(format!(
+            "expected COLUMN=FIELD with both sides given, got {raw:?}"
+        ));
+    }
+    Ok((column.trim().to_string(), field.trim().to_string()))
+}
+
+/// Shell-quote a column for a message the user can paste (`'Job Title'`).
+/// A name too long to quote in a message (see [`quoted`]) becomes a
+/// placeholder: pasting a cut name would not work anyway.
+pub(crate) fn shell_quote(s: &str) -> String {
+    if s.chars().nth(crate::quoted::MAX_QUOTED_CHARS).is_some() {
+        return "'COLUMN'".to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// What a column or key means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// The record id.
+    Id,
+    /// A catalogue field.
+    Field(String),
+    /// Skipped (`--ignore`).
+    Ignored,
+}
+
+/// How a column was matched, as `import --dry-run` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchedBy {
+    /// The field's own name (`person.email`, `Person Email`, `id`).
+    Name,
+    /// A header alias (`Email Address`).
+    Alias,
+    /// `--map`.
+    Map,
+    /// `--ignore`.
+    Ignore,
+    /// An empty header: skipped while its cells are empty.
+    Unnamed,
+}
+
+/// One `--map` / `--ignore` rule, resolved.
+#[derive(Debug, Clone)]
+struct Rule {
+    /// As the user wrote it, for messages (`--map 'A=b'`).
+    shown: String,
+    target: Target,
+}
+
+/// The catalogue as the importer sees it: names, aliases, group prefixes and
+/// the user's rules.
 #[derive(Debug, Clone)]
 pub(crate) struct Fields {
     catalogue: Catalogue,
     /// `person`, `company`, ...: keys a JSON object may nest fields under.
     groups: BTreeSet<String>,
+    /// [`header_key`] → target, for `id`, catalogue names and aliases.
+    keys: HashMap<String, (Target, MatchedBy)>,
+    /// [`rule_key`] → the user's rule.
+    rules: HashMap<String, Rule>,
 }
 
-/// Header / key spelling people use for the same name: `First Name`, `first-name`.
-fn normalise_key(raw: &str) -> String {
-    raw.trim().to_lowercase().replace([' ', '-'], "_")
+/// The key a rule and a column are matched by: [`header_key`], or the
+/// trimmed text when that leaves nothing (a header of only punctuation).
+pub(crate) fn rule_key(raw: &str) -> String {
+    let key = header_key(raw);
+    if key.is_empty() {
+        raw.trim().to_string()
+    } else {
+        key
+    }
 }
 
 impl Fields {
+    /// Without rules.
     pub fn new(catalogue: &Catalogue) -> Fields {
         let groups = catalogue
             .iter()
             .filter_map(|d| d.name.split_once('.').map(|(g, _)| g.to_string()))
             .collect();
+        let mut keys: HashMap<String, (Target, MatchedBy)> = HashMap::default();
+        keys.insert(ID.to_string(), (Target::Id, MatchedBy::Name));
+        // Two custom fields with one key (`x.a_b`, `x.ab`) claim it for neither.
+        let mut clashes = BTreeSet::new();
+        for def in catalogue.iter() {
+            let key = header_key(&def.name);
+            let target = (Target::Field(def.name.to_string()), MatchedBy::Name);
+            if keys.insert(key.clone(), target).is_some() {
+                clashes.insert(key);
+            }
+        }
+        for key in clashes {
+            keys.remove(&key);
+        }
+        // Aliases after names: a catalogue name always means itself.
+        for (header, field) in aliases::pairs() {
+            let target = if field == ID {
+                Target::Id
+            } else if catalogue.contains(field) {
+                Target::Field(field.to_string())
+            } else {
+                continue;
+            };
+            keys.entry(header_key(header))
+                .or_insert((target, MatchedBy::Alias));
+        }
         Fields {
             catalogue: catalogue.clone(),
             groups,
+            keys,
+            rules: HashMap::default(),
         }
     }
 
-    /// The catalogue field a column or key means, if any.
-    pub fn resolve(&self, raw: &str) -> Option<String> {
+    /// With the user's rules, each checked: a `--map` must name a field (or
+    /// `id`, or anything a header could say for one), and no column may be
+    /// both mapped and ignored, or mapped twice.
+    pub fn with_rules(catalogue: &Catalogue, given: &ColumnRules) -> Result<Fields, String> {
+        let mut fields = Fields::new(catalogue);
+        let mut rules: HashMap<String, Rule> = HashMap::default();
+        let mut add = |column: &str, rule: Rule| -> Result<(), String> {
+            match rules.get(&rule_key(column)) {
+                Some(first) if first.target != rule.target => Err(format!(
+                    "{} and {} both name column {}; keep one",
+                    first.shown,
+                    rule.shown,
+                    quoted(column)
+                )),
+                _ => {
+                    rules.insert(rule_key(column), rule);
+                    Ok(())
+                }
+            }
+        };
+        for (column, field) in &given.map {
+            let shown = format!("--map {}", shell_quote(&format!("{column}={field}")));
+            let target = match fields.resolve(field) {
+                Some((target @ (Target::Id | Target::Field(_)), _)) => target,
+                _ => {
+                    let hint = match fields.suggest(field) {
+                        Some(s) => format!("did you mean {s:?}?"),
+                        None => "name a catalogue field (see `leadfall check`) or id".into(),
+                    };
+                    return Err(format!("{shown}: {} is not a field; {hint}", quoted(field)));
+                }
+            };
+            add(column, Rule { shown, target })?;
+        }
+        for column in &given.ignore {
+            let shown = format!("--ignore {}", shell_quote(column));
+            add(
+                column,
+                Rule {
+                    shown,
+                    target: Target::Ignored,
+                },
+            )?;
+        }
+        fields.rules = rules;
+        Ok(fields)
+    }
+
+    /// The rules no column in `columns` matched, as the user wrote them.
+    pub fn unused_rules<'a>(&'a self, columns: &[String]) -> Vec<&'a str> {
+        let used: BTreeSet<String> = columns.iter().map(|c| rule_key(c)).collect();
+        let mut unused: Vec<&str> = self
+            .rules
+            .iter()
+            .filter(|(key, _)| !used.contains(*key))
+            .map(|(_, rule)| rule.shown.as_str())
+            .collect();
+        unused.sort_unstable();
+        unused
+    }
+
+    /// What a column or key means, and how that was decided; `None` for an
+    /// unknown one.
+    pub fn resolve(&self, raw: &str) -> Option<(Target, MatchedBy)> {
+        if !self.rules.is_empty() {
+            if let Some(rule) = self.rules.get(&rule_key(raw)) {
+                let by = match rule.target {
+                    Target::Ignored => MatchedBy::Ignore,
+                    _ => MatchedBy::Map,
+                };
+                return Some((rule.target.clone(), by));
+            }
+        }
+        // The common case first, without building a key: a catalogue name.
         let trimmed = raw.trim();
         if self.catalogue.contains(trimmed) {
-            return Some(trimmed.to_string());
+            return Some((Target::Field(trimmed.to_string()), MatchedBy::Name));
         }
-        let key = normalise_key(raw);
-        if self.catalogue.contains(&key) {
-            return Some(key);
-        }
-        ALIASES
-            .iter()
-            .find(|(alias, _)| *alias == key)
-            .map(|(_, name)| name.to_string())
-            .filter(|name| self.catalogue.contains(name))
+        self.keys.get(&header_key(raw)).cloned()
     }
 
     /// The definition of a resolved field.
@@ -82,18 +251,19 @@ impl Fields {
 
     /// True when `key` is a group prefix (`person`, `company`).
     pub fn is_group(&self, key: &str) -> bool {
-        self.groups.contains(&normalise_key(key))
+        self.groups.contains(&key.trim().to_lowercase())
     }
 
     /// The closest catalogue name to an unknown column: first a field whose
     /// last part matches (`seniority` → `person.seniority`), then the smallest
     /// edit distance to a name, a last part or an alias, if close enough.
+    /// Names are compared by [`header_key`], so punctuation costs nothing.
     pub fn suggest(&self, raw: &str) -> Option<String> {
-        let key = normalise_key(raw);
+        let key = header_key(raw);
         if key.is_empty() {
             return None;
         }
-        let suffix = |name: &str| name.rsplit_once('.').map_or(name, |(_, s)| s).to_string();
+        let suffix = |name: &str| header_key(name.rsplit_once('.').map_or(name, |(_, s)| s));
         if let Some(def) = self.catalogue.iter().find(|d| suffix(&d.name) == key) {
             return Some(def.name.to_string());
         }
@@ -113,12 +283,12 @@ impl Fields {
             }
         };
         for def in self.catalogue.iter() {
-            consider(&def.name, &def.name);
+            consider(&header_key(&def.name), &def.name);
             consider(&suffix(&def.name), &def.name);
         }
-        for (alias, target) in ALIASES {
+        for (header, target) in aliases::pairs() {
             if self.catalogue.contains(target) {
-                consider(alias, target);
+                consider(&header_key(header), target);
             }
         }
         best.filter(|(d, _)| *d <= limit).map(|(_, name)| name)
@@ -126,10 +296,15 @@ impl Fields {
 
     /// The reason for rejecting an unknown JSON key.
     pub fn unknown_field(&self, key: &str) -> String {
-        match self.suggest(key) {
+        let what = match self.suggest(key) {
             Some(s) => format!("unknown field {} (did you mean {s:?}?)", quoted(key)),
             None => format!("unknown field {} (not in the field catalogue)", quoted(key)),
-        }
+        };
+        format!(
+            "{what}; read it as a field with --map {} or skip it with --ignore {}",
+            shell_quote(&format!("{key}=FIELD")),
+            shell_quote(key)
+        )
     }
 }
 
@@ -265,9 +440,9 @@ pub(crate) struct Rows {
 }
 
 impl Rows {
-    pub fn new(catalogue: &Catalogue, now: DateTime<Utc>) -> Rows {
+    pub fn new(fields: Fields, now: DateTime<Utc>) -> Rows {
         Rows {
-            fields: Fields::new(catalogue),
+            fields,
             now,
             seen: HashMap::default(),
         }

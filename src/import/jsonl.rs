@@ -1,7 +1,8 @@
 //! JSON-lines lead files: one object per line, flat (`"person.email"`) or
 //! nested one level (`"person": {"email": ..}`), and the checks on each row.
 
-use super::fields::{raw_text, Draft, Rows};
+use super::aliases::ID;
+use super::fields::{raw_text, Draft, Rows, Target};
 use super::lines::{too_long, LineReader, PhysLine};
 use super::{ImportError, Reject, Row};
 use crate::quoted::quoted;
@@ -110,18 +111,7 @@ fn parse_row(line: &PhysLine, rows: &mut Rows) -> Row {
     // Catalogue name → the key that gave it, to catch one field given twice.
     let mut given: HashMap<String, String> = HashMap::new();
     for (key, value) in &map {
-        if key.trim().eq_ignore_ascii_case("id") {
-            match value {
-                Json::String(s) => draft.set_id(s),
-                // CRM ids are often numeric; take them as their text.
-                Json::Number(n) => draft.set_id(&n.to_string()),
-                Json::Null => {}
-                other => draft.id_problem(format!(
-                    "id must be a string or a number, not {}",
-                    kind(other)
-                )),
-            }
-        } else if rows.fields.is_group(key) && matches!(value, Json::Object(_) | Json::Null) {
+        if rows.fields.is_group(key) && matches!(value, Json::Object(_) | Json::Null) {
             if let Json::Object(inner) = value {
                 for (sub, v) in inner {
                     field(&mut draft, rows, &mut given, &format!("{key}.{sub}"), v);
@@ -141,9 +131,14 @@ fn field(
     key: &str,
     value: &Json,
 ) {
-    let Some(name) = rows.fields.resolve(key) else {
-        draft.problem(rows.fields.unknown_field(key));
-        return;
+    let name = match rows.fields.resolve(key) {
+        None => {
+            draft.problem(rows.fields.unknown_field(key));
+            return;
+        }
+        Some((Target::Ignored, _)) => return,
+        Some((Target::Id, _)) => ID.to_string(),
+        Some((Target::Field(name), _)) => name,
     };
     if let Some(first) = given.insert(name.clone(), key.to_string()) {
         draft.problem(format!(
@@ -153,7 +148,18 @@ fn field(
         ));
         return;
     }
-    if let Some(def) = rows.fields.def(&name) {
+    if name == ID {
+        match value {
+            Json::String(s) => draft.set_id(s),
+            // CRM ids are often numeric; take them as their text.
+            Json::Number(n) => draft.set_id(&n.to_string()),
+            Json::Null => {}
+            other => draft.id_problem(format!(
+                "id must be a string or a number, not {}",
+                kind(other)
+            )),
+        }
+    } else if let Some(def) = rows.fields.def(&name) {
         draft.add_json(def, value, &format_args!("field {key}"));
     }
 }

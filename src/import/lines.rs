@@ -1,7 +1,9 @@
 //! Physical line reading shared by both formats: bytes (so bad UTF-8 only
-//! spoils its own line), 1-based line numbers, and a hard cap on what is kept
-//! of any one line so a runaway line cannot exhaust memory.
+//! spoils its own line), 1-based line numbers, a hard cap on what is kept
+//! of any one line so a runaway line cannot exhaust memory, and the file's
+//! encoding applied line by line (see `encoding.rs`).
 
+use super::encoding::{decode_line, Encoding};
 use std::io::{self, BufRead};
 
 /// Longest line (without its terminator) that is imported; longer lines are rejected.
@@ -14,9 +16,10 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 pub(crate) struct PhysLine {
     /// 1-based line number.
     pub number: u64,
-    /// The line without `\n` / `\r\n`, at most [`MAX_LINE_BYTES`] of it.
+    /// The line without `\n` / `\r\n`, at most [`MAX_LINE_BYTES`] of it
+    /// as read, transcoded to UTF-8 when the file is Windows-1252.
     pub bytes: Vec<u8>,
-    /// The full length without the terminator, including what was not kept.
+    /// The full length as read, without the terminator, including what was not kept.
     pub len: u64,
 }
 
@@ -35,15 +38,17 @@ impl PhysLine {
 /// Reads physical lines from a buffered reader.
 pub(crate) struct LineReader {
     inner: Box<dyn BufRead + Send>,
+    encoding: Encoding,
     next_number: u64,
     done: bool,
 }
 
 impl LineReader {
     /// Wrap a reader; the first line read is line 1.
-    pub fn new(inner: Box<dyn BufRead + Send>) -> LineReader {
+    pub fn new(inner: Box<dyn BufRead + Send>, encoding: Encoding) -> LineReader {
         LineReader {
             inner,
+            encoding,
             next_number: 1,
             done: false,
         }
@@ -101,12 +106,25 @@ impl LineReader {
         }
         let number = self.next_number;
         self.next_number += 1;
+        // UTF-16 ("Unicode text" from Excel) is not line-based bytes at all:
+        // say what it is rather than read it as Windows-1252 garbage.
+        if number == 1 && (bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF")) {
+            self.done = true;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the file is UTF-16 (a byte-order mark says so); save it as CSV UTF-8",
+            ));
+        }
         // Spreadsheet exports often start with a byte-order mark; left in, it
         // would turn the `id` header into an unknown column.
         if number == 1 && bytes.starts_with(BOM) {
             bytes.drain(..BOM.len());
             len -= BOM.len() as u64;
         }
+        // After the BOM: a UTF-8 BOM on a Windows-1252 file is still a BOM.
+        // Windows-1252 is one byte per character and keeps ASCII as it is,
+        // so quotes, commas and line ends mean the same after transcoding.
+        let bytes = decode_line(self.encoding, bytes);
         Ok(Some(PhysLine { number, bytes, len }))
     }
 }

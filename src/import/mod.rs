@@ -4,8 +4,15 @@
 //!
 //! Memory stays constant in the file size: rows are read one at a time and
 //! lines are capped at 1 MiB; only the set of ids seen grows with the file.
+//!
+//! Columns are matched to catalogue fields by name, by the header aliases
+//! of CRM exports (`aliases.rs`, the one table of them), or by the user's
+//! `--map` / `--ignore` ([`ColumnRules`]); a file that is not UTF-8 is read
+//! as Windows-1252 (`encoding.rs`).
 
+mod aliases;
 mod csv;
+mod encoding;
 mod error;
 mod fields;
 mod identity;
@@ -16,12 +23,14 @@ mod rejects;
 #[cfg(test)]
 mod tests;
 
-pub use error::ImportError;
+pub use encoding::{detect, detect_file, Detected, Encoding};
+pub use error::{ImportError, SharedField, UnknownColumn};
+pub use fields::{parse_map, ColumnRules, MatchedBy};
 pub use rejects::RejectsWriter;
 
 use crate::model::{Catalogue, Record};
 use chrono::{DateTime, Utc};
-use fields::Rows;
+use fields::{Fields, Rows};
 use lines::LineReader;
 use serde::Serialize;
 use std::fmt;
@@ -110,6 +119,35 @@ impl ImportSummary {
     }
 }
 
+/// How to read a file beyond its format: the user's column rules and the
+/// text encoding.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// `--map` and `--ignore`.
+    pub columns: ColumnRules,
+    /// The encoding, when already decided ([`detect_file`]); `None` detects
+    /// it when opening a path and means UTF-8 for [`Importer::from_reader_with`].
+    pub encoding: Option<Encoding>,
+}
+
+/// What one CSV header column was taken for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ColumnMapping {
+    /// 1-based position in the header.
+    pub position: usize,
+    /// The header as written.
+    pub column: String,
+    /// `id` or the catalogue field; `None` when the column is skipped.
+    pub field: Option<String>,
+    /// How that was decided.
+    pub by: MatchedBy,
+}
+
+/// The markdown table of header aliases that `docs/import.md` shows.
+pub fn aliases_markdown() -> String {
+    aliases::markdown_table()
+}
+
 enum Reader {
     Csv(csv::CsvReader),
     Jsonl(jsonl::JsonlReader),
@@ -125,6 +163,7 @@ pub struct Importer {
     format: Format,
     reader: Reader,
     rows: Rows,
+    encoding: Encoding,
     error: Option<ImportError>,
     done: bool,
 }
@@ -147,17 +186,37 @@ impl Importer {
         catalogue: &Catalogue,
         now: DateTime<Utc>,
     ) -> Result<Importer, ImportError> {
+        Importer::open_with(path, catalogue, now, &ReadOptions::default())
+    }
+
+    /// [`open`](Self::open) with column rules; the encoding is detected
+    /// (a first pass over the file) unless `options` gives it.
+    pub fn open_with(
+        path: &Path,
+        catalogue: &Catalogue,
+        now: DateTime<Utc>,
+        options: &ReadOptions,
+    ) -> Result<Importer, ImportError> {
         let format = Format::from_path(path).ok_or_else(|| ImportError::UnknownFormat {
             path: path.to_path_buf(),
         })?;
-        let file = File::open(path).map_err(|source| ImportError::Io {
+        let io_error = |source| ImportError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
-        Importer::from_reader(file, format, path, catalogue, now)
+        };
+        let encoding = match options.encoding {
+            Some(e) => e,
+            None => detect_file(path).map_err(io_error)?.encoding,
+        };
+        let file = File::open(path).map_err(io_error)?;
+        let options = ReadOptions {
+            encoding: Some(encoding),
+            ..options.clone()
+        };
+        Importer::from_reader_with(file, format, path, catalogue, now, &options)
     }
 
-    /// Read from any reader (stdin, an upload); `name` is only used in messages.
+    /// Read from any reader (stdin, an upload) as UTF-8; `name` is only used in messages.
     pub fn from_reader<R: Read + Send + 'static>(
         reader: R,
         format: Format,
@@ -165,8 +224,34 @@ impl Importer {
         catalogue: &Catalogue,
         now: DateTime<Utc>,
     ) -> Result<Importer, ImportError> {
-        let lines = LineReader::new(Box::new(BufReader::with_capacity(64 * 1024, reader)));
-        let rows = Rows::new(catalogue, now);
+        Importer::from_reader_with(
+            reader,
+            format,
+            name,
+            catalogue,
+            now,
+            &ReadOptions::default(),
+        )
+    }
+
+    /// [`from_reader`](Self::from_reader) with column rules and an encoding
+    /// (a reader cannot be read twice, so it is not detected: UTF-8 unless given).
+    pub fn from_reader_with<R: Read + Send + 'static>(
+        reader: R,
+        format: Format,
+        name: &Path,
+        catalogue: &Catalogue,
+        now: DateTime<Utc>,
+        options: &ReadOptions,
+    ) -> Result<Importer, ImportError> {
+        let fields = Fields::with_rules(catalogue, &options.columns)
+            .map_err(|reason| ImportError::BadRule { reason })?;
+        let encoding = options.encoding.unwrap_or_default();
+        let lines = LineReader::new(
+            Box::new(BufReader::with_capacity(64 * 1024, reader)),
+            encoding,
+        );
+        let rows = Rows::new(fields, now);
         let reader = match format {
             Format::Csv => Reader::Csv(csv::CsvReader::open(lines, name, &rows)?),
             Format::JsonLines => Reader::Jsonl(jsonl::JsonlReader::open(lines, name)?),
@@ -176,9 +261,24 @@ impl Importer {
             format,
             reader,
             rows,
+            encoding,
             error: None,
             done: false,
         })
+    }
+
+    /// What each CSV header column was taken for (empty for JSON lines,
+    /// whose keys are resolved row by row).
+    pub fn columns(&self) -> &[ColumnMapping] {
+        match &self.reader {
+            Reader::Csv(r) => &r.mapping,
+            Reader::Jsonl(_) => &[],
+        }
+    }
+
+    /// How the file's bytes are read.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
     }
 
     /// The file being read.

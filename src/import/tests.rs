@@ -1,7 +1,7 @@
 //! Tests for the importer: good rows, each kind of reject, header errors,
 //! the rejects file, and a property that no good row is ever lost.
 
-use super::fields::{edit_distance, Fields};
+use super::fields::{edit_distance, Fields, Target};
 use super::*;
 use crate::model::{FieldState, Value, SOURCE_INPUT};
 use chrono::TimeZone;
@@ -182,10 +182,11 @@ fn reject_cases() -> Vec<Case> {
             vec!["a", "d"],
         ),
         (
+            // Not UTF-8: read as Windows-1252, so the row is no longer lost.
             "utf8.csv",
             bad_utf8_csv,
-            vec![(3, s("invalid UTF-8 in column person.title"))],
-            vec!["a", "c"],
+            vec![],
+            vec!["a", "b", "c"],
         ),
         (
             "overlong.csv",
@@ -211,7 +212,10 @@ fn reject_cases() -> Vec<Case> {
         (
             "domain.csv",
             b"id,domain\na,acme.io\nb,not a domain\nc,c.io\n".to_vec(),
-            vec![(3, s("column domain: \"not a domain\" is not a valid domain"))],
+            vec![(
+                3,
+                s("column domain (company.domain): \"not a domain\" is not a valid domain"),
+            )],
             vec!["a", "c"],
         ),
         (
@@ -271,8 +275,8 @@ fn reject_cases() -> Vec<Case> {
         (
             "utf8.jsonl",
             b"{\"id\":\"a\"}\n{\"id\":\"b\",\"person.title\":\"\xc3\x28\"}\n{\"id\":\"c\"}\n".to_vec(),
-            vec![(2, s("invalid UTF-8 at byte 27 of the line"))],
-            vec!["a", "c"],
+            vec![],
+            vec!["a", "b", "c"],
         ),
         (
             "longline.jsonl",
@@ -321,7 +325,8 @@ fn rejects_carry_the_raw_row_and_the_id() {
     let r = rejects(&rows);
     assert_eq!(r[0].raw, "b,jane@");
     assert_eq!(r[0].id.as_deref(), Some("b"));
-    assert_eq!(r[1].raw, "c,\u{fffd}@x.io");
+    // Not UTF-8, so read as Windows-1252: the raw row shows the character.
+    assert_eq!(r[1].raw, "c,\u{ff}@x.io");
     let long = rows_of_len(5000);
     assert_eq!(rejects(&long)[0].raw.chars().count(), 2000);
 }
@@ -344,11 +349,18 @@ fn unterminated_quote_at_end_of_file_loses_nothing_before_it() {
 fn header_errors_name_the_file() {
     let err = import("h.csv", b"id,Emial,person.title\n").unwrap_err();
     match &err {
-        ImportError::UnknownColumn {
-            column, suggestion, ..
+        ImportError::Columns {
+            unknown, ambiguous, ..
         } => {
-            assert_eq!(column, "Emial");
-            assert_eq!(suggestion.as_deref(), Some("person.email"));
+            assert_eq!(
+                unknown,
+                &[UnknownColumn {
+                    position: 2,
+                    column: "Emial".into(),
+                    suggestion: Some("person.email".into()),
+                }]
+            );
+            assert!(ambiguous.is_empty());
         }
         other => panic!("{other}"),
     }
@@ -360,18 +372,12 @@ fn header_errors_name_the_file() {
 
     let err = import("h.csv", b"id,company.domian\n").unwrap_err();
     assert!(
-        matches!(&err, ImportError::UnknownColumn { suggestion: Some(s), .. } if s == "company.domain"),
+        matches!(&err, ImportError::Columns { unknown, .. } if unknown[0].suggestion.as_deref() == Some("company.domain")),
         "{err}"
     );
     let err = import("h.csv", b"id,zzzzqqqq\n").unwrap_err();
     assert!(
-        matches!(
-            &err,
-            ImportError::UnknownColumn {
-                suggestion: None,
-                ..
-            }
-        ),
+        matches!(&err, ImportError::Columns { unknown, .. } if unknown[0].suggestion.is_none()),
         "{err}"
     );
 
@@ -380,7 +386,10 @@ fn header_errors_name_the_file() {
     assert!(err.to_string().contains("h.csv"));
 
     let err = import("h.csv", b"id,email,person.email\n").unwrap_err();
-    assert!(matches!(err, ImportError::BadHeader { .. }), "{err}");
+    assert!(
+        matches!(&err, ImportError::Columns { ambiguous, .. } if ambiguous.len() == 1),
+        "{err}"
+    );
 
     for (name, content) in [("e.csv", &b""[..]), ("e.jsonl", b"\n  \n")] {
         let err = import(name, content).unwrap_err();
@@ -824,6 +833,11 @@ proptest::proptest! {
                 want_good.insert(format!("g{i}"));
                 last_good = Some(i);
                 good_row(i, *variant, csv)
+            } else if matches!(kinds[*kind as usize], Bad::Utf8) {
+                // A byte that is not UTF-8 makes the file Windows-1252,
+                // which reads every byte: the row is good now.
+                want_good.insert(format!("b{i}"));
+                bad_row(Bad::Utf8, i, csv, last_good)
             } else {
                 bad_row(kinds[*kind as usize], i, csv, last_good)
             };
@@ -841,4 +855,384 @@ proptest::proptest! {
         proptest::prop_assert_eq!(&got, &want_good);
         proptest::prop_assert_eq!(rows.len(), plan.len().max(usize::from(!csv)));
     }
+}
+
+// ---- header aliases, --map / --ignore, encodings (issue 31, item 3) ----
+
+/// Import `content` as `name` with column rules.
+fn import_with(
+    name: &str,
+    content: &[u8],
+    map: &[(&str, &str)],
+    ignore: &[&str],
+) -> Result<(Vec<ColumnMapping>, Vec<Row>), ImportError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, content).unwrap();
+    let options = ReadOptions {
+        columns: ColumnRules {
+            map: map
+                .iter()
+                .map(|(c, f)| (c.to_string(), f.to_string()))
+                .collect(),
+            ignore: ignore.iter().map(|c| c.to_string()).collect(),
+        },
+        encoding: None,
+    };
+    let mut importer = Importer::open_with(&path, &Catalogue::standard(), now(), &options)?;
+    let columns = importer.columns().to_vec();
+    let rows: Vec<Row> = importer.by_ref().collect();
+    assert!(importer.take_error().is_none());
+    Ok((columns, rows))
+}
+
+#[test]
+fn export_headers_resolve_regardless_of_case_and_punctuation() {
+    let fields = Fields::new(&Catalogue::standard());
+    let cases = [
+        ("company_domain", "company.domain"),
+        ("Company Domain", "company.domain"),
+        ("COMPANY-DOMAIN", "company.domain"),
+        ("Website", "company.domain"),
+        ("Website URL", "company.domain"),
+        ("Email Address", "person.email"),
+        (" email_address ", "person.email"),
+        ("E-mail", "person.email"),
+        ("Account Name", "company.name"),
+        ("Company Name", "company.name"),
+        ("Job Title", "person.title"),
+        ("Title", "person.title"),
+        ("Mobile Phone", "person.phone"),
+        ("Phone Number", "person.phone"),
+        ("First Name", "person.first_name"),
+        ("first_name", "person.first_name"),
+        ("Last Name", "person.last_name"),
+        ("LinkedIn URL", "person.linkedin_url"),
+        ("Person Linkedin Url", "person.linkedin_url"),
+        ("Company Linkedin Url", "company.linkedin_url"),
+        ("# Employees", "company.employee_count"),
+        ("Country/Region", "person.country"),
+        ("Person.First Name", "person.first_name"),
+        ("person.email", "person.email"),
+    ];
+    for (header, field) in cases {
+        assert_eq!(
+            fields.resolve(header).map(|(t, _)| t),
+            Some(Target::Field(field.into())),
+            "{header:?}"
+        );
+    }
+    for header in [
+        "id",
+        "ID",
+        "Record ID",
+        "Contact ID",
+        "Lead ID",
+        "Apollo Contact Id",
+    ] {
+        assert_eq!(
+            fields.resolve(header).map(|(t, _)| t),
+            Some(Target::Id),
+            "{header:?}"
+        );
+    }
+    for header in ["Lifecycle Stage", "Create Date", "Name", ""] {
+        assert_eq!(fields.resolve(header), None, "{header:?}");
+    }
+    // A custom field by its own name, punctuation aside.
+    let mut custom = Catalogue::standard();
+    custom.insert(crate::model::FieldDef {
+        name: "custom.website".into(),
+        ty: crate::model::FieldType::Url,
+        values: vec![],
+        ttl_days: 30,
+    });
+    let fields = Fields::new(&custom);
+    assert_eq!(
+        fields.resolve("Custom Website").map(|(t, _)| t),
+        Some(Target::Field("custom.website".into()))
+    );
+}
+
+#[test]
+fn the_alias_table_is_consistent_and_documented() {
+    let catalogue = Catalogue::standard();
+    let mut seen: std::collections::BTreeMap<String, &str> = Default::default();
+    for a in super::aliases::ALIASES {
+        assert!(
+            a.field == "id" || catalogue.contains(a.field),
+            "{} is not a field",
+            a.field
+        );
+        for h in a.headers {
+            let key = super::aliases::header_key(h);
+            assert!(!key.is_empty(), "{h:?}");
+            if let Some(other) = seen.insert(key.clone(), a.field) {
+                panic!("{h:?} ({key}) is listed for {other} and {}", a.field);
+            }
+            // No alias may shadow another field's own name.
+            for def in catalogue.iter() {
+                if super::aliases::header_key(&def.name) == key {
+                    assert_eq!(def.name.as_str(), a.field, "{h:?}");
+                }
+            }
+        }
+    }
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/import.md"),
+    )
+    .unwrap();
+    let table = aliases_markdown();
+    assert!(
+        docs.contains(&table),
+        "docs/import.md must hold the alias table exactly as generated:\n{table}"
+    );
+}
+
+/// A HubSpot contacts export: every header known, values land in fields.
+const HUBSPOT: &[u8] = b"Record ID,First Name,Last Name,Email,Phone Number,Company Name,Website URL,Job Title,Country/Region\n\
+501,Ana,Silva,ana@acme.io,+1 415 555 0100,Acme,https://www.acme.io/,Head of Growth,Portugal\n\
+502,Ben,Ode,ben@,,Beta,beta.io,CTO,\n";
+
+#[test]
+fn a_hubspot_export_imports_without_flags() {
+    let (columns, rows) = import_with("contacts.csv", HUBSPOT, &[], &[]).unwrap();
+    let fields: Vec<(&str, Option<&str>, MatchedBy)> = columns
+        .iter()
+        .map(|c| (c.column.as_str(), c.field.as_deref(), c.by))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("Record ID", Some("id"), MatchedBy::Alias),
+            ("First Name", Some("person.first_name"), MatchedBy::Alias),
+            ("Last Name", Some("person.last_name"), MatchedBy::Alias),
+            ("Email", Some("person.email"), MatchedBy::Alias),
+            ("Phone Number", Some("person.phone"), MatchedBy::Alias),
+            ("Company Name", Some("company.name"), MatchedBy::Name),
+            ("Website URL", Some("company.domain"), MatchedBy::Alias),
+            ("Job Title", Some("person.title"), MatchedBy::Alias),
+            ("Country/Region", Some("person.country"), MatchedBy::Alias),
+        ]
+    );
+    let ana = record(&rows, "501");
+    assert_eq!(ana.value("company.domain"), Some(&text("acme.io")));
+    assert_eq!(ana.value("person.title"), Some(&text("Head of Growth")));
+    assert_eq!(ana.value("person.email"), Some(&text("ana@acme.io")));
+    // A bad cell names the column as written and the field it was read as.
+    assert_eq!(
+        rejects(&rows)[0].reason,
+        "column Email (person.email): \"ben@\" is not a valid email"
+    );
+}
+
+#[test]
+fn map_and_ignore_say_what_other_columns_mean() {
+    let csv = b"Key,Acct,Lifecycle Stage,e-mail\nk1,Acme Corp,!!garbage!!,k1@acme.io\n";
+    let (columns, rows) = import_with(
+        "crm.csv",
+        csv,
+        &[("key", "id"), ("Acct", "Company Name")],
+        &["LIFECYCLE STAGE"],
+    )
+    .unwrap();
+    let by: Vec<(Option<&str>, MatchedBy)> =
+        columns.iter().map(|c| (c.field.as_deref(), c.by)).collect();
+    assert_eq!(
+        by,
+        [
+            (Some("id"), MatchedBy::Map),
+            (Some("company.name"), MatchedBy::Map),
+            (None, MatchedBy::Ignore),
+            (Some("person.email"), MatchedBy::Alias),
+        ]
+    );
+    let r = record(&rows, "k1");
+    assert_eq!(r.value("company.name"), Some(&text("Acme Corp")));
+    assert_eq!(r.fields.len(), 2, "the ignored column gives nothing");
+
+    // JSON lines honour the same rules, key by key.
+    let (_, rows) = import_with(
+        "crm.jsonl",
+        b"{\"Key\":\"j1\",\"Acct\":\"Beta\",\"Lifecycle Stage\":{\"x\":1}}\n",
+        &[("Key", "id"), ("Acct", "company.name")],
+        &["Lifecycle Stage"],
+    )
+    .unwrap();
+    assert_eq!(
+        record(&rows, "j1").value("company.name"),
+        Some(&text("Beta"))
+    );
+}
+
+#[test]
+fn unknown_columns_are_listed_at_once_with_the_fix() {
+    let err = import_with("crm.csv", b"Record ID,Emial,Email\n", &[], &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "{path}: line 1, column 2: unknown column \"Emial\"; did you mean \"person.email\"? \
+         read it as a field with --map 'Emial=person.email' or skip it with --ignore 'Emial'"
+            .replace("{path}", &path_of(&err))
+    );
+    let err = import_with(
+        "crm.csv",
+        b"Record ID,Lifecycle Stage,Email,Contact's owner,Phone Number,Mobile Phone\n",
+        &[],
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "{path}: line 1: 2 unknown and 1 ambiguous columns; read a column as a field with \
+         --map 'COLUMN=FIELD' or skip it with --ignore 'COLUMN':\n  \
+         column 2 \"Lifecycle Stage\": unknown; no field is close\n  \
+         column 4 \"Contact's owner\": unknown; no field is close\n  \
+         columns \"Phone Number\" (column 5) and \"Mobile Phone\" (column 6) both map to \
+         person.phone; keep one: --ignore 'Mobile Phone', or --map the other to a different field\n\
+         to skip every unknown column: --ignore 'Lifecycle Stage' --ignore 'Contact'\\''s owner'"
+            .replace("{path}", &path_of(&err))
+    );
+    // The suggested fix works.
+    let (_, rows) = import_with(
+        "crm.csv",
+        b"Record ID,Lifecycle Stage,Email,Contact's owner,Phone Number,Mobile Phone\n1,lead,a@b.io,me,,+14155550100\n",
+        &[],
+        &["Lifecycle Stage", "Contact's owner", "Phone Number"],
+    )
+    .unwrap();
+    assert_eq!(
+        record(&rows, "1").value("person.phone"),
+        Some(&text("+14155550100"))
+    );
+}
+
+fn path_of(err: &ImportError) -> String {
+    let msg = err.to_string();
+    msg[..msg.find(": line 1").unwrap()].to_string()
+}
+
+#[test]
+fn bad_rules_are_refused_before_any_row() {
+    let csv = b"id,Acct\n1,Acme\n";
+    let err = import_with("r.csv", csv, &[("Acct", "company.nmae")], &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "--map 'Acct=company.nmae': \"company.nmae\" is not a field; did you mean \"company.name\"?"
+    );
+    let err = import_with("r.csv", csv, &[("Acct", "company.name")], &["acct"]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "--map 'Acct=company.name' and --ignore 'acct' both name column \"acct\"; keep one"
+    );
+    let err = import_with("r.csv", csv, &[("Acct", "company.name")], &["Acount"]).unwrap_err();
+    assert!(
+        matches!(&err, ImportError::UnusedRule { rules, .. } if rules == &["--ignore 'Acount'"]),
+        "{err}"
+    );
+    assert!(err
+        .to_string()
+        .ends_with("r.csv: line 1: --ignore 'Acount' names no column of the header"));
+    assert_eq!(
+        parse_map("A=b=person.email"),
+        Ok(("A=b".to_string(), "person.email".to_string()))
+    );
+    assert!(parse_map("Acct").is_err() && parse_map("=x").is_err());
+}
+
+/// `Müller,José,Zoë` written by Excel on Windows.
+const CP1252: &[u8] =
+    b"id,First Name,Last Name,Company\n1,Jos\xe9,M\xfcller,Caf\xe9 \x80 Co\n2,Ann,Lee,Acme\n";
+
+#[test]
+fn a_windows_1252_file_is_transcoded_not_rejected() {
+    let detected = detect(CP1252).unwrap();
+    assert_eq!(
+        detected,
+        Detected {
+            encoding: Encoding::Windows1252,
+            first_bad_line: Some(2)
+        }
+    );
+    let warning = detected.warning(Path::new("x/leads.csv")).unwrap();
+    assert!(
+        warning.starts_with("x/leads.csv: not UTF-8 (first at line 2); reading it as Windows-1252"),
+        "{warning}"
+    );
+    let rows = rows("excel.csv", CP1252);
+    assert!(rejects(&rows).is_empty(), "{:?}", rejects(&rows));
+    let r = record(&rows, "1");
+    assert_eq!(r.value("person.first_name"), Some(&text("José")));
+    assert_eq!(r.value("person.last_name"), Some(&text("Müller")));
+    assert_eq!(r.value("company.name"), Some(&text("Café € Co")));
+
+    // Read as UTF-8 (a reader cannot be scanned first), the row is rejected
+    // as before, naming the column.
+    let rows: Vec<Row> = Importer::from_reader(
+        CP1252,
+        Format::Csv,
+        Path::new("stdin.csv"),
+        &Catalogue::standard(),
+        now(),
+    )
+    .unwrap()
+    .collect();
+    assert_eq!(good_ids(&rows), ["2"]);
+    assert!(rejects(&rows)[0]
+        .reason
+        .starts_with("invalid UTF-8 in column First Name"));
+}
+
+#[test]
+fn utf8_files_keep_every_line_and_lose_their_bom() {
+    let utf8 = "\u{feff}Record ID,First Name\n1,Zoë\n2,Łukasz\n".as_bytes();
+    assert_eq!(
+        detect(utf8).unwrap(),
+        Detected {
+            encoding: Encoding::Utf8,
+            first_bad_line: None
+        }
+    );
+    let bom = rows("bom.csv", utf8);
+    assert_eq!(
+        record(&bom, "2").value("person.first_name"),
+        Some(&text("Łukasz"))
+    );
+
+    // Two exports pasted together: the UTF-8 lines read as before, the
+    // Windows-1252 line is transcoded.
+    let mut mixed = "id,First Name\n1,Zoë\n".as_bytes().to_vec();
+    mixed.extend_from_slice(b"2,J\xfcrgen\n");
+    let got = rows("mixed.csv", &mixed);
+    assert_eq!(
+        record(&got, "1").value("person.first_name"),
+        Some(&text("Zoë"))
+    );
+    assert_eq!(
+        record(&got, "2").value("person.first_name"),
+        Some(&text("Jürgen"))
+    );
+}
+
+#[test]
+fn detection_reads_across_buffers_and_counts_lines() {
+    // A two-byte character cut by the 64 KiB buffer boundary is still UTF-8.
+    let mut body = vec![b'a'; 64 * 1024 - 1];
+    body.extend_from_slice("é\nb\n".as_bytes());
+    assert_eq!(detect(&body[..]).unwrap().encoding, Encoding::Utf8);
+    // A character cut by the end of the file is not.
+    let mut cut = body.clone();
+    cut.push(0xc3);
+    assert_eq!(
+        detect(&cut[..]).unwrap(),
+        Detected {
+            encoding: Encoding::Windows1252,
+            first_bad_line: Some(3)
+        }
+    );
+    // UTF-16 is refused with its name, not read as Windows-1252.
+    let err = import("u16.csv", b"\xff\xfei\x00d\x00\n\x00").unwrap_err();
+    assert!(err.to_string().contains("the file is UTF-16"), "{err}");
+    let mut late = b"x\n".repeat(50_000);
+    late.extend_from_slice(b"\xe9\n");
+    assert_eq!(detect(&late[..]).unwrap().first_bad_line, Some(50_001));
 }
