@@ -22,11 +22,13 @@
 //! - [`data_dir`]: the data directory's permissions (0700, files 0600).
 //! - [`quoted`]: user values in messages, cut to 80 characters.
 //! - [`cli`]: one file per verb.
+//!
+//! The benchmark harness is not part of the product: it is the workspace
+//! member `bench/` (binary `leadfall-bench`), built on this library.
 #![warn(missing_docs)]
 
 pub mod advisor;
 pub mod api;
-pub mod bench;
 pub mod budget;
 pub mod cli;
 pub mod client;

@@ -16,10 +16,10 @@ mod demo;
 mod durability;
 /// `leadfall enrich`: bad input, cache, faults, secrets.
 mod enrich;
+/// `leadfall --help`: the user's verbs, no benchmark harness.
+mod help;
 /// `leadfall report`: reconciliation with the sandbox bill, table/CSV/JSON, HTML in Chromium.
 mod report;
-/// Scores and routes: decision-relevant enrichment against enriching everything.
-mod routing;
 /// Real vendor definitions (`providers/*.toml`) against replays of their
 /// documented answers and Prism mocks of their OpenAPI specs; the real profile.
 mod vendors;
