@@ -22,11 +22,13 @@
 //!   HTTP face), [`client`], [`daemon`] (`serve`), [`sandbox`] (simulated
 //!   vendors for the demo and tests).
 //! - [`cli`]: one file per verb.
+//!
+//! The benchmark harness is not part of the product: it is the workspace
+//! member `bench/` (binary `leadfall-bench`), built on this library.
 #![warn(missing_docs)]
 
 pub mod advisor;
 pub mod api;
-pub mod bench;
 pub mod budget;
 pub mod cli;
 pub mod client;

@@ -19,12 +19,13 @@ const MI_OPTION_PURGE_DELAY: libc::c_int = 15;
 
 /// Batch verbs run to the end and exit: keep freed memory instead of
 /// returning it to the OS after 10 ms and faulting it back in zeroed (about
-/// 6% of a ×100 bench's CPU; see README, "Performance"). Long-running verbs
-/// keep mimalloc's default, so a daemon gives memory back; so does anyone
-/// who sets `MIMALLOC_PURGE_DELAY` themselves.
+/// 6% of a ×100 bench's CPU; see README, "Performance"; `leadfall-bench`
+/// does the same). Long-running verbs keep mimalloc's default, so a daemon
+/// gives memory back; so does anyone who sets `MIMALLOC_PURGE_DELAY`
+/// themselves.
 fn keep_freed_memory(command: &leadfall::cli::Command) {
     use leadfall::cli::Command;
-    let batch = matches!(command, Command::Enrich(_) | Command::Bench(_));
+    let batch = matches!(command, Command::Enrich(_));
     if batch && std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets an integer option; mimalloc reads it on later frees.
         unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) };

@@ -18,6 +18,8 @@ mod durability;
 mod enrich;
 /// An installed binary: configuration search, `init`, the embedded demo, exit codes, completions.
 mod first_hour;
+/// `leadfall --help`: the user's verbs, no benchmark harness.
+mod help;
 /// Lead files as CRMs export them: header aliases, `--map` / `--ignore`,
 /// `import --dry-run`, Windows-1252 files.
 mod import;
@@ -25,8 +27,6 @@ mod import;
 mod layers;
 /// `leadfall report`: reconciliation with the sandbox bill, table/CSV/JSON, HTML in Chromium.
 mod report;
-/// Scores and routes: decision-relevant enrichment against enriching everything.
-mod routing;
 /// Real vendor definitions (`providers/*.toml`) against replays of their
 /// documented answers and Prism mocks of their OpenAPI specs; the real profile.
 mod vendors;

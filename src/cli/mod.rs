@@ -1,7 +1,6 @@
 //! The command line: clap types and one file per verb. A verb parses, calls the
 //! library, and renders one result as a table or, with `--json`, as JSON.
 
-mod bench;
 mod check;
 mod demo;
 mod enrich;
@@ -12,7 +11,9 @@ mod migrate;
 mod provider;
 mod reenrich;
 mod reload;
-mod render;
+// Public for the benchmark harness (`bench/`), which renders in the same style.
+#[doc(hidden)]
+pub mod render;
 mod report;
 mod sandbox;
 mod search;
@@ -96,8 +97,6 @@ pub enum Command {
     Sandbox(sandbox::Args),
     /// Sandbox + daemon + sample leads imported and enriched + summary; no API keys needed.
     Demo(demo::Args),
-    /// Measure rate-limit utilisation, overhead and the cache effect against the sandbox.
-    Bench(bench::Args),
     /// Send a lead file (CSV or JSON lines) to the running daemon; bad rows go to a rejects file.
     Import(import::Args),
     /// Queue records again (by id, field state, staleness, provider, route, or all); --dry-run prices it.
@@ -191,7 +190,6 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Enrich(a) => enrich::run(a, g).await,
             Command::Sandbox(a) => sandbox::run(a, g).await,
             Command::Demo(a) => demo::run(a, g).await,
-            Command::Bench(a) => bench::run(a, g).await,
             Command::Import(a) => import::run(a, g).await,
             Command::Reenrich(a) => reenrich::run(a, g).await,
             Command::Reload(a) => reload::run(a, g).await,

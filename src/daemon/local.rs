@@ -1,5 +1,6 @@
-//! The daemon inside this process, for `demo` and `bench`: the same `serve`
-//! on a free loopback port, with a client that is ready once the API answers.
+//! The daemon inside this process, for `demo` and `leadfall-bench`: the
+//! same `serve` on a free loopback port, with a client that is ready once
+//! the API answers.
 
 use super::lock::DataDirLock;
 use crate::client::Client;

@@ -202,7 +202,7 @@ fn write_reject(rejects: &mut RejectsWriter, r: &crate::import::Reject) {
 /// and the connections they open all run on one thread. On the shared
 /// runtime each woken task also woke the idle sibling worker to look for
 /// work: on a cold pass paced by vendor limits that cost ~15% of the
-/// client's CPU (`leadfall bench`, strict order with limits ×100). A
+/// client's CPU (`leadfall-bench`, strict order with limits ×100). A
 /// multi-threaded runtime of one rather than a current-thread one: the
 /// PostgreSQL store blocks with `block_in_place`, which only it allows.
 fn lane_runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -6,7 +6,6 @@
 //! routes now, route changes in the window) is one pass over the records.
 //! [`render`] turns a [`Report`] into a table, CSV or an HTML page.
 
-pub mod bench;
 mod build;
 pub mod render;
 mod types;

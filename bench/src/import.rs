@@ -4,8 +4,8 @@
 //! is the queue's intake, not enrichment. Each run starts from a fresh data
 //! directory; the median of the runs is reported.
 
-use crate::config::{self, Loader};
-use crate::daemon::local::LocalDaemon;
+use leadfall::config::{self, Loader};
+use leadfall::daemon::local::LocalDaemon;
 use serde::Serialize;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -47,7 +47,7 @@ pub async fn run(config_path: &Path, records: usize, repeat: usize) -> anyhow::R
         let mut settings =
             config::load(config_path, &config::process_env).map_err(|e| anyhow::anyhow!("{e}"))?;
         settings.data_dir = dir.path().join("data");
-        settings.store = crate::store::Backend::Sled;
+        settings.store = leadfall::store::Backend::Sled;
         settings.daemon.workers = 0;
         settings.sinks.clear();
         let catalogue = settings.catalogue.clone();
@@ -55,14 +55,14 @@ pub async fn run(config_path: &Path, records: usize, repeat: usize) -> anyhow::R
         let daemon = LocalDaemon::start(settings, loader, Duration::from_secs(10)).await?;
         let file = dir.path().join("leads.csv");
         std::fs::write(&file, leads_csv(records))?;
-        let opts = crate::cli::import::ImportOptions {
+        let opts = leadfall::cli::import::ImportOptions {
             rejects: None,
             batch_size: BATCH,
             progress: false,
         };
         let t0 = Instant::now();
         let report =
-            crate::cli::import::import_file(&daemon.client, &catalogue, &file, &opts).await?;
+            leadfall::cli::import::import_file(&daemon.client, &catalogue, &file, &opts).await?;
         let secs = t0.elapsed().as_secs_f64();
         anyhow::ensure!(
             report.created == records as u64,

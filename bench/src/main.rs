@@ -1,86 +1,182 @@
-//! `leadfall bench`: figures against the in-process sandbox, measured in one
-//! run: rate-limit utilisation per vendor, client overhead per call, and the
-//! cache effect of a second pass. The work lives in [`crate::bench`]; this
-//! file renders it.
+//! `leadfall-bench`: figures against the in-process sandbox, measured in one
+//! run: rate-limit utilisation per vendor, client overhead per call, the
+//! cache effect of a second pass and more; or one of the single-purpose
+//! benchmarks (report, queue, import, crash harness). The work lives in the
+//! `leadfall_bench` library; this file parses the arguments and renders it.
+//!
+//! `leadfall-bench leadfall ARGS...` acts as `leadfall ARGS...` (the same
+//! library): how the harness starts leadfall's sandbox and daemon as child
+//! processes without a separately built `leadfall` binary.
 
-use super::{render, Global};
-use crate::bench::{self, BenchOptions};
+use clap::Parser;
+use leadfall::cli::{render, Global};
+use leadfall_bench::{self as bench, BenchOptions, Leadfall, AS_LEADFALL};
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// `bench` arguments.
-#[derive(Debug, clap::Args)]
-pub struct Args {
+// As in `leadfall`: the figures are those of the product's allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+extern "C" {
+    // mimalloc's own; the crate links the library.
+    fn mi_option_set(option: libc::c_int, value: libc::c_long);
+}
+
+/// `mi_option_purge_delay` in mimalloc's option enum.
+const MI_OPTION_PURGE_DELAY: libc::c_int = 15;
+
+/// Batch runs keep freed memory instead of returning it to the OS (as
+/// `leadfall enrich` does; see `src/main.rs` and README, "Performance"),
+/// unless `MIMALLOC_PURGE_DELAY` is set.
+fn keep_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets an integer option; mimalloc reads it on later frees.
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    }
+}
+
+fn main() -> ExitCode {
+    // SAFETY: called before any thread starts; SIG_DFL is always valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let mut argv: Vec<OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == AS_LEADFALL) {
+        // `leadfall-bench leadfall ARGS...`: leadfall's own main.
+        argv.remove(1);
+        let cli = leadfall::cli::Cli::parse_from(argv);
+        if matches!(cli.command, leadfall::cli::Command::Enrich(_)) {
+            keep_freed_memory();
+        }
+        leadfall::telemetry::init(cli.global.log_format, cli.global.log_level());
+        return exit(leadfall::cli::run(cli));
+    }
+    let args = Args::parse_from(argv);
+    keep_freed_memory();
+    leadfall::telemetry::init(args.global.log_format, args.global.log_level());
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return exit(Err(e.into())),
+    };
+    exit(rt.block_on(run(args)))
+}
+
+/// The exit code; the error on stderr (a closed pipe is not one).
+fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// leadfall's benchmark harness: rate-limit utilisation, overhead and the
+/// cache effect against the sandbox, and the single-purpose benchmarks.
+#[derive(Debug, Parser)]
+#[command(name = "leadfall-bench", version, about)]
+struct Args {
+    /// Options shared with leadfall (--config, --json, logging).
+    #[command(flatten)]
+    global: Global,
+    /// The leadfall binary the bottleneck run's sandbox and the crash
+    /// harness's daemon run as [default: this binary, acting as leadfall].
+    #[arg(long)]
+    leadfall: Option<PathBuf>,
     /// Seconds of queued work per vendor in the utilisation run.
     #[arg(long, default_value_t = 8)]
-    pub seconds: u64,
+    seconds: u64,
     /// Calls in each overhead run.
     #[arg(long, default_value_t = 20_000)]
-    pub calls: usize,
+    calls: usize,
     /// Overhead runs; the median is reported.
     #[arg(long, default_value_t = 5)]
-    pub repeat: usize,
+    repeat: usize,
     /// Leads in the cache-effect run.
     #[arg(long, default_value_t = 500)]
-    pub leads: usize,
+    leads: usize,
     /// Leads in the run through the daemon's queue.
     #[arg(long, default_value_t = 600)]
-    pub daemon_leads: usize,
+    daemon_leads: usize,
     /// Records in the decay-rescan run (e.g. 1000000; 0 skips it).
     #[arg(long, default_value_t = 0)]
-    pub rescan_records: usize,
+    rescan_records: usize,
     /// Leads in the strict vs capacity-aware run at vendor-like limits (e.g. 1000; 0 skips it).
     #[arg(long, default_value_t = 0)]
-    pub bottleneck_leads: usize,
+    bottleneck_leads: usize,
     /// Leads in the same run with every limit ×100.
     #[arg(long, default_value_t = 10_000)]
-    pub bottleneck_generous_leads: usize,
+    bottleneck_generous_leads: usize,
     /// The ×100 bottleneck run alone (its CPU per lead and warm pass), without
     /// the slow vendor-like one; use with --extras-only.
     #[arg(long)]
-    pub bottleneck_generous_only: bool,
+    bottleneck_generous_only: bool,
     /// Only the runs asked for by size (--rescan-records, --bottleneck-leads).
     #[arg(long)]
-    pub extras_only: bool,
+    extras_only: bool,
     /// Only the report benchmark: write this many ledger rows (e.g. 10000000)
     /// to a store on disk, then time `report` over them.
     #[arg(long)]
-    pub report_calls: Option<u64>,
+    report_calls: Option<u64>,
     /// Where the report benchmark's store goes [default: a temp dir].
     #[arg(long, requires = "report_calls")]
-    pub report_dir: Option<std::path::PathBuf>,
+    report_dir: Option<std::path::PathBuf>,
     /// Only the queue benchmark: lease and commit this many records with
     /// --queue-workers workers on sled and on PostgreSQL, no provider calls.
     #[arg(long)]
-    pub queue_throughput: Option<usize>,
+    queue_throughput: Option<usize>,
     /// Only the import benchmark: `leadfall import` of this many rows into a
     /// daemon with no workers (every batch on disk before its answer).
     #[arg(long)]
-    pub import_records: Option<usize>,
+    import_records: Option<usize>,
     /// Only the crash harness: the real daemon killed this many times in the
     /// middle of work (and once right after `import`), compared with an
     /// uninterrupted run on the same world.
     #[arg(long)]
-    pub crash_kills: Option<usize>,
+    crash_kills: Option<usize>,
     /// Leads in the crash harness.
     #[arg(long, default_value_t = 1000)]
-    pub crash_leads: usize,
+    crash_leads: usize,
     /// Workers per daemon in the crash harness [default: the config's].
     #[arg(long)]
-    pub crash_workers: Option<usize>,
+    crash_workers: Option<usize>,
     /// The sandbox world's seed in the crash harness (and its kill moments).
     #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    seed: u64,
     /// Workers (store handles: daemons, on PostgreSQL) in the queue benchmark.
     #[arg(long, default_value_t = 3)]
-    pub queue_workers: usize,
+    queue_workers: usize,
     /// The PostgreSQL server for the queue benchmark (a throw-away database
     /// is created on it per run); `off` runs sled only.
-    #[arg(long, default_value = crate::store::postgres::DEFAULT_TEST_SERVER)]
-    pub queue_pg: String,
+    #[arg(long, default_value = leadfall::store::postgres::DEFAULT_TEST_SERVER)]
+    queue_pg: String,
 }
 
-/// Run `bench`.
-pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
+impl Args {
+    /// How to start leadfall as a child process.
+    fn leadfall(&self) -> std::io::Result<Leadfall> {
+        match &self.leadfall {
+            Some(path) => Ok(Leadfall::binary(path)),
+            None => Leadfall::this_binary(),
+        }
+    }
+}
+
+/// Run the benchmarks asked for.
+async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let g = &args.global;
     if let Some(calls) = args.report_calls {
         return report_bench(calls, args.report_dir, g).await;
     }
@@ -104,7 +200,7 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         bottleneck_leads: args.bottleneck_leads,
         bottleneck_generous_leads: args.bottleneck_generous_leads,
         generous_only: args.bottleneck_generous_only,
-        exe: std::env::current_exe()?,
+        leadfall: args.leadfall()?,
         extras_only: args.extras_only,
     };
     let report = bench::run(&opts).await?;
@@ -133,7 +229,7 @@ pub async fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_core(report: &crate::bench::CoreReport, args: &Args) {
+fn print_core(report: &bench::CoreReport, args: &Args) {
     println!(
         "rate-limit utilisation ({} s of queued work per vendor, all vendors at once):",
         args.seconds
@@ -186,15 +282,15 @@ async fn report_bench(
     dir: Option<std::path::PathBuf>,
     g: &Global,
 ) -> anyhow::Result<ExitCode> {
-    let settings = crate::config::load(
+    let settings = leadfall::config::load(
         &g.config,
-        &crate::sandbox::Sandbox::provider_env("http://127.0.0.1:9".into()),
+        &leadfall::sandbox::Sandbox::provider_env("http://127.0.0.1:9".into()),
     )
     .map_err(|e| anyhow::anyhow!("cannot load {}:\n{e}", g.config.display()))?;
     let tmp = tempfile::tempdir()?;
     let dir = dir.unwrap_or_else(|| tmp.path().join("store"));
     let r = tokio::task::spawn_blocking(move || {
-        crate::report::bench::run(&dir, calls, 2, 5, &settings.waterfall)
+        bench::report::run(&dir, calls, 2, 5, &settings.waterfall)
     })
     .await??;
     if g.json {
@@ -214,7 +310,7 @@ async fn report_bench(
     Ok(ExitCode::SUCCESS)
 }
 
-fn utilisation_table(rows: &[crate::bench::Utilisation]) -> comfy_table::Table {
+fn utilisation_table(rows: &[bench::Utilisation]) -> comfy_table::Table {
     let mut t = render::table(&[
         "vendor",
         "limit/s",
@@ -236,8 +332,8 @@ fn utilisation_table(rows: &[crate::bench::Utilisation]) -> comfy_table::Table {
     t
 }
 
-fn print_comparison(c: &crate::bench::Comparison) {
-    let limits = crate::bench::VENDOR_LIMITS
+fn print_comparison(c: &bench::Comparison) {
+    let limits = bench::VENDOR_LIMITS
         .iter()
         .map(|(v, l)| format!("{v} {}/s", l * c.scale))
         .collect::<Vec<_>>()
@@ -282,7 +378,7 @@ fn print_comparison(c: &crate::bench::Comparison) {
 }
 
 async fn import_bench(records: usize, args: &Args, g: &Global) -> anyhow::Result<ExitCode> {
-    let b = crate::bench::import::run(&g.config, records, args.repeat).await?;
+    let b = bench::import::run(&g.config, records, args.repeat).await?;
     if g.json {
         render::json(&b)?;
     } else {
@@ -298,15 +394,15 @@ async fn import_bench(records: usize, args: &Args, g: &Global) -> anyhow::Result
 }
 
 async fn crash_bench(kills: usize, args: &Args, g: &Global) -> anyhow::Result<ExitCode> {
-    let opts = crate::bench::crash::CrashOptions {
-        exe: std::env::current_exe()?,
+    let opts = bench::crash::CrashOptions {
+        leadfall: args.leadfall()?,
         config: g.config.clone(),
         leads: args.crash_leads,
         kills,
         seed: args.seed,
         workers: args.crash_workers,
     };
-    let r = crate::bench::crash::run(&opts).await?;
+    let r = bench::crash::run(&opts).await?;
     if g.json {
         render::json(&r)?;
         return Ok(ExitCode::SUCCESS);
@@ -363,13 +459,13 @@ async fn queue_bench(records: usize, args: &Args, g: &Global) -> anyhow::Result<
     let pg = match args.queue_pg.as_str() {
         "off" => None,
         url => Some(
-            crate::store::postgres::PgUrl::parse(url)
+            leadfall::store::postgres::PgUrl::parse(url)
                 .map_err(|e| anyhow::anyhow!("--queue-pg: {e}"))?,
         ),
     };
     let (workers, repeat) = (args.queue_workers, args.repeat);
     let r = tokio::task::spawn_blocking(move || {
-        crate::bench::queue::run(pg.as_ref(), records, workers, repeat)
+        bench::queue::run(pg.as_ref(), records, workers, repeat)
     })
     .await??;
     if g.json {
@@ -388,4 +484,15 @@ async fn queue_bench(records: usize, args: &Args, g: &Global) -> anyhow::Result<
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Args;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_arguments_are_consistent() {
+        Args::command().debug_assert();
+    }
 }

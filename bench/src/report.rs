@@ -1,11 +1,11 @@
-//! The report benchmark behind `leadfall bench --report-calls N`: writes N
+//! The report benchmark behind `leadfall-bench --report-calls N`: writes N
 //! synthetic ledger rows (through the same `record_call` the executor uses,
 //! so the per-hour counters are kept as in production) over 30 days into a
 //! store on disk, then times building the report over the whole window.
 
-use super::{from_store, Window};
-use crate::store::{CallStore, LedgerEntry, Store};
 use chrono::{TimeZone, Utc};
+use leadfall::report::{from_store, Window};
+use leadfall::store::{CallStore, LedgerEntry, Store};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -77,7 +77,7 @@ pub fn run(
     calls: u64,
     writers: u64,
     runs: usize,
-    waterfall: &crate::waterfall::WaterfallSettings,
+    waterfall: &leadfall::waterfall::WaterfallSettings,
 ) -> anyhow::Result<ReportBench> {
     let store = Store::open(dir)?;
     let start = Utc

@@ -1,12 +1,12 @@
 //! The decay rescan at scale: a store of N leads on disk, one in ten with a
 //! behaviour signal; the tick scans every record and queues those with
-//! signals. `leadfall bench --rescan-records 1000000` prints the figures.
+//! signals. `leadfall-bench --rescan-records 1000000` prints the figures.
 
-use crate::config::Settings;
-use crate::control::{Control, Signal};
-use crate::engine::{Engine, LiveEngine};
-use crate::model::{FieldState, Record, Value};
-use crate::store::{RecordStore, Store};
+use leadfall::config::Settings;
+use leadfall::control::{Control, Signal};
+use leadfall::engine::{Engine, LiveEngine};
+use leadfall::model::{FieldState, Record, Value};
+use leadfall::store::{RecordStore, Store};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,7 +34,7 @@ pub fn rescan_speed(settings: &Settings, n: usize, repeat: usize) -> anyhow::Res
     let t0 = Instant::now();
     let text = |v: &str| FieldState::input(Value::Text(v.into()), now);
     let merge = |existing, incoming, now| {
-        crate::engine::merge::merge_input(existing, incoming, now, &settings.precedence)
+        leadfall::engine::merge::merge_input(existing, incoming, now, &settings.precedence)
     };
     for start in (0..n).step_by(1000) {
         let batch = (start..(start + 1000).min(n))
@@ -80,13 +80,13 @@ pub fn rescan_speed(settings: &Settings, n: usize, repeat: usize) -> anyhow::Res
 /// The daemon's control surface over `store` (no workers: nothing drains the queue).
 fn control_over(store: Store, settings: &Settings) -> anyhow::Result<Control> {
     let settings = Arc::new(settings.clone());
-    let clock = Arc::new(crate::clock::SystemClock);
+    let clock = Arc::new(leadfall::clock::SystemClock);
     let engine = Engine::from_settings(settings.clone(), Arc::new(store.clone()), clock)?;
     Ok(Control::new(
         Arc::new(store),
         LiveEngine::new(engine),
-        crate::config::Loader::fixed((*settings).clone()),
+        leadfall::config::Loader::fixed((*settings).clone()),
         Arc::new(tokio::sync::Notify::new()),
-        Arc::new(crate::control::DaemonStats::default()),
+        Arc::new(leadfall::control::DaemonStats::default()),
     ))
 }

@@ -1,26 +1,86 @@
-//! The benchmark harness behind `leadfall bench`: everything runs against an
-//! in-process sandbox on 127.0.0.1:0 and reports figures measured in one run.
+//! leadfall's benchmark harness (`leadfall-bench`), kept out of the product:
+//! a workspace member built on the `leadfall` library. Everything runs
+//! against an in-process sandbox on 127.0.0.1:0 and reports figures measured
+//! in one run. Where a run needs leadfall as a child process (the bottleneck
+//! run's sandbox, the crash harness's daemon), it starts a [`Leadfall`]: by
+//! default this binary acting as leadfall, so the child is always built from
+//! the same sources as the harness.
 
-use crate::clock::SystemClock;
-use crate::config::{self, Settings};
-use crate::engine::{enrich_file, BatchOptions, Engine};
-use crate::executor::Executor;
-use crate::model::Value;
-use crate::provider::{Inputs, Rate};
-use crate::sandbox::{serve, Sandbox, SandboxSettings, VendorSettings};
-use crate::store::Store;
+use leadfall::clock::SystemClock;
+use leadfall::config::{self, Settings};
+use leadfall::engine::{enrich_file, BatchOptions, Engine};
+use leadfall::executor::Executor;
+use leadfall::model::Value;
+use leadfall::provider::{Inputs, Rate};
+use leadfall::sandbox::{serve, Sandbox, SandboxSettings, VendorSettings};
+use leadfall::store::Store;
 use serde::Serialize;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 mod bottleneck;
 pub mod crash;
 pub mod import;
 pub mod queue;
+pub mod report;
 mod rescan;
 pub use bottleneck::{bottleneck, Bottleneck, Comparison, Pass, VENDOR_LIMITS};
 pub use rescan::{rescan_speed, RescanSpeed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The first argument that makes `leadfall-bench` act as `leadfall`
+/// (`leadfall-bench leadfall serve ...`): how the harness starts leadfall as
+/// a child without a separately built binary.
+pub const AS_LEADFALL: &str = "leadfall";
+
+/// How the harness starts leadfall as a child process.
+#[derive(Debug, Clone)]
+pub struct Leadfall {
+    program: PathBuf,
+    /// Arguments before leadfall's own ([`AS_LEADFALL`] for a bench binary).
+    prefix: Vec<OsString>,
+}
+
+impl Leadfall {
+    /// A `leadfall` binary (e.g. `target/release/leadfall`).
+    pub fn binary(path: impl Into<PathBuf>) -> Leadfall {
+        Leadfall {
+            program: path.into(),
+            prefix: Vec::new(),
+        }
+    }
+
+    /// A `leadfall-bench` binary, acting as leadfall.
+    pub fn bench_binary(path: impl Into<PathBuf>) -> Leadfall {
+        Leadfall {
+            program: path.into(),
+            prefix: vec![AS_LEADFALL.into()],
+        }
+    }
+
+    /// This process's binary (a `leadfall-bench`), acting as leadfall.
+    pub fn this_binary() -> std::io::Result<Leadfall> {
+        Ok(Leadfall::bench_binary(std::env::current_exe()?))
+    }
+
+    /// A command that runs leadfall; leadfall's arguments follow.
+    pub fn command(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(&self.program);
+        c.args(&self.prefix);
+        c
+    }
+}
+
+impl std::fmt::Display for Leadfall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.program.display())?;
+        for a in &self.prefix {
+            write!(f, " {}", a.to_string_lossy())?;
+        }
+        Ok(())
+    }
+}
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -45,8 +105,8 @@ pub struct BenchOptions {
     pub bottleneck_generous_leads: usize,
     /// Only the ×100 half of the bottleneck run.
     pub generous_only: bool,
-    /// The leadfall binary (the bottleneck run starts its sandbox as a child).
-    pub exe: PathBuf,
+    /// leadfall as a child process (the bottleneck run's sandbox).
+    pub leadfall: Leadfall,
     /// Only the runs asked for by size (rescan, bottleneck), not the core figures.
     pub extras_only: bool,
 }
@@ -143,7 +203,7 @@ pub struct BenchReport {
     pub bottleneck: Option<Bottleneck>,
 }
 
-/// The figures every `bench` run prints.
+/// The figures every `leadfall-bench` run prints.
 #[derive(Debug, Clone, Serialize)]
 pub struct CoreReport {
     /// Per vendor.
@@ -419,19 +479,20 @@ async fn through_daemon(opts: &BenchOptions) -> anyhow::Result<DaemonRun> {
     let catalogue = settings.catalogue.clone();
     let loader = config::Loader::fixed(settings.clone());
     let daemon =
-        crate::daemon::local::LocalDaemon::start(settings, loader, Duration::from_secs(10)).await?;
+        leadfall::daemon::local::LocalDaemon::start(settings, loader, Duration::from_secs(10))
+            .await?;
     let leads = dir.path().join("leads.csv");
     std::fs::write(
         &leads,
         run.sandbox.world().sample_leads_csv(opts.daemon_leads),
     )?;
     let t0 = Instant::now();
-    let import_opts = crate::cli::import::ImportOptions {
+    let import_opts = leadfall::cli::import::ImportOptions {
         rejects: None,
         batch_size: 1000,
         progress: false,
     };
-    crate::cli::import::import_file(&daemon.client, &catalogue, &leads, &import_opts).await?;
+    leadfall::cli::import::import_file(&daemon.client, &catalogue, &leads, &import_opts).await?;
     daemon.wait_idle(|_, _, _| {}).await?;
     let wall_secs = t0.elapsed().as_secs_f64();
     daemon.stop().await?;
@@ -459,12 +520,24 @@ pub async fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
         core,
         bottleneck: match (opts.bottleneck_leads, opts.generous_only) {
             (0, false) => None,
-            (_, true) => {
-                Some(bottleneck(&opts.exe, &opts.config, 0, opts.bottleneck_generous_leads).await?)
-            }
-            (n, false) => {
-                Some(bottleneck(&opts.exe, &opts.config, n, opts.bottleneck_generous_leads).await?)
-            }
+            (_, true) => Some(
+                bottleneck(
+                    &opts.leadfall,
+                    &opts.config,
+                    0,
+                    opts.bottleneck_generous_leads,
+                )
+                .await?,
+            ),
+            (n, false) => Some(
+                bottleneck(
+                    &opts.leadfall,
+                    &opts.config,
+                    n,
+                    opts.bottleneck_generous_leads,
+                )
+                .await?,
+            ),
         },
         rescan: match opts.rescan_records {
             0 => None,
@@ -509,16 +582,19 @@ pub struct ModeComparison {
 }
 
 /// The demo's behaviour mix: every 3rd lead visited pricing, every 7th asked for a demo.
-pub fn demo_signals(i: usize, now: chrono::DateTime<chrono::Utc>) -> Vec<crate::control::Signal> {
+pub fn demo_signals(
+    i: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<leadfall::control::Signal> {
     let mut s = Vec::new();
     if i.is_multiple_of(3) {
-        s.push(crate::control::Signal {
+        s.push(leadfall::control::Signal {
             kind: "pricing_page".into(),
             at: now,
         });
     }
     if i.is_multiple_of(7) {
-        s.push(crate::control::Signal {
+        s.push(leadfall::control::Signal {
             kind: "demo_request".into(),
             at: now,
         });
@@ -548,12 +624,12 @@ pub async fn compare_modes(opts: &BenchOptions, leads: usize) -> anyhow::Result<
         let mut out = Vec::new();
         let mut spent = 0.0;
         for (i, lead) in run.sandbox.world().sample_leads(leads).iter().enumerate() {
-            let mut r = crate::model::Record::new(lead.id.clone(), now);
+            let mut r = leadfall::model::Record::new(lead.id.clone(), now);
             let mut put = |f: &str, v: Option<&String>| {
                 if let Some(v) = v {
                     let def = settings.catalogue.get(f).expect("standard field");
-                    if let Ok(value) = crate::model::normalise_text(def, v) {
-                        r.set(f, crate::model::FieldState::input(value, now));
+                    if let Ok(value) = leadfall::model::normalise_text(def, v) {
+                        r.set(f, leadfall::model::FieldState::input(value, now));
                     }
                 }
             };
@@ -565,16 +641,16 @@ pub async fn compare_modes(opts: &BenchOptions, leads: usize) -> anyhow::Result<
             let signals = demo_signals(i, now);
             let (after, ledger) = engine.enrich_with_signals(r, &signals).await;
             spent += ledger.iter().map(|l| l.credits).sum::<f64>();
-            let (mut stored, _) = crate::engine::merge::merge_input(
+            let (mut stored, _) = leadfall::engine::merge::merge_input(
                 None,
-                crate::model::Record::new(lead.id.clone(), now),
+                leadfall::model::Record::new(lead.id.clone(), now),
                 now,
                 &settings.precedence,
             );
             // Every state, unknowns included (an upsert keeps only inputs).
             stored.record = after;
             stored.signals = signals;
-            crate::engine::rescore::rescore(&decisions, &settings, &mut stored, &[], now);
+            leadfall::engine::rescore::rescore(&decisions, &settings, &mut stored, &[], now);
             out.push((
                 lead.id.clone(),
                 stored.route.map(|d| d.route).unwrap_or_default(),
@@ -619,15 +695,15 @@ pub fn rescore_speed(opts: &BenchOptions) -> anyhow::Result<RescoreSpeed> {
         .decisions
         .clone()
         .ok_or_else(|| anyhow::anyhow!("the config has no scoring/routing files"))?;
-    let world = crate::sandbox::World::generate(42, 400, 2000);
+    let world = leadfall::sandbox::World::generate(42, 400, 2000);
     let now = chrono::Utc::now();
-    let records: Vec<(crate::model::Record, Vec<crate::control::Signal>)> = world
+    let records: Vec<(leadfall::model::Record, Vec<leadfall::control::Signal>)> = world
         .people
         .iter()
         .enumerate()
         .map(|(i, p)| {
             let c = world.company_of(p);
-            let mut r = crate::model::Record::new(p.id.clone(), now);
+            let mut r = leadfall::model::Record::new(p.id.clone(), now);
             for (f, v) in [
                 ("company.industry", c.industry.clone()),
                 ("company.employee_count", c.employee_count.to_string()),
@@ -641,10 +717,10 @@ pub fn rescore_speed(opts: &BenchOptions) -> anyhow::Result<RescoreSpeed> {
                     continue;
                 }
                 if let Some(def) = settings.catalogue.get(f) {
-                    if let Ok(value) = crate::model::normalise_text(def, &v) {
+                    if let Ok(value) = leadfall::model::normalise_text(def, &v) {
                         r.set(
                             f,
-                            crate::model::FieldState::Known(crate::model::Known {
+                            leadfall::model::FieldState::Known(leadfall::model::Known {
                                 value,
                                 source: "x.y".into(),
                                 confidence: 0.9,
@@ -665,8 +741,8 @@ pub fn rescore_speed(opts: &BenchOptions) -> anyhow::Result<RescoreSpeed> {
         let mut routed = 0usize;
         for _ in 0..25 {
             for (r, s) in &records {
-                let scores = crate::score::score_all(&d.scoring, r, s, now);
-                let decision = crate::route::decide(&d.routing, r, &scores, now, false);
+                let scores = leadfall::score::score_all(&d.scoring, r, s, now);
+                let decision = leadfall::route::decide(&d.routing, r, &scores, now, false);
                 routed += decision.decided as usize;
             }
         }

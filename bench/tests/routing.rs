@@ -1,5 +1,5 @@
-use crate::util::repo;
-use leadfall::bench::{compare_modes, BenchOptions};
+use crate::repo;
+use leadfall_bench::{compare_modes, BenchOptions, Leadfall};
 
 #[test]
 fn decision_relevant_enrichment_routes_every_lead_as_enriching_everything_does_for_less() {
@@ -14,7 +14,7 @@ fn decision_relevant_enrichment_routes_every_lead_as_enriching_everything_does_f
         bottleneck_leads: 0,
         bottleneck_generous_leads: 0,
         generous_only: false,
-        exe: env!("CARGO_BIN_EXE_leadfall").into(),
+        leadfall: leadfall(),
         extras_only: false,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -35,8 +35,8 @@ fn the_bottleneck_bench_runs_both_orders_and_the_warm_pass_calls_no_vendor() {
         .build()
         .unwrap();
     let b = rt
-        .block_on(leadfall::bench::bottleneck(
-            std::path::Path::new(env!("CARGO_BIN_EXE_leadfall")),
+        .block_on(leadfall_bench::bottleneck(
+            &leadfall(),
             &repo().join("config/leadfall.toml"),
             40,
             200,
@@ -58,4 +58,9 @@ fn the_bottleneck_bench_runs_both_orders_and_the_warm_pass_calls_no_vendor() {
         vendor_like.capacity.requests["personapi"] < vendor_like.strict.requests["personapi"],
         "{vendor_like:?}"
     );
+}
+
+/// The built harness, acting as leadfall (the sandbox child).
+fn leadfall() -> Leadfall {
+    Leadfall::bench_binary(env!("CARGO_BIN_EXE_leadfall-bench"))
 }

@@ -5,13 +5,13 @@
 //! holding `records` queued leads; the median of the runs is reported. sled's
 //! workers share one leaser (as in its daemon); PostgreSQL's lease on their own.
 
-use crate::control::StoredRecord;
-use crate::engine::merge::merge_input;
-use crate::model::Precedence;
-use crate::model::{FieldState, Record, Value};
-use crate::store::postgres::{PgStore, PgUrl, TempDatabase};
-use crate::store::{RecordStore, StepCommit, Store};
 use chrono::Utc;
+use leadfall::engine::merge::merge_input;
+use leadfall::model::Precedence;
+use leadfall::model::{FieldState, Record, Value};
+use leadfall::store::postgres::{PgStore, PgUrl, TempDatabase};
+use leadfall::store::StoredRecord;
+use leadfall::store::{RecordStore, StepCommit, Store};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

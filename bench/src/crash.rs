@@ -1,14 +1,16 @@
-//! The crash harness behind `leadfall bench --crash-kills N`: the real daemon
-//! (this binary, as a child process) against an in-process sandbox whose
-//! vendors bill, killed with SIGKILL at random moments — right after `import`
-//! said yes, and in the middle of work — then compared with an uninterrupted
-//! run on a fresh sandbox of the same seed: records imported vs present,
-//! records whose values or sources differ, passes per record, the ledger
-//! against the sandbox's bill per vendor, and per-record credits against the
-//! ledger. Every field is enriched (`enrich_everything`), whatever the
-//! routes need, so the email waterfall and its verifier run.
+//! The crash harness behind `leadfall-bench --crash-kills N`: the real daemon
+//! (a [`Leadfall`] child process; by default this binary acting as leadfall)
+//! against an in-process sandbox whose vendors bill, killed with SIGKILL at
+//! random moments — right after `import` said yes, and in the middle of
+//! work — then compared with an uninterrupted run on a fresh sandbox of the
+//! same seed: records imported vs present, records whose values or sources
+//! differ, passes per record, the ledger against the sandbox's bill per
+//! vendor, and per-record credits against the ledger. Every field is
+//! enriched (`enrich_everything`), whatever the routes need, so the email
+//! waterfall and its verifier run.
 
-use crate::sandbox::{Sandbox, SandboxSettings, VendorSettings, API_KEYS};
+use crate::Leadfall;
+use leadfall::sandbox::{Sandbox, SandboxSettings, VendorSettings, API_KEYS};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,8 +20,8 @@ use std::time::{Duration, Instant};
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct CrashOptions {
-    /// The leadfall binary.
-    pub exe: PathBuf,
+    /// leadfall as a child process (the daemon and its CLI verbs).
+    pub leadfall: Leadfall,
     /// The configuration to copy (its providers pointed at the sandbox).
     pub config: PathBuf,
     /// Leads imported.
@@ -119,9 +121,9 @@ struct Run {
     dir: tempfile::TempDir,
     data: PathBuf,
     config: PathBuf,
-    exe: PathBuf,
+    leadfall: Leadfall,
     /// The sandbox serving (stopped on drop).
-    running: super::Running,
+    running: crate::Running,
 }
 
 impl Run {
@@ -139,7 +141,7 @@ impl Run {
                 },
             );
         }
-        let running = super::start(settings).await?;
+        let running = crate::start(settings).await?;
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
         let config = write_config(&opts.config, dir.path(), &data, opts.workers)?;
@@ -148,13 +150,13 @@ impl Run {
             dir,
             data,
             config,
-            exe: opts.exe.clone(),
+            leadfall: opts.leadfall.clone(),
             running,
         })
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.exe);
+        let mut c = self.leadfall.command();
         c.arg("--config").arg(&self.config).args(args);
         c.env_remove("RUST_LOG");
         c.envs(Sandbox::child_env(&self.running.base));
@@ -219,8 +221,8 @@ impl Run {
             let id = v["record"]["id"].as_str().unwrap_or_default().to_string();
             records.insert(id, v);
         }
-        let store = crate::store::Store::open(&self.data.join("store"))?;
-        let ledger = crate::store::CallStore::ledger(&store)?;
+        let store = leadfall::store::Store::open(&self.data.join("store"))?;
+        let ledger = leadfall::store::CallStore::ledger(&store)?;
         let mut vendors: BTreeMap<String, VendorBill> = BTreeMap::new();
         for (vendor, c) in self.sandbox.counters() {
             vendors

@@ -3,13 +3,14 @@
 //! 25/s, verifier 50/s, 40 ms latency), run with the configured strict order
 //! and with capacity-aware groups, then the same with every limit ×100. The
 //! sandbox runs in a child process, so the CPU figure is leadfall's alone.
-//! `leadfall bench --bottleneck-leads 1000` prints it.
+//! `leadfall-bench --bottleneck-leads 1000` prints it.
 
-use crate::config::{self, Settings};
-use crate::engine::{enrich_file, BatchOptions, Engine, Summary};
-use crate::sandbox::{SandboxSettings, VendorSettings};
-use crate::store::Store;
+use crate::Leadfall;
 use anyhow::Context;
+use leadfall::config::{self, Settings};
+use leadfall::engine::{enrich_file, BatchOptions, Engine, Summary};
+use leadfall::sandbox::{SandboxSettings, VendorSettings};
+use leadfall::store::Store;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -135,7 +136,7 @@ pub struct Bottleneck {
 /// Run both comparisons: `leads` at vendor-like limits, `leads_generous` at
 /// ×100; a size of 0 skips that one.
 pub async fn bottleneck(
-    exe: &Path,
+    leadfall: &Leadfall,
     config: &Path,
     leads: usize,
     leads_generous: usize,
@@ -143,20 +144,20 @@ pub async fn bottleneck(
     Ok(Bottleneck {
         vendor_like: match leads {
             0 => None,
-            n => Some(compare(exe, config, n, 1).await?),
+            n => Some(compare(leadfall, config, n, 1).await?),
         },
-        generous: compare(exe, config, leads_generous, 100).await?,
+        generous: compare(leadfall, config, leads_generous, 100).await?,
     })
 }
 
 async fn compare(
-    exe: &Path,
+    leadfall: &Leadfall,
     config: &Path,
     leads: usize,
     scale: u32,
 ) -> anyhow::Result<Comparison> {
-    let (strict, warm) = pass(exe, config, leads, scale, false).await?;
-    let (capacity, _) = pass(exe, config, leads, scale, true).await?;
+    let (strict, warm) = pass(leadfall, config, leads, scale, false).await?;
+    let (capacity, _) = pass(leadfall, config, leads, scale, true).await?;
     Ok(Comparison {
         scale,
         leads,
@@ -180,7 +181,7 @@ struct Warm {
 
 /// A fresh sandbox and store; a cold pass, then a warm one over the same input.
 async fn pass(
-    exe: &Path,
+    leadfall: &Leadfall,
     config: &Path,
     leads: usize,
     scale: u32,
@@ -202,9 +203,9 @@ async fn pass(
             },
         );
     }
-    let sandbox = SandboxProcess::spawn(exe, &world, dir.path())?;
+    let sandbox = SandboxProcess::spawn(leadfall, &world, dir.path())?;
     let settings = settings(config, &sandbox.base, dir.path(), scale, grouped)?;
-    let csv = crate::sandbox::World::generate(world.seed, world.companies, world.people)
+    let csv = leadfall::sandbox::World::generate(world.seed, world.companies, world.people)
         .sample_leads_csv(leads);
     let input = dir.path().join("leads.csv");
     std::fs::write(&input, csv)?;
@@ -212,13 +213,13 @@ async fn pass(
     let engine = Engine::from_settings(
         Arc::new(settings),
         Arc::new(store.clone()),
-        Arc::new(crate::clock::SystemClock),
+        Arc::new(leadfall::clock::SystemClock),
     )?;
     let opts = |name: &str| BatchOptions {
         progress: false,
         rejects: dir.path().join(format!("{name}.rejects.csv")),
     };
-    let cpu0 = super::cpu_seconds();
+    let cpu0 = crate::cpu_seconds();
     let t0 = Instant::now();
     let cold = enrich_file(
         &engine,
@@ -228,7 +229,7 @@ async fn pass(
     )
     .await?;
     let wall = t0.elapsed().as_secs_f64();
-    let cpu = super::cpu_seconds() - cpu0;
+    let cpu = crate::cpu_seconds() - cpu0;
     let counters = sandbox.counters().await?;
     // Warm passes over the same input: the median of WARM_RUNS.
     let mut warm_walls = Vec::new();
@@ -236,7 +237,7 @@ async fn pass(
     warm_gate("ready").await?;
     for _ in 0..WARM_RUNS {
         let t1 = Instant::now();
-        let cpu1 = super::cpu_seconds();
+        let cpu1 = crate::cpu_seconds();
         enrich_file(
             &engine,
             &input,
@@ -245,7 +246,7 @@ async fn pass(
         )
         .await?;
         warm_walls.push(t1.elapsed().as_secs_f64());
-        warm_cpus.push(super::cpu_seconds() - cpu1);
+        warm_cpus.push(crate::cpu_seconds() - cpu1);
     }
     warm_gate("done").await?;
     let median = |mut v: Vec<f64>| {
@@ -258,7 +259,7 @@ async fn pass(
     let after = sandbox.counters().await?;
     let total = |c: &BTreeMap<String, Counters>| c.values().map(|v| v.requests).sum::<u64>();
     let warm_requests = total(&after) - total(&counters);
-    let choices = crate::store::CallStore::ledger(&store)?
+    let choices = leadfall::store::CallStore::ledger(&store)?
         .iter()
         .filter(|r| r.choice.is_some())
         .count() as u64;
@@ -346,7 +347,7 @@ fn settings(
 ) -> anyhow::Result<Settings> {
     let mut s = config::load(
         config,
-        &crate::sandbox::Sandbox::provider_env(base.to_string()),
+        &leadfall::sandbox::Sandbox::provider_env(base.to_string()),
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     s.data_dir = dir.join("data");
@@ -361,7 +362,7 @@ fn settings(
     s.records_in_flight = config::EngineFile::default().records_in_flight;
     for (v, limit) in VENDOR_LIMITS {
         if let Some(p) = s.providers.get_mut(v) {
-            p.rate = Some(crate::provider::Rate {
+            p.rate = Some(leadfall::provider::Rate {
                 requests: limit * scale,
                 period: std::time::Duration::from_secs(1),
                 burst: 1,
@@ -371,11 +372,11 @@ fn settings(
     }
     for (field, order) in BASELINE_ORDER {
         if let Some(w) = s.waterfall.fields.iter_mut().find(|w| w.field == *field) {
-            let ops = |st: &crate::waterfall::Step| order.contains(&st.id());
+            let ops = |st: &leadfall::waterfall::Step| order.contains(&st.id());
             w.steps.retain(|st| !ops(st));
             let first: Vec<_> = order
                 .iter()
-                .map(|id| crate::waterfall::Step::Operation((*id).into()))
+                .map(|id| leadfall::waterfall::Step::Operation((*id).into()))
                 .collect();
             w.steps.splice(0..0, first);
         }
@@ -386,7 +387,7 @@ fn settings(
                 continue;
             };
             // The members together, in config order, where the first one stands.
-            let member = |st: &crate::waterfall::Step| members.contains(&st.id());
+            let member = |st: &leadfall::waterfall::Step| members.contains(&st.id());
             let Some(at) = w.steps.iter().position(member) else {
                 continue;
             };
@@ -416,16 +417,21 @@ struct SandboxProcess {
 }
 
 impl SandboxProcess {
-    fn spawn(exe: &Path, world: &SandboxSettings, dir: &Path) -> anyhow::Result<SandboxProcess> {
+    fn spawn(
+        leadfall: &Leadfall,
+        world: &SandboxSettings,
+        dir: &Path,
+    ) -> anyhow::Result<SandboxProcess> {
         let file: PathBuf = dir.join("sandbox.toml");
         std::fs::write(&file, toml::to_string(world)?)?;
-        let mut child = std::process::Command::new(exe)
+        let mut child = leadfall
+            .command()
             .args(["--json", "sandbox", "--port", "0", "--settings"])
             .arg(&file)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .with_context(|| format!("cannot start {} sandbox", exe.display()))?;
+            .with_context(|| format!("cannot start {leadfall} sandbox"))?;
         let stdout = child.stdout.take().context("sandbox stdout")?;
         let mut line = String::new();
         std::io::BufReader::new(stdout).read_line(&mut line)?;
