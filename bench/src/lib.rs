@@ -579,6 +579,11 @@ pub struct ModeComparison {
     pub credits_everything: f64,
     /// Leads routed differently: (id, relevant-only route, enrich-everything route).
     pub differences: Vec<(String, String, String)>,
+    /// Fields a lead's route needs (`enrich`), filled by enriching everything
+    /// but not by decision-relevant enrichment: (id, route, field).
+    pub shortchanged: Vec<(String, String, String)>,
+    /// Route fields filled, (decision-relevant, enrich-everything).
+    pub route_fields_filled: (usize, usize),
 }
 
 /// The demo's behaviour mix: every 3rd lead visited pricing, every 7th asked for a demo.
@@ -606,6 +611,8 @@ pub fn demo_signals(
 pub async fn compare_modes(opts: &BenchOptions, leads: usize) -> anyhow::Result<ModeComparison> {
     let mut routes: Vec<Vec<(String, String)>> = Vec::new();
     let mut credits = Vec::new();
+    // Per mode, per lead: the route's `enrich` fields that ended known.
+    let mut filled: Vec<Vec<std::collections::BTreeSet<String>>> = Vec::new();
     for everything in [false, true] {
         let run = start(SandboxSettings::default()).await?;
         let mut settings = load(opts, &run.base)?;
@@ -622,6 +629,7 @@ pub async fn compare_modes(opts: &BenchOptions, leads: usize) -> anyhow::Result<
         )?;
         let now = chrono::Utc::now();
         let mut out = Vec::new();
+        let mut have = Vec::new();
         let mut spent = 0.0;
         for (i, lead) in run.sandbox.world().sample_leads(leads).iter().enumerate() {
             let mut r = leadfall::model::Record::new(lead.id.clone(), now);
@@ -651,6 +659,20 @@ pub async fn compare_modes(opts: &BenchOptions, leads: usize) -> anyhow::Result<
             stored.record = after;
             stored.signals = signals;
             leadfall::engine::rescore::rescore(&decisions, &settings, &mut stored, &[], now);
+            let route = stored.route.as_ref().map(|d| d.route.as_str());
+            let needs = decisions
+                .routing
+                .routes
+                .iter()
+                .find(|r| Some(r.name.as_str()) == route);
+            have.push(
+                needs
+                    .into_iter()
+                    .flat_map(|r| r.enrich.iter())
+                    .filter(|f| stored.record.value(f).is_some())
+                    .cloned()
+                    .collect(),
+            );
             out.push((
                 lead.id.clone(),
                 stored.route.map(|d| d.route).unwrap_or_default(),
@@ -658,7 +680,17 @@ pub async fn compare_modes(opts: &BenchOptions, leads: usize) -> anyhow::Result<
         }
         routes.push(out);
         credits.push(spent);
+        filled.push(have);
     }
+    let shortchanged = routes[0]
+        .iter()
+        .zip(filled[0].iter().zip(&filled[1]))
+        .flat_map(|((id, route), (relevant, everything))| {
+            everything
+                .difference(relevant)
+                .map(move |f| (id.clone(), route.clone(), f.clone()))
+        })
+        .collect();
     Ok(ModeComparison {
         leads,
         same_route: routes[0]
@@ -674,6 +706,11 @@ pub async fn compare_modes(opts: &BenchOptions, leads: usize) -> anyhow::Result<
             .filter(|(a, b)| a != b)
             .map(|(a, b)| (a.0.clone(), a.1.clone(), b.1.clone()))
             .collect(),
+        shortchanged,
+        route_fields_filled: (
+            filled[0].iter().map(|s| s.len()).sum(),
+            filled[1].iter().map(|s| s.len()).sum(),
+        ),
     })
 }
 

@@ -25,6 +25,13 @@ fn decision_relevant_enrichment_routes_every_lead_as_enriching_everything_does_f
     let m = rt.block_on(compare_modes(&opts, 300)).unwrap();
     assert_eq!(m.same_route, m.leads, "{m:?}");
     assert!(m.credits_relevant < m.credits_everything * 0.7, "{m:?}");
+    // Issue 36 (open): a route's own fields bought less often than enriching
+    // everything buys them (a paid by-product is dropped while its field
+    // cannot yet matter). Printed, not asserted, until that is fixed.
+    println!(
+        "route fields filled: {} decision-relevant, {} enrich-everything; shortchanged: {:?}",
+        m.route_fields_filled.0, m.route_fields_filled.1, m.shortchanged
+    );
 }
 
 #[test]
