@@ -1,50 +1,43 @@
-//! One HTTP attempt: send, read the body through the one capped reader, and
-//! turn transport failures into named errors.
+//! One HTTP attempt: send through reqwest, read the body through the one
+//! capped reader, and turn transport failures into named errors.
 //!
-//! Vendor calls go through hyper's pooled client directly rather than
-//! reqwest: a request's URL is parsed once (reqwest parsed it three times, once
-//! more in its redirect policy), and no redirect layer runs — a vendor API that
-//! redirects is answered by its status, not followed. The environment's
-//! proxies are honoured as reqwest honoured them (`super::proxy`).
+//! The client speaks HTTP/1.1 over rustls (the Mozilla root set,
+//! webpki-roots), keeps a pool of idle connections per vendor host and
+//! follows no redirects: a vendor API that redirects is answered by its
+//! status. Proxies are reqwest's own (`super::proxy`).
 
-use super::proxy::ProxyConnector;
+use super::proxy::Proxies;
 use crate::provider::{HttpRequest, Method};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client as PooledClient;
-use hyper_util::client::proxy::matcher::Matcher;
-use hyper_util::rt::TokioExecutor;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The pooled HTTP/1.1 client (plain or TLS, direct or through a proxy)
+/// The pooled HTTP/1.1 clients (plain or TLS, direct or through a proxy)
 /// every vendor call uses.
 #[derive(Clone, Debug)]
 pub struct Client {
-    /// Pool 0 for the daemon's shared runtime; one more per batch lane: a
+    /// Client 0 for the daemon's shared runtime; one more per batch lane: a
     /// connection's task runs on the runtime that opened it, so a lane
     /// reusing another lane's connection would wake that thread twice per
     /// request.
-    pools: Arc<[Pooled]>,
-    proxies: Arc<Matcher>,
+    clients: Arc<[reqwest::Client]>,
+    /// The proxy a `CONNECT` tunnel goes to, without credentials, to name
+    /// it when the tunnel fails (reqwest's error says only "tunnel").
+    tunnel_proxy: Option<Arc<str>>,
 }
 
-type Pooled = PooledClient<hyper_rustls::HttpsConnector<ProxyConnector>, Full<Bytes>>;
-
-/// Pools: the shared one and seven for batch lanes (taken in turn).
-const POOLS: usize = 8;
+/// Clients: the shared one and seven for batch lanes (taken in turn).
+const CLIENTS: usize = 8;
 
 /// The name of batch lanes' threads (`engine::batch` names them so).
 pub const LANE_THREAD: &str = "leadfall-lane";
 
-/// This thread's pool: 0 except on a batch lane's thread, which gets one of
-/// the others in turn the first time it asks.
+/// This thread's client: 0 except on a batch lane's thread, which gets one
+/// of the others in turn the first time it asks.
 fn slot() -> usize {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     thread_local! {
         static SLOT: usize = if std::thread::current().name() == Some(LANE_THREAD) {
-            1 + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % (POOLS - 1)
+            1 + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % (CLIENTS - 1)
         } else {
             0
         };
@@ -56,31 +49,38 @@ const USER_AGENT: &str = concat!("leadfall/", env!("CARGO_PKG_VERSION"));
 
 /// A client that keeps up to 64 idle connections per vendor host, sends
 /// without Nagle's delay, trusts the Mozilla root set (webpki-roots) and
-/// goes through the proxies the environment names.
+/// goes through the proxies the environment names (reqwest reads them).
 pub fn client() -> Client {
-    client_with(Matcher::from_env())
+    client_with(None)
 }
 
-/// [`client`] with these proxies.
-pub fn client_with(proxies: Matcher) -> Client {
-    let proxies = Arc::new(proxies);
-    let mut http = HttpConnector::new();
-    http.set_nodelay(true);
-    // The TLS layer below decides the scheme; this one must let https through.
-    http.enforce_http(false);
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(ProxyConnector::new(http, proxies.clone()));
-    let pools = (0..POOLS)
+/// [`client`] with these proxies instead of the environment's (`None`).
+pub fn client_with(proxies: Option<Proxies>) -> Client {
+    build(proxies.as_ref())
+}
+
+fn build(proxies: Option<&Proxies>) -> Client {
+    let clients = (0..CLIENTS)
         .map(|_| {
-            PooledClient::builder(TokioExecutor::new())
+            let b = reqwest::Client::builder()
+                .use_rustls_tls()
+                .http1_only()
+                .user_agent(USER_AGENT)
+                .tcp_nodelay(true)
                 .pool_max_idle_per_host(64)
-                .build(connector.clone())
+                .redirect(reqwest::redirect::Policy::none())
+                // An attempt is sent once: retries are the executor's (`crate::retry`).
+                .retry(reqwest::retry::never());
+            // Fails only without a TLS backend, which is compiled in.
+            super::proxy::configure(b, proxies)
+                .build()
+                .expect("the HTTP client builds")
         })
         .collect();
-    Client { pools, proxies }
+    Client {
+        clients,
+        tunnel_proxy: super::proxy::tunnel_proxy(proxies).map(Arc::from),
+    }
 }
 
 /// What came back from one attempt.
@@ -110,21 +110,22 @@ pub async fn send(
     timeout: Duration,
     max_body: usize,
 ) -> Attempt {
-    let mut request = match build(req) {
+    let http = &client.clients[slot()];
+    let request = match request(http, req) {
         Ok(r) => r,
         // Not the URL itself: it may carry a key-bearing query parameter.
-        Err(e) => return Attempt::Connection(format!("request could not be built: {e}")),
+        Err(e) => {
+            return Attempt::Connection(format!(
+                "request could not be built: {}",
+                crate::diag::error_chain(&e.without_url())
+            ))
+        }
     };
-    if let Some(auth) = super::proxy::absolute_form_auth(&client.proxies, request.uri()) {
-        request
-            .headers_mut()
-            .insert(hyper::header::PROXY_AUTHORIZATION, auth);
-    }
     let fut = async {
-        let resp = client.pools[slot()]
-            .request(request)
+        let resp = http
+            .execute(request)
             .await
-            .map_err(|e| crate::diag::error_chain(&e))?;
+            .map_err(|e| failure(client, e))?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
@@ -136,7 +137,9 @@ pub async fn send(
                 )
             })
             .collect();
-        let body = read_capped(resp, max_body).await?;
+        let body = read_capped(resp, max_body)
+            .await
+            .map_err(|e| failure(client, e))?;
         Ok::<_, String>((status, headers, body))
     };
     match tokio::time::timeout(timeout, fut).await {
@@ -151,32 +154,42 @@ pub async fn send(
     }
 }
 
-fn build(req: &HttpRequest) -> Result<hyper::Request<Full<Bytes>>, hyper::http::Error> {
+/// A transport error as one line, without the URL (it may carry a key);
+/// a failed tunnel names its proxy.
+fn failure(client: &Client, e: reqwest::Error) -> String {
+    let chain = crate::diag::error_chain(&e.without_url());
+    match &client.tunnel_proxy {
+        Some(proxy) if chain.contains("tunnel") => format!("through the proxy {proxy}: {chain}"),
+        _ => chain,
+    }
+}
+
+fn request(http: &reqwest::Client, req: &HttpRequest) -> reqwest::Result<reqwest::Request> {
     let method = match req.method {
-        Method::Get => hyper::Method::GET,
-        Method::Post => hyper::Method::POST,
-        Method::Put => hyper::Method::PUT,
+        Method::Get => reqwest::Method::GET,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
     };
-    let mut builder = hyper::Request::builder()
-        .method(method)
-        .uri(req.url.as_str())
-        .header(hyper::header::USER_AGENT, USER_AGENT)
-        .header(hyper::header::ACCEPT, "*/*");
+    let mut builder = http
+        .request(method, req.url.clone())
+        .header(reqwest::header::ACCEPT, "*/*");
     for (k, v) in &req.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    let body = req.body.clone().map(Bytes::from).unwrap_or_default();
-    builder.body(Full::new(body))
+    if let Some(body) = &req.body {
+        builder = builder.body(body.clone());
+    }
+    builder.build()
 }
 
 /// Read at most `cap` bytes; `Err(n)` once the body is known to exceed it.
 async fn read_capped(
-    resp: hyper::Response<hyper::body::Incoming>,
+    mut resp: reqwest::Response,
     cap: usize,
-) -> Result<Result<Vec<u8>, usize>, String> {
+) -> reqwest::Result<Result<Vec<u8>, usize>> {
     let declared = resp
         .headers()
-        .get(hyper::header::CONTENT_LENGTH)
+        .get(reqwest::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if let Some(len) = declared {
@@ -184,13 +197,8 @@ async fn read_capped(
             return Ok(Err(len));
         }
     }
-    let mut incoming = resp.into_body();
     let mut body = Vec::with_capacity(declared.unwrap_or(0));
-    while let Some(frame) = incoming.frame().await {
-        let frame = frame.map_err(|e| crate::diag::error_chain(&e))?;
-        let Ok(chunk) = frame.into_data() else {
-            continue; // trailers
-        };
+    while let Some(chunk) = resp.chunk().await? {
         if body.len() + chunk.len() > cap {
             return Ok(Err(body.len() + chunk.len()));
         }

@@ -3,8 +3,9 @@
 
 use super::circuit::Circuit;
 use crate::provider::Provider;
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -56,7 +57,7 @@ impl ProviderStats {
 /// Runtime state of one provider.
 #[derive(Debug)]
 pub struct ProviderRuntime {
-    /// Pacing (GCRA): spaces requests evenly instead of bursting into 429s.
+    /// Pacing (governor's GCRA): spaces requests evenly instead of bursting into 429s.
     pub limiter: Option<Pacer>,
     /// Endpoints with a pace of their own, by operation id.
     pub op_limiters: foldhash::HashMap<String, Pacer>,
@@ -85,42 +86,77 @@ fn roll(w: &mut (Option<Instant>, u64, u64), now: Instant) {
     }
 }
 
-/// Pacing by GCRA with reservations: each caller takes the next slot on the
-/// schedule at once and sleeps until it comes. A limiter that can only admit
-/// a call *now* (governor's) loses whatever time the timer wakes its waiter
-/// late; at 1,000 req/s a slot is 1 ms, about the timer's resolution, and
-/// that cost up to 40% of the limit. Here a late wake-up delays only that
-/// call, never the slots behind it, and every waiter sleeps once.
+/// Pacing by a `governor` limiter (GCRA) per vendor window, on tokio's clock
+/// so a paused test clock paces too.
 ///
-/// A second GCRA over the times calls are actually sent keeps late callers
-/// from catching up in a burst (a stalled process waking several at once):
-/// calls are never closer than one interval (beyond the configured burst),
-/// except that at 100 req/s or more, where the timer's lateness would cost
-/// 5–50% of the limit, a call may go up to [`TIMER_SLACK`] ahead of the pace
-/// of the calls sent before it. Slower vendors get no slack: with a bucket of
-/// one or two calls, any call early by a millisecond leaves it "0 remaining".
+/// Waiters take turns (FIFO): only the first asks the limiter and sleeps
+/// until its earliest time; the rest wait for the turn. Without the turn
+/// every waiter would wake at each free slot and all but one go back to
+/// sleep. A caller dropped while it waits has taken nothing.
+///
+/// The burst is sized from the rate ([`TIMER_LATENESS`]): a limiter that
+/// admits a call only *now* loses whatever time the timer wakes its waiter
+/// late (at burst 1 a 50 req/s vendor was paced at 47/s). With room for a
+/// few calls, a late wake takes a slot the schedule already made, and the
+/// slots behind it keep their times; a stalled process catches up by at
+/// most that much.
 #[derive(Debug)]
 pub struct Pacer {
-    /// The spacing and tolerances, replaced whole by [`Pacer::set_share`]
-    /// (a std Mutex held for a copy, never across an await).
-    timing: Mutex<Timing>,
     /// The vendor's limit, and `n << 32 | rank` of the daemons sharing it
     /// (`1 << 32`: alone).
     rate: crate::provider::Rate,
     share: AtomicU64,
-    /// Theoretical arrival times: of the next slot handed out, and of the
-    /// next call by the calls actually sent.
-    tat: Mutex<(Option<Instant>, Option<Instant>)>,
+    /// The limiter, replaced whole by [`Pacer::set_share`] (a std Mutex
+    /// held for a clone, never across an await).
+    limiter: Mutex<Arc<Limiter>>,
+    /// Whose turn it is to ask the limiter (tokio's Mutex is FIFO).
+    turn: tokio::sync::Mutex<()>,
 }
 
-/// A pacer's spacing and tolerances.
+type Limiter = governor::RateLimiter<
+    governor::state::NotKeyed,
+    governor::state::InMemoryState,
+    TokioClock,
+    governor::middleware::NoOpMiddleware<At>,
+>;
+
+/// tokio's clock for governor: paused and advanced with it in tests.
 #[derive(Debug, Clone, Copy)]
+struct TokioClock;
+
+/// A point on tokio's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct At(Instant);
+
+impl std::ops::Add<governor::nanos::Nanos> for At {
+    type Output = At;
+    fn add(self, d: governor::nanos::Nanos) -> At {
+        At(self.0 + std::time::Duration::from(d))
+    }
+}
+
+impl governor::clock::Reference for At {
+    fn duration_since(&self, earlier: At) -> governor::nanos::Nanos {
+        self.0.saturating_duration_since(earlier.0).into()
+    }
+
+    fn saturating_sub(&self, d: governor::nanos::Nanos) -> At {
+        At(self.0.checked_sub(d.into()).unwrap_or(self.0))
+    }
+}
+
+impl governor::clock::Clock for TokioClock {
+    type Instant = At;
+    fn now(&self) -> At {
+        At(Instant::now())
+    }
+}
+
+/// A pacer's spacing and burst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Timing {
     interval: std::time::Duration,
-    /// How far ahead of the pace a call may go: (burst - 1) intervals.
-    tolerance: std::time::Duration,
-    /// The same for the calls actually sent, with the timer's slack at high rates.
-    sent_tolerance: std::time::Duration,
+    burst: u32,
 }
 
 impl Timing {
@@ -133,102 +169,88 @@ impl Timing {
         // one counting in a bucket of one or two calls answers "0 remaining"
         // to two that reach it a hair closer than its interval.
         let interval = exact + (exact / 100).min(std::time::Duration::from_millis(1));
-        let tolerance = interval * r.burst.max(1).saturating_sub(1);
-        let slack = if exact <= SLACK_UP_TO {
-            TIMER_SLACK
+        // Room for TIMER_LATENESS of calls at fast rates. Slower vendors
+        // keep their configured burst: a wake 1 ms late costs them at most
+        // 2%, and their buckets hold one or two calls, so one call early
+        // leaves them "0 remaining".
+        let absorbing = if exact <= ABSORB_UP_TO {
+            1 + TIMER_LATENESS.as_nanos().div_ceil(interval.as_nanos()) as u32
         } else {
-            std::time::Duration::ZERO
+            1
         };
         Some(Timing {
             interval,
-            tolerance,
-            sent_tolerance: tolerance.max(slack),
+            burst: r.burst.max(absorbing).max(1),
         })
+    }
+
+    fn limiter(self) -> Option<Limiter> {
+        let quota =
+            governor::Quota::with_period(self.interval)?.allow_burst(NonZeroU32::new(self.burst)?);
+        Some(governor::RateLimiter::direct_with_clock(quota, TokioClock))
     }
 }
 
-/// How early against the pace of the calls sent a woken caller may go at
-/// high rates: the timer's lateness (about 1 ms) must not cost a slot.
-pub const TIMER_SLACK: std::time::Duration = std::time::Duration::from_millis(2);
+/// How late the timer may wake a waiter before the vendor loses a slot
+/// (tokio's timer ticks in milliseconds; a busy machine wakes later).
+pub const TIMER_LATENESS: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// Slots of this length or shorter (100 req/s and up) get [`TIMER_SLACK`].
-const SLACK_UP_TO: std::time::Duration = std::time::Duration::from_millis(10);
+/// Slots of this length or shorter (20 req/s and up) get room for
+/// [`TIMER_LATENESS`].
+const ABSORB_UP_TO: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl Pacer {
-    /// `requests` per `period`, with up to `burst` at once after idle time.
+    /// `requests` per `period`, with up to `burst` at once after idle time
+    /// (more at fast rates: see [`TIMER_LATENESS`]).
     pub fn new(r: crate::provider::Rate) -> Option<Pacer> {
         Some(Pacer {
-            timing: Mutex::new(Timing::of(r)?),
             rate: r,
             share: AtomicU64::new(1 << 32),
-            tat: Mutex::new((None, None)),
+            limiter: Mutex::new(Arc::new(Timing::of(r)?.limiter()?)),
+            turn: tokio::sync::Mutex::new(()),
         })
     }
 
-    fn timing(&self) -> Timing {
-        *self.timing.lock().unwrap_or_else(|e| e.into_inner())
+    fn limiter(&self) -> Arc<Limiter> {
+        self.limiter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Pace at this daemon's part of the vendor's limit, `n` daemons sharing
-    /// it and this one `rank`th (0-based) among them: see [`share_of`].
+    /// it and this one `rank`th (0-based) among them: see [`share_of`]. A
+    /// new part gets a new limiter (governor's quota is fixed per limiter);
+    /// the old one's schedule is dropped, as when the daemon starts.
     pub fn set_share(&self, n: u32, rank: u32) {
         let n = n.max(1);
         let packed = (u64::from(n) << 32) | u64::from(rank.min(n - 1));
         if self.share.swap(packed, Ordering::Relaxed) == packed {
             return;
         }
-        if let Some(t) = Timing::of(share_of(self.rate, n, rank)) {
-            *self.timing.lock().unwrap_or_else(|e| e.into_inner()) = t;
+        if let Some(l) = Timing::of(share_of(self.rate, n, rank)).and_then(Timing::limiter) {
+            *self.limiter.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(l);
         }
     }
 
-    /// GCRA with tolerance `tau` at `now` over `tat`: the time the call may
-    /// go, and the theoretical arrival time after it.
-    fn gcra(
-        &self,
-        tat: Option<Instant>,
-        now: Instant,
-        tau: std::time::Duration,
-    ) -> (Instant, Instant) {
-        let tat = tat.unwrap_or(now);
-        let at = if tat > now + tau { tat - tau } else { now };
-        (at, tat.max(at) + self.timing().interval)
+    /// Send now (`Ok`) or wait until the returned time.
+    pub fn admit(&self) -> Result<(), Instant> {
+        self.limiter()
+            .check()
+            .map_err(|not_until| not_until.earliest_possible().0)
     }
 
-    /// The send time of a caller asking at `now`, taken off the schedule.
-    pub fn reserve(&self, now: Instant) -> Instant {
-        let mut tat = self.tat.lock().unwrap_or_else(|e| e.into_inner());
-        let (slot, next) = self.gcra(tat.0, now, self.timing().tolerance);
-        tat.0 = Some(next);
-        slot
-    }
-
-    /// Send now (`Ok`) or wait until the returned time: the pace of the
-    /// calls actually sent (with [`TIMER_SLACK`] at high rates).
-    pub fn admit(&self, now: Instant) -> Result<(), Instant> {
-        let mut tat = self.tat.lock().unwrap_or_else(|e| e.into_inner());
-        let (at, next) = self.gcra(tat.1, now, self.timing().sent_tolerance);
-        if at > now {
-            return Err(at);
-        }
-        tat.1 = Some(next);
-        Ok(())
-    }
-
-    /// Wait for this caller's slot, then for any pause `paused` reports
+    /// Wait for this caller's turn, then for any pause `paused` reports
     /// (one the vendor asked for while the call waited holds it too), then
-    /// for the pace of the calls sent, which spaces the callers let go
-    /// together after a pause. A caller dropped while it waits leaves its
-    /// slot unused (a gap, never an extra call).
+    /// for the limiter.
     pub async fn ready(&self, paused: &(dyn Fn() -> Option<Instant> + Sync)) {
-        let slot = self.reserve(Instant::now());
-        tokio::time::sleep_until(slot).await;
+        let _turn = self.turn.lock().await;
         loop {
             if let Some(until) = paused() {
                 tokio::time::sleep_until(until).await;
                 continue;
             }
-            match self.admit(Instant::now()) {
+            match self.admit() {
                 Ok(()) => return,
                 Err(at) => tokio::time::sleep_until(at).await,
             }
@@ -382,78 +404,146 @@ mod tests {
         }
     }
 
+    /// Ask until admitted, each wake-up `late` after the time the limiter named.
+    async fn admit_late(p: &Pacer, late: Duration) {
+        while let Err(at) = p.admit() {
+            tokio::time::sleep_until(at + late).await;
+        }
+    }
+
     #[test]
     fn the_interval_keeps_a_small_margin_under_the_limit() {
-        let slot = |per_second, burst| {
-            Pacer::new(rate(per_second, burst))
-                .unwrap()
-                .timing()
-                .interval
-        };
+        let slot = |per_second, burst| Timing::of(rate(per_second, burst)).unwrap().interval;
         assert_eq!(slot(1000, 1), Duration::from_micros(1010));
         assert_eq!(slot(10, 1), Duration::from_millis(101));
         assert_eq!(slot(1, 1), Duration::from_millis(1001), "at most 1 ms");
     }
 
     #[test]
-    fn reservations_space_calls_and_a_late_caller_costs_no_slot() {
-        let p = Pacer::new(rate(1000, 1)).unwrap();
-        let t0 = Instant::now();
-        let slot = |k: u32| t0 + p.timing().interval * k;
-        // Three callers at once: slots one interval apart.
-        let first: Vec<_> = (0..3).map(|_| p.reserve(t0)).collect();
-        assert_eq!(first, [slot(0), slot(1), slot(2)]);
-        // A caller arriving late (woken late by the timer) keeps the schedule:
-        // the slot after it is still one interval after the last one.
-        assert_eq!(p.reserve(slot(2) + Duration::from_micros(900)), slot(3));
-        assert_eq!(p.reserve(slot(3)), slot(4));
-        // After idle time the schedule restarts at now, without a burst.
-        let later = t0 + Duration::from_millis(50);
-        assert_eq!(p.reserve(later), later);
-        assert_eq!(p.reserve(later), later + p.timing().interval);
+    fn the_burst_is_sized_from_the_rate_to_absorb_late_wakes() {
+        let burst = |per_second, burst| Timing::of(rate(per_second, burst)).unwrap().burst;
+        assert_eq!(burst(10, 1), 1, "a slow vendor keeps its configured burst");
+        assert_eq!(burst(10, 3), 3);
+        assert_eq!(burst(20, 1), 2, "one slot of room at 20 and 50 req/s");
+        assert_eq!(burst(50, 1), 2);
+        assert_eq!(burst(1000, 1), 6, "5 ms of room at 1,000 req/s");
+        assert_eq!(burst(5000, 1), 26);
+        assert_eq!(burst(1000, 10), 10, "a larger configured burst stays");
     }
 
-    #[test]
-    fn burst_allows_that_many_at_once_after_idle_then_paces() {
-        let p = Pacer::new(rate(10, 3)).unwrap();
-        let t0 = Instant::now();
-        let slot = |k: u32| t0 + p.timing().interval * k;
-        let slots: Vec<_> = (0..5).map(|_| p.reserve(t0)).collect();
-        assert_eq!(slots, [slot(0), slot(0), slot(0), slot(1), slot(2)]);
-        // Over any long stretch the rate holds: one slot per interval.
-        let later: Vec<_> = (0..10).map(|_| p.reserve(t0)).collect();
-        assert_eq!(later.last().copied(), Some(slot(12)));
-    }
-
-    #[test]
-    fn callers_woken_late_together_do_not_go_in_a_burst() {
+    #[tokio::test(start_paused = true)]
+    async fn calls_are_spaced_one_interval_apart_and_idle_time_gives_no_burst() {
         let p = Pacer::new(rate(10, 1)).unwrap();
         let t0 = Instant::now();
-        let ms = |k: u64| t0 + Duration::from_millis(k);
-        let slots: Vec<_> = (0..3).map(|_| p.reserve(t0)).collect();
-        assert_eq!(slots, [ms(0), ms(101), ms(202)]);
-        // The process stalls; all three wake at 300 ms and go one interval
-        // apart (no slack at 10/s: never closer than one interval).
-        assert_eq!(p.admit(ms(300)), Ok(()));
-        assert_eq!(p.admit(ms(300)), Err(ms(401)));
-        assert_eq!(p.admit(ms(400)), Err(ms(401)));
-        assert_eq!(p.admit(ms(401)), Ok(()));
-        assert_eq!(p.admit(ms(401)), Err(ms(502)));
-        // At 1,000/s the same stall lets them go only TIMER_SLACK ahead.
-        let fast = Pacer::new(rate(1000, 1)).unwrap();
-        let n = (0..10).filter(|_| fast.admit(ms(300)).is_ok()).count();
-        assert_eq!(n, 2, "one call, then one more within the 2 ms of slack");
+        let ms = |k: u64| Duration::from_millis(k);
+        assert_eq!(p.admit(), Ok(()));
+        assert_eq!(p.admit(), Err(t0 + ms(101)));
+        tokio::time::advance(ms(100)).await;
+        assert_eq!(p.admit(), Err(t0 + ms(101)));
+        tokio::time::advance(ms(1)).await;
+        assert_eq!(p.admit(), Ok(()));
+        // After idle time one goes at once (burst 1), the next one interval on.
+        tokio::time::advance(ms(1000)).await;
+        assert_eq!(p.admit(), Ok(()));
+        assert_eq!(p.admit(), Err(t0 + ms(1202)));
     }
 
-    #[test]
-    fn a_wake_up_late_by_the_timer_keeps_its_slot_at_high_rates() {
+    #[tokio::test(start_paused = true)]
+    async fn a_wake_up_late_by_the_timer_keeps_its_slot_at_fast_rates() {
+        // 50 req/s: slots 20.2 ms apart. Every caller woken 3 ms late still
+        // leaves the slots behind it on their times: 100 calls take 99 slots
+        // less one (the burst's) plus one wake's lateness, not 99 × 23.2 ms.
+        let p = Pacer::new(rate(50, 1)).unwrap();
+        let t0 = Instant::now();
+        for _ in 0..100 {
+            admit_late(&p, Duration::from_millis(3)).await;
+        }
+        let slot = Duration::from_micros(20_200);
+        // (tokio's timer wakes on whole milliseconds: up to 1 ms more.)
+        assert!(Instant::now() <= t0 + slot * 98 + Duration::from_millis(4));
+        assert!(Instant::now() < t0 + slot * 99, "no slot lost");
+        // 1,000 req/s, woken 0.9 ms late: the same.
         let p = Pacer::new(rate(1000, 1)).unwrap();
         let t0 = Instant::now();
-        let us = |k: u64| t0 + Duration::from_micros(k);
-        // Slots about 1 ms apart; the timer wakes them 0.9 ms late, some together.
-        for wake in [900, 1900, 2000, 3900] {
-            assert_eq!(p.admit(us(wake)), Ok(()), "woken at {wake} µs");
+        for _ in 0..1000 {
+            admit_late(&p, Duration::from_micros(900)).await;
         }
+        assert!(Instant::now() <= t0 + Duration::from_micros(1010) * 999);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn burst_allows_that_many_at_once_after_idle_then_paces() {
+        let p = Pacer::new(rate(10, 3)).unwrap();
+        let t0 = Instant::now();
+        let slot = Duration::from_millis(101);
+        for _ in 0..3 {
+            assert_eq!(p.admit(), Ok(()));
+        }
+        assert_eq!(p.admit(), Err(t0 + slot));
+        // Over any long stretch the rate holds: one call per interval.
+        for _ in 0..10 {
+            admit_late(&p, Duration::ZERO).await;
+        }
+        assert_eq!(Instant::now(), t0 + slot * 10);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn callers_woken_late_together_do_not_go_in_a_burst() {
+        let ms = |k: u64| Duration::from_millis(k);
+        let slow = Pacer::new(rate(10, 1)).unwrap();
+        let fast = Pacer::new(rate(1000, 1)).unwrap();
+        assert_eq!(slow.admit(), Ok(()));
+        assert_eq!(fast.admit(), Ok(()));
+        // The process stalls; all wake at 300 ms. At 10/s one goes, the
+        // next one interval later.
+        tokio::time::advance(ms(300)).await;
+        let t = Instant::now();
+        assert_eq!(slow.admit(), Ok(()));
+        assert_eq!(slow.admit(), Err(t + ms(101)));
+        // At 1,000/s the burst goes: 5 ms of calls, no more.
+        let n = (0..20).filter(|_| fast.admit().is_ok()).count();
+        assert_eq!(n, 6);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_share_paces_at_its_part_and_a_new_share_takes_effect_at_once() {
+        let p = Pacer::new(rate(10, 1)).unwrap();
+        let t0 = Instant::now();
+        // Two daemons: 5 per 1.01 s each, 202 ms + 1 ms of margin apart.
+        p.set_share(2, 0);
+        assert_eq!(p.admit(), Ok(()));
+        assert_eq!(p.admit(), Err(t0 + Duration::from_millis(203)));
+        // Alone again: the whole limit, from a fresh schedule.
+        p.set_share(1, 0);
+        assert_eq!(p.admit(), Ok(()));
+        assert_eq!(p.admit(), Err(t0 + Duration::from_millis(101)));
+        // The same share again keeps the schedule.
+        p.set_share(1, 0);
+        assert_eq!(p.admit(), Err(t0 + Duration::from_millis(101)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiters_go_in_the_order_they_asked_one_interval_apart() {
+        let p = Arc::new(Pacer::new(rate(10, 1)).unwrap());
+        let t0 = Instant::now();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..5 {
+            let (p, order) = (p.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                p.ready(&|| None).await;
+                order.lock().unwrap().push((i, Instant::now() - t0));
+            }));
+            tokio::task::yield_now().await;
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let slot = Duration::from_millis(101);
+        assert_eq!(
+            *order.lock().unwrap(),
+            (0..5).map(|i| (i, slot * i)).collect::<Vec<_>>()
+        );
     }
 
     #[tokio::test(start_paused = true)]

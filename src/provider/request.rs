@@ -44,6 +44,20 @@ impl HttpRequest {
     }
 }
 
+/// A bare GET, for the executor's transport tests.
+#[cfg(test)]
+impl HttpRequest {
+    pub(crate) fn get(url: url::Url) -> HttpRequest {
+        HttpRequest {
+            method: super::Method::Get,
+            url,
+            key_param: None,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+}
+
 impl std::fmt::Debug for HttpRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpRequest")
