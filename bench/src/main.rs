@@ -53,7 +53,8 @@ fn main() -> ExitCode {
         leadfall::telemetry::init(cli.global.log_format, cli.global.log_level());
         return exit(leadfall::cli::run(cli));
     }
-    let args = Args::parse_from(argv);
+    let mut args = Args::parse_from(argv);
+    args.global.find_config();
     keep_freed_memory();
     leadfall::telemetry::init(args.global.log_format, args.global.log_level());
     let rt = match tokio::runtime::Builder::new_multi_thread()

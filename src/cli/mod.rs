@@ -74,6 +74,21 @@ pub struct Global {
 }
 
 impl Global {
+    /// Set [`Global::config`] by the search order ([`search`]); false when no
+    /// file exists (it is then the first place looked at).
+    pub fn find_config(&mut self) -> bool {
+        match search::find(self.config_flag.as_deref()) {
+            Some(p) => {
+                self.config = p;
+                true
+            }
+            None => {
+                self.config = search::candidates(self.config_flag.as_deref()).remove(0);
+                false
+            }
+        }
+    }
+
     /// The default log level for the verbosity.
     pub fn log_level(&self) -> &'static str {
         match self.verbose {
@@ -152,12 +167,10 @@ impl Command {
 /// has none, after saying where it looked and what to do.
 fn locate(cli: &mut Cli) -> Option<()> {
     let g = &mut cli.global;
-    match search::find(g.config_flag.as_deref()) {
-        Some(p) => g.config = p,
-        None if g.config_flag.is_some() || !cli.command.needs_config() => {
-            g.config = search::candidates(g.config_flag.as_deref()).remove(0);
-        }
-        None => {
+    match g.find_config() {
+        true => {}
+        false if g.config_flag.is_some() || !cli.command.needs_config() => {}
+        false => {
             let looked: Vec<String> = search::candidates(None)
                 .iter()
                 .map(|p| p.display().to_string())
