@@ -54,18 +54,5 @@ fn main() -> ExitCode {
     };
     keep_freed_memory(&cli.command);
     leadfall::telemetry::init(cli.global.log_format, cli.global.log_level());
-    match leadfall::cli::run(cli) {
-        Ok(code) => code,
-        Err(e) => {
-            // `leadfall enrich ... | head` closing the pipe is not an error.
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
-        }
-    }
+    leadfall::cli::exit_code(leadfall::cli::run(cli))
 }

@@ -51,7 +51,7 @@ fn main() -> ExitCode {
             keep_freed_memory();
         }
         leadfall::telemetry::init(cli.global.log_format, cli.global.log_level());
-        return exit(leadfall::cli::run(cli));
+        return leadfall::cli::exit_code(leadfall::cli::run(cli));
     }
     let mut args = Args::parse_from(argv);
     args.global.find_config();
@@ -62,26 +62,9 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return exit(Err(e.into())),
+        Err(e) => return leadfall::cli::exit_code(Err(e.into())),
     };
-    exit(rt.block_on(run(args)))
-}
-
-/// The exit code; the error on stderr (a closed pipe is not one).
-fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
-        }
-    }
+    leadfall::cli::exit_code(rt.block_on(run(args)))
 }
 
 /// leadfall's benchmark harness: rate-limit utilisation, overhead and the

@@ -187,6 +187,24 @@ fn locate(cli: &mut Cli) -> Option<()> {
     Some(())
 }
 
+/// The process exit code of a verb's result; the error goes to stderr. A
+/// closed pipe (`leadfall export | head`) is not an error.
+pub fn exit_code(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// Run a parsed command line.
 pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     if locate(&mut cli).is_none() {
